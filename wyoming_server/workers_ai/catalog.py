@@ -1,0 +1,269 @@
+"""The Workers AI speech model catalog.
+
+Every speech model this project serves, with what a client needs to call it: task, transports,
+request convention, languages, speakers and price. Facts come from
+``../shared/docs/workers-ai-speech-api.md`` (§2.4 prices, §4 ASR, §5 TTS); the section is named on
+each entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Task(StrEnum):
+    """What a model does."""
+
+    ASR = "automatic-speech-recognition"
+    TTS = "text-to-speech"
+
+
+class InputConvention(StrEnum):
+    """How a model's REST request body is built (doc §1.5, §7.1)."""
+
+    RAW_AUDIO = "raw-audio"
+    """Body is the audio file as-is (whisper, whisper-tiny-en)."""
+    BASE64_JSON = "base64-json"
+    """JSON ``{"audio": "<base64>", "language": ..., ...}`` (whisper-large-v3-turbo)."""
+    RAW_AUDIO_QUERY_OPTIONS = "raw-audio-query-options"
+    """Body is the audio file, ``Content-Type`` its MIME type, options in the query (nova-3)."""
+    WEBSOCKET_PCM = "websocket-pcm"
+    """No REST form: linear16 PCM frames over the WebSocket (flux)."""
+    TEXT_JSON_AUDIO_BODY = "text-json-audio-body"
+    """JSON ``{"text", "speaker", "encoding", ...}``; the response body is raw audio (aura)."""
+    PROMPT_JSON_BASE64_MP3 = "prompt-json-base64-mp3"
+    """JSON ``{"prompt", "lang"}``; the response envelope carries base64 MP3 (melotts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """List price in US dollars per ``unit`` (doc §2.4)."""
+
+    usd: float
+    unit: str  # "audio minute" or "1k characters"
+    websocket_usd: float | None = None
+
+    def __str__(self) -> str:
+        text = f"${self.usd:g} per {self.unit}"
+        if self.websocket_usd is not None:
+            text += f" (WebSocket ${self.websocket_usd:g})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechModel:
+    """One Workers AI speech model.
+
+    ``languages`` are BCP-47 / ISO 639-1 codes the model accepts. For TTS, ``speakers`` is the
+    ``speaker`` enum of the input schema (empty when the model has none) and ``default_speaker``
+    the schema default.
+    """
+
+    model_id: str
+    task: Task
+    display_name: str
+    vendor: str
+    vendor_url: str
+    input: InputConvention
+    rest: bool
+    websocket: bool
+    languages: tuple[str, ...]
+    price: Price | None
+    speakers: tuple[str, ...] = ()
+    default_speaker: str | None = None
+    beta: bool = False
+    doc_section: str = ""
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def short_name(self) -> str:
+        """The model ID without its ``@cf/<vendor>/`` prefix, e.g. ``aura-2-en``."""
+        return self.model_id.rsplit("/", 1)[-1]
+
+    @property
+    def streaming(self) -> bool:
+        """True when the model can be driven incrementally over a WebSocket."""
+        return self.websocket
+
+
+# Whisper's language codes (openai/whisper tokenizer LANGUAGES, including "yue" from large-v3).
+WHISPER_LANGUAGES: tuple[str, ...] = (
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy",
+    "da", "de", "el", "en", "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw",
+    "he", "hi", "hr", "ht", "hu", "hy", "id", "is", "it", "ja", "jw", "ka", "kk", "km", "kn",
+    "ko", "la", "lb", "ln", "lo", "lt", "lv", "mg", "mi", "mk", "ml", "mn", "mr", "ms", "mt",
+    "my", "ne", "nl", "nn", "no", "oc", "pa", "pl", "ps", "pt", "ro", "ru", "sa", "sd", "si",
+    "sk", "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl",
+    "tr", "tt", "uk", "ur", "uz", "vi", "yi", "yo", "yue", "zh",
+)  # fmt: skip
+
+# Nova-3 languages (doc §4.4, S-nova-lang). "multi" (automatic multilingual) is a mode, not listed.
+NOVA3_LANGUAGES: tuple[str, ...] = (
+    "en", "en-US", "en-AU", "en-GB", "en-IN", "en-NZ", "es", "es-419", "fr", "fr-CA", "de",
+    "de-CH", "hi", "ru", "pt", "pt-BR", "pt-PT", "ja", "it", "nl",
+)  # fmt: skip
+
+AURA_1_SPEAKERS: tuple[str, ...] = (
+    "angus", "asteria", "arcas", "orion", "orpheus", "athena", "luna", "zeus", "perseus",
+    "helios", "hera", "stella",
+)  # fmt: skip
+AURA_2_EN_SPEAKERS: tuple[str, ...] = (
+    "amalthea", "andromeda", "apollo", "arcas", "aries", "asteria", "athena", "atlas", "aurora",
+    "callista", "cora", "cordelia", "delia", "draco", "electra", "harmonia", "helena", "hera",
+    "hermes", "hyperion", "iris", "janus", "juno", "jupiter", "luna", "mars", "minerva",
+    "neptune", "odysseus", "ophelia", "orion", "orpheus", "pandora", "phoebe", "pluto",
+    "saturn", "thalia", "theia", "vesta", "zeus",
+)  # fmt: skip
+AURA_2_ES_SPEAKERS: tuple[str, ...] = (
+    "sirio", "nestor", "carina", "celeste", "alvaro", "diana", "aquila", "selena", "estrella",
+    "javier",
+)  # fmt: skip
+# MeloTTS languages: upstream MeloTTS (EN, ES, FR, ZH, JP, KR); Cloudflare does not enumerate
+# them (doc §5.5), so only the codes its schema example uses ("en", "fr") are certain.
+MELOTTS_LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "zh", "ja", "ko")
+
+WHISPER = "@cf/openai/whisper"
+WHISPER_LARGE_V3_TURBO = "@cf/openai/whisper-large-v3-turbo"
+WHISPER_TINY_EN = "@cf/openai/whisper-tiny-en"
+NOVA_3 = "@cf/deepgram/nova-3"
+FLUX = "@cf/deepgram/flux"
+AURA_1 = "@cf/deepgram/aura-1"
+AURA_2_EN = "@cf/deepgram/aura-2-en"
+AURA_2_ES = "@cf/deepgram/aura-2-es"
+MELOTTS = "@cf/myshell-ai/melotts"
+
+_OPENAI = ("OpenAI", "https://openai.com/research/whisper")
+_DEEPGRAM = ("Deepgram", "https://deepgram.com")
+_MYSHELL = ("MyShell.ai", "https://github.com/myshell-ai/MeloTTS")
+
+MODELS: dict[str, SpeechModel] = {
+    m.model_id: m
+    for m in (
+        SpeechModel(
+            WHISPER, Task.ASR, "Whisper", *_OPENAI, InputConvention.RAW_AUDIO,
+            rest=True, websocket=False, languages=WHISPER_LANGUAGES,
+            price=Price(0.0005, "audio minute"), doc_section="§4.1",
+        ),
+        SpeechModel(
+            WHISPER_LARGE_V3_TURBO, Task.ASR, "Whisper large v3 turbo", *_OPENAI,
+            InputConvention.BASE64_JSON, rest=True, websocket=False,
+            languages=WHISPER_LANGUAGES, price=Price(0.0005, "audio minute"),
+            doc_section="§4.3",
+        ),
+        SpeechModel(
+            WHISPER_TINY_EN, Task.ASR, "Whisper tiny (English)", *_OPENAI,
+            InputConvention.RAW_AUDIO, rest=True, websocket=False, languages=("en",),
+            price=None, beta=True, doc_section="§4.2",
+        ),
+        SpeechModel(
+            NOVA_3, Task.ASR, "Nova-3", *_DEEPGRAM, InputConvention.RAW_AUDIO_QUERY_OPTIONS,
+            rest=True, websocket=True, languages=NOVA3_LANGUAGES,
+            price=Price(0.0052, "audio minute", websocket_usd=0.0092),
+            doc_section="§4.4-4.5",
+        ),
+        SpeechModel(
+            FLUX, Task.ASR, "Flux", *_DEEPGRAM, InputConvention.WEBSOCKET_PCM,
+            rest=False, websocket=True, languages=("en",),
+            price=Price(0.0077, "audio minute", websocket_usd=0.0077), doc_section="§4.6",
+        ),
+        SpeechModel(
+            AURA_1, Task.TTS, "Aura 1", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
+            rest=True, websocket=True, languages=("en",), price=Price(0.015, "1k characters"),
+            speakers=AURA_1_SPEAKERS, default_speaker="angus", doc_section="§5.1, §5.4",
+        ),
+        SpeechModel(
+            AURA_2_EN, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
+            rest=True, websocket=True, languages=("en",), price=Price(0.03, "1k characters"),
+            speakers=AURA_2_EN_SPEAKERS, default_speaker="luna", doc_section="§5.2, §5.4",
+        ),
+        SpeechModel(
+            AURA_2_ES, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
+            rest=True, websocket=True, languages=("es",), price=Price(0.03, "1k characters"),
+            speakers=AURA_2_ES_SPEAKERS, default_speaker="aquila", doc_section="§5.3, §5.4",
+        ),
+        SpeechModel(
+            MELOTTS, Task.TTS, "MeloTTS", *_MYSHELL, InputConvention.PROMPT_JSON_BASE64_MP3,
+            rest=True, websocket=False, languages=MELOTTS_LANGUAGES,
+            price=Price(0.0002, "audio minute"), doc_section="§5.5",
+        ),
+    )
+}  # fmt: skip
+
+ASR_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task is Task.ASR)
+TTS_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task is Task.TTS)
+
+# Aura WebSocket output constraints (doc §5.4): raw linear16/mulaw/alaw, these rates, no container.
+AURA_WEBSOCKET_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 24000, 32000, 48000)
+
+
+def get_model(model_id: str) -> SpeechModel:
+    """Return the catalog entry for ``model_id``.
+
+    Accepts the full ID (``@cf/deepgram/nova-3``) or its short name (``nova-3``).
+
+    Raises:
+        KeyError: the model is not a speech model of this catalog.
+    """
+    if model_id in MODELS:
+        return MODELS[model_id]
+    for model in MODELS.values():
+        if model.short_name == model_id:
+            return model
+    raise KeyError(f"unknown Workers AI speech model: {model_id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """One selectable TTS voice: a model plus a speaker (aura) or a language (melotts)."""
+
+    model_id: str
+    speaker: str | None
+    language: str
+
+    @property
+    def name(self) -> str:
+        """Stable unique voice name, e.g. ``aura-2-en-luna`` or ``melotts-fr``."""
+        model = get_model(self.model_id)
+        if self.speaker:
+            return f"{model.short_name}-{self.speaker}"
+        return f"{model.short_name}-{self.language}"
+
+    @property
+    def description(self) -> str:
+        """Human description, e.g. ``Luna (Aura 2, English)``."""
+        model = get_model(self.model_id)
+        language = LANGUAGE_NAMES.get(self.language, self.language)
+        if self.speaker:
+            return f"{self.speaker.capitalize()} ({model.display_name}, {language})"
+        return f"{model.display_name} {language}"
+
+
+LANGUAGE_NAMES: dict[str, str] = {
+    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "zh": "Chinese",
+    "ja": "Japanese", "ko": "Korean", "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
+    "ru": "Russian", "hi": "Hindi",
+}  # fmt: skip
+
+
+def voices() -> list[Voice]:
+    """Every TTS voice of the catalog: each aura speaker, and each MeloTTS language."""
+    result: list[Voice] = []
+    for model in TTS_MODELS:
+        if model.speakers:
+            result.extend(Voice(model.model_id, s, model.languages[0]) for s in model.speakers)
+        else:
+            result.extend(Voice(model.model_id, None, lang) for lang in model.languages)
+    return result
+
+
+def get_voice(name: str) -> Voice:
+    """Return the voice called ``name`` (see :attr:`Voice.name`).
+
+    Raises:
+        KeyError: no such voice.
+    """
+    for voice in voices():
+        if voice.name == name:
+            return voice
+    raise KeyError(f"unknown voice: {name!r}")
