@@ -18,6 +18,7 @@ class WorkersAIError(Exception):
         status: HTTP status of the response, if there was one.
         code: the first Cloudflare error ``code`` of the envelope, if any (an int, e.g. 10000).
         retryable: whether the same request may succeed when sent again.
+        retry_after: seconds the server asked us to wait (``Retry-After``), if it did.
     """
 
     retryable: bool = False
@@ -30,6 +31,7 @@ class WorkersAIError(Exception):
         self.message = message or self.default_message
         self.status = status
         self.code = code
+        self.retry_after: float | None = None
 
     @property
     def error_code(self) -> str:
@@ -47,14 +49,14 @@ class WorkersAIError(Exception):
 
 
 class AuthenticationError(WorkersAIError):
-    """The API token is wrong, expired, or lacks Workers AI permission (code 10000, HTTP 401/403)."""
+    """The API token is wrong, expired, or lacks Workers AI permission (10000, HTTP 401/403)."""
 
     default_message = "Authentication error: check the Cloudflare API token"
 
 
 class AccountNotFoundError(WorkersAIError):
-    """The account ID does not route (code 7003 "Could not route to ..., perhaps your object
-    identifier is invalid?", HTTP 404; seen in cloudflare/workers-sdk#2100, anomalyco/opencode#23773).
+    """The account ID does not route (HTTP 404, code 7003 "Could not route to ..., perhaps your
+    object identifier is invalid?"; cloudflare/workers-sdk#2100, anomalyco/opencode#23773).
     """
 
     default_message = "Unknown Cloudflare account ID"
@@ -119,9 +121,24 @@ class ProtocolError(WorkersAIError):
 
 
 class StreamClosedError(WorkersAIError):
-    """A WebSocket session ended before it delivered what was asked for."""
+    """A WebSocket session ended before it delivered what was asked for.
+
+    ``partial_text`` holds what an ASR session had transcribed before the drop (may be empty).
+    Retrying is safe only before any audio was sent, so this is not marked retryable.
+    """
 
     default_message = "Workers AI WebSocket closed unexpectedly"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        partial_text: str = "",
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.partial_text = partial_text
 
 
 _SNAKE: dict[type[WorkersAIError], str] = {

@@ -1,0 +1,35 @@
+"""Cloudflare Workers AI speech client: REST calls, WebSocket sessions, model catalog, errors.
+
+Imports neither ``wyoming`` nor ``homeassistant``; the caller injects an
+:class:`aiohttp.ClientSession`. Used by the Wyoming server and the Home Assistant component.
+"""
+
+from . import audio, catalog, errors
+from .catalog import SpeechModel, Voice, get_model, get_voice, voices
+from .client import DEFAULT_API_BASE_URL, WorkersAIClient, nova3_language
+from .errors import WorkersAIError
+from .results import SynthesizedAudio, Transcription, TranscriptUpdate, Word
+from .streaming import FluxSession, ListenSession, Nova3Session, SpeakSession
+
+__all__ = [
+    "DEFAULT_API_BASE_URL",
+    "FluxSession",
+    "ListenSession",
+    "Nova3Session",
+    "SpeakSession",
+    "SpeechModel",
+    "SynthesizedAudio",
+    "TranscriptUpdate",
+    "Transcription",
+    "Voice",
+    "Word",
+    "WorkersAIClient",
+    "WorkersAIError",
+    "audio",
+    "catalog",
+    "errors",
+    "get_model",
+    "get_voice",
+    "nova3_language",
+    "voices",
+]

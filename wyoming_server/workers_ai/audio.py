@@ -1,0 +1,197 @@
+"""PCM helpers on PyAV: format conversion, resampling, WAV/FLAC encoding, decoding.
+
+All PCM here is signed 16-bit little-endian ("s16le"), interleaved, unless a ``width`` says
+otherwise. Rates are in Hz, widths in bytes per sample, durations in seconds.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from dataclasses import dataclass
+from typing import Final
+
+import av
+import numpy as np
+
+PCM_WIDTH: Final = 2
+"""Bytes per sample of the PCM this project exchanges (16-bit)."""
+
+_FORMAT_BY_WIDTH: Final = {1: "u8", 2: "s16", 4: "s32"}
+_DTYPE_BY_WIDTH: Final = {1: np.uint8, 2: np.int16, 4: np.int32}
+
+
+class AudioFormatError(ValueError):
+    """Audio is not in a format this module can read (bad width/rate/channels, corrupt data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PcmAudio:
+    """Mono s16le PCM and its sample rate (Hz)."""
+
+    pcm: bytes
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.pcm) / (PCM_WIDTH * self.sample_rate) if self.sample_rate else 0.0
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+
+
+def validate_format(rate: int, width: int, channels: int) -> None:
+    """Check a Wyoming/raw PCM format.
+
+    Raises:
+        AudioFormatError: rate outside 1000..384000 Hz, width not 1, 2 or 4 bytes, or channels
+            outside 1..8.
+    """
+    if not 1000 <= rate <= 384_000:
+        raise AudioFormatError(f"unsupported sample rate {rate} Hz")
+    if width not in _FORMAT_BY_WIDTH:
+        raise AudioFormatError(f"unsupported sample width {width} bytes (use 1, 2 or 4)")
+    if not 1 <= channels <= 8:
+        raise AudioFormatError(f"unsupported channel count {channels}")
+
+
+class PcmConverter:
+    """Streaming converter from any raw PCM format to mono s16le at ``target_rate`` Hz.
+
+    Uses libswresample through :class:`av.AudioResampler`, which keeps filter state between
+    chunks, so converting a stream chunk by chunk gives the same audio as converting it whole.
+    Partial frames (a chunk that is not a whole number of samples) are carried over.
+
+    Raises:
+        AudioFormatError: from the constructor for an unsupported input format.
+    """
+
+    def __init__(self, rate: int, width: int, channels: int, target_rate: int) -> None:
+        validate_format(rate, width, channels)
+        self.rate = rate
+        self.width = width
+        self.channels = channels
+        self.target_rate = target_rate
+        self._frame_bytes = width * channels
+        self._pending = b""
+        self._passthrough = rate == target_rate and width == PCM_WIDTH and channels == 1
+        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=target_rate)
+
+    def convert(self, chunk: bytes) -> bytes:
+        """Convert one chunk; returns whatever output is ready (possibly ``b""``)."""
+        data = self._pending + chunk
+        whole = len(data) - len(data) % self._frame_bytes
+        self._pending = data[whole:]
+        if not whole:
+            return b""
+        if self._passthrough:
+            return data[:whole]
+        array = np.frombuffer(data[:whole], dtype=_DTYPE_BY_WIDTH[self.width]).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(
+            array, format=_FORMAT_BY_WIDTH[self.width], layout=_layout(self.channels)
+        )
+        frame.sample_rate = self.rate
+        return b"".join(
+            bytes(out.planes[0])[: out.samples * PCM_WIDTH]
+            for out in self._resampler.resample(frame)
+        )
+
+    def flush(self) -> bytes:
+        """Return the resampler's buffered tail at the end of the stream."""
+        if self._passthrough:
+            return b""
+        return b"".join(
+            bytes(out.planes[0])[: out.samples * PCM_WIDTH]
+            for out in self._resampler.resample(None)
+        )
+
+
+def convert_pcm(pcm: bytes, rate: int, width: int, channels: int, target_rate: int) -> bytes:
+    """Convert a whole PCM buffer to mono s16le at ``target_rate`` Hz (see PcmConverter)."""
+    converter = PcmConverter(rate, width, channels, target_rate)
+    return converter.convert(pcm) + converter.flush()
+
+
+def pcm_to_wav(pcm: bytes, sample_rate: int, *, width: int = PCM_WIDTH, channels: int = 1) -> bytes:
+    """Wrap raw PCM in a RIFF/WAV container (44-byte header)."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(width)
+        wav.setframerate(sample_rate)
+        wav.writeframes(pcm)
+    return buffer.getvalue()
+
+
+def encode_flac(pcm: bytes, sample_rate: int) -> bytes:
+    """Encode mono s16le PCM as a FLAC file (lossless; typically 50-60 % of WAV for speech)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="flac") as container:
+        stream = container.add_stream("flac", rate=sample_rate, layout="mono")
+        stream.format = "s16"
+        samples = np.frombuffer(pcm, dtype=np.int16)
+        step = 4096
+        for start in range(0, len(samples), step):
+            frame = av.AudioFrame.from_ndarray(
+                samples[start : start + step].reshape(1, -1), format="s16", layout="mono"
+            )
+            frame.sample_rate = sample_rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def decode_audio(data: bytes, *, sample_rate: int | None = None) -> PcmAudio:
+    """Decode an audio file (MP3, WAV, FLAC, Ogg/Opus, ...) to mono s16le PCM.
+
+    Args:
+        data: the whole file.
+        sample_rate: output rate in Hz; ``None`` keeps the file's own rate.
+
+    Raises:
+        AudioFormatError: the bytes are not audio PyAV can decode.
+    """
+    try:
+        with av.open(io.BytesIO(data), "r") as container:
+            if not container.streams.audio:
+                raise AudioFormatError("no audio stream in the data")
+            stream = container.streams.audio[0]
+            rate = sample_rate or stream.codec_context.sample_rate or stream.rate
+            if not rate:
+                raise AudioFormatError("audio stream has no sample rate")
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+            parts: list[bytes] = []
+            for frame in container.decode(stream):
+                parts.extend(
+                    bytes(out.planes[0])[: out.samples * PCM_WIDTH]
+                    for out in resampler.resample(frame)
+                )
+            parts.extend(
+                bytes(out.planes[0])[: out.samples * PCM_WIDTH] for out in resampler.resample(None)
+            )
+    except av.FFmpegError as err:
+        raise AudioFormatError(f"cannot decode audio: {err}") from err
+    return PcmAudio(b"".join(parts), int(rate))
+
+
+def read_wav(data: bytes) -> tuple[bytes, int, int, int]:
+    """Parse a PCM WAV file: returns ``(pcm, rate_hz, width_bytes, channels)``.
+
+    Raises:
+        AudioFormatError: not a PCM WAV file.
+    """
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            return (
+                wav.readframes(wav.getnframes()),
+                wav.getframerate(),
+                wav.getsampwidth(),
+                wav.getnchannels(),
+            )
+    except (wave.Error, EOFError) as err:
+        raise AudioFormatError(f"not a PCM WAV file: {err}") from err

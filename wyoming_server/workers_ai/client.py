@@ -1,0 +1,773 @@
+"""Workers AI REST client for the speech models.
+
+One :class:`WorkersAIClient` per account; it borrows an :class:`aiohttp.ClientSession` that the
+caller owns (Home Assistant's shared session, or the Wyoming server's). Every call has a
+per-attempt timeout and an overall deadline; only errors marked retryable (429/3040, 5xx,
+3001, 7009, 408, network failures) are retried, with jittered exponential backoff.
+
+Protocol facts: ``../shared/docs/workers-ai-speech-api.md`` (§1 REST surface, §1.3 envelope,
+§2.1 errors, §4 ASR models, §5 TTS models, §3 WebSocket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final, TypeVar
+
+import aiohttp
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
+from yarl import URL
+
+from . import audio
+from .catalog import (
+    FLUX,
+    NOVA3_LANGUAGES,
+    InputConvention,
+    SpeechModel,
+    Task,
+    get_model,
+)
+from .errors import (
+    ConnectionFailedError,
+    InvalidInputError,
+    ProtocolError,
+    RequestTimeoutError,
+    WorkersAIError,
+    error_from_envelope,
+)
+from .results import SynthesizedAudio, Transcription, Word
+from .streaming import ListenSession, SpeakSession, connect_listen, connect_speak
+
+_LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+DEFAULT_API_BASE_URL: Final = "https://api.cloudflare.com/client/v4"
+"""Cloudflare's v4 API root (doc §1.1)."""
+
+DEFAULT_REQUEST_TIMEOUT: Final = 30.0
+"""Seconds one HTTP attempt may take."""
+
+DEFAULT_DEADLINE: Final = 60.0
+"""Seconds a call may take in all, retries and backoff included."""
+
+DEFAULT_MAX_ATTEMPTS: Final = 4
+
+UPLOAD_FORMATS: Final = ("flac", "wav")
+
+
+def _query_value(value: str | bool | int | float) -> str:
+    """Query values are strings; booleans as ``true``/``false`` (doc §3.1)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _base_language(language: str | None) -> str | None:
+    """``en-US`` / ``en_US`` → ``en`` (ISO 639-1, as Whisper expects)."""
+    if not language:
+        return None
+    return language.replace("_", "-").split("-")[0].lower()
+
+
+def nova3_language(language: str | None) -> str | None:
+    """Map a BCP-47 tag to one nova-3 accepts (doc §4.4 language list), or ``None``.
+
+    Exact tags win (``en-GB``), then the base language (``de-AT`` → ``de``); ``None`` means
+    "not supported": callers then leave the language to nova-3's automatic detection.
+    """
+    if not language:
+        return None
+    tag = language.replace("_", "-")
+    by_folded = {code.casefold(): code for code in NOVA3_LANGUAGES}
+    if tag.casefold() in by_folded:
+        return by_folded[tag.casefold()]
+    base = _base_language(tag)
+    return by_folded.get(base) if base else None
+
+
+def _retry_after(exc: BaseException) -> float:
+    return (exc.retry_after or 0.0) if isinstance(exc, WorkersAIError) else 0.0
+
+
+class WorkersAIClient:
+    """Client for the Workers AI speech models (REST and WebSocket).
+
+    Args:
+        session: an open aiohttp session; not closed by this client.
+        account_id: the Cloudflare account ID (32 hex digits).
+        api_token: an API token with Workers AI permission. Sent only in the
+            ``Authorization`` header; never logged or put in an error message.
+        api_base_url: the v4 API root (default Cloudflare's); the emulator's
+            ``http://127.0.0.1:PORT/client/v4``; or a Cloudflare AI Gateway URL ending in
+            ``/workers-ai`` (``https://gateway.ai.cloudflare.com/v1/{account}/{gateway}/workers-ai``),
+            to which the model ID is appended directly (doc §1.6).
+        request_timeout: seconds per HTTP attempt.
+        deadline: seconds for a whole call, retries included.
+        max_attempts: attempts per call, first one included.
+        upload_format: how :meth:`transcribe_pcm` uploads PCM to REST models: ``"flac"``
+            (lossless, about half the bytes of WAV; see benchmarks/) or ``"wav"``.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        account_id: str,
+        api_token: str,
+        *,
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        upload_format: str = "flac",
+    ) -> None:
+        if upload_format not in UPLOAD_FORMATS:
+            raise ValueError(f"upload_format must be one of {UPLOAD_FORMATS}")
+        self._session = session
+        self.account_id = account_id.strip()
+        self._api_token = api_token.strip()
+        self.api_base_url = api_base_url.rstrip("/")
+        self.request_timeout = request_timeout
+        self.deadline = deadline
+        self.max_attempts = max_attempts
+        self.upload_format = upload_format
+
+    def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
+        return (
+            f"WorkersAIClient(account_id={self.account_id!r}, api_base_url={self.api_base_url!r})"
+        )
+
+    # ------------------------------------------------------------------ URLs and transport
+
+    @property
+    def is_gateway(self) -> bool:
+        """True when ``api_base_url`` is an AI Gateway ``.../workers-ai`` endpoint."""
+        return self.api_base_url.endswith("/workers-ai")
+
+    def run_url(self, model_id: str) -> URL:
+        """The ``/ai/run/{model}`` URL of a model (doc §1.1; model IDs are not percent-encoded)."""
+        if self.is_gateway:
+            return URL(f"{self.api_base_url}/{model_id}", encoded=True)
+        return URL(
+            f"{self.api_base_url}/accounts/{self.account_id}/ai/run/{model_id}", encoded=True
+        )
+
+    @property
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_token}"}
+
+    async def _with_retries(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``call`` with retries for retryable errors, bounded by ``self.deadline``.
+
+        Raises:
+            WorkersAIError: the last error, or :class:`RequestTimeoutError` at the deadline.
+        """
+        base_wait = wait_random_exponential(multiplier=0.25, max=4.0)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return max(base_wait(state), _retry_after(exc) if exc else 0.0)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.deadline),
+            wait=wait,
+            retry=retry_if_exception(lambda e: isinstance(e, WorkersAIError) and e.retryable),
+            reraise=True,
+            before_sleep=lambda state: _LOGGER.warning(
+                "%s failed (%s); retrying (attempt %d)",
+                what,
+                state.outcome.exception() if state.outcome else "?",
+                state.attempt_number + 1,
+            ),
+        )
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await retrying(call)
+        except TimeoutError as err:
+            raise RequestTimeoutError(
+                f"{what}: no answer within the {self.deadline:g} s deadline"
+            ) from err
+
+    async def _post(
+        self,
+        model_id: str,
+        *,
+        data: bytes | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        params: Sequence[tuple[str, str]] = (),
+        content_type: str | None = None,
+    ) -> tuple[str, bytes]:
+        """POST to a model's run URL; returns ``(content_type, body)`` of a 2xx answer.
+
+        Error answers (HTTP >= 400, or a JSON envelope with ``success: false``) raise the typed
+        error of :func:`error_from_envelope`.
+        """
+        headers = self._auth_headers
+        body = data
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            content_type = "application/json"
+        if content_type:
+            headers["Content-Type"] = content_type
+        url = self.run_url(model_id).with_query(list(params)) if params else self.run_url(model_id)
+
+        async def attempt() -> tuple[str, bytes]:
+            started = time.monotonic()
+            try:
+                async with self._session.post(
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+                ) as response:
+                    payload = await response.read()
+                    ctype = response.headers.get("Content-Type", "")
+                    _LOGGER.debug(
+                        "POST %s -> %d %s (%d bytes in, %d bytes out, %.0f ms)",
+                        model_id,
+                        response.status,
+                        ctype,
+                        len(body or b""),
+                        len(payload),
+                        (time.monotonic() - started) * 1000,
+                    )
+                    _raise_for_response(response.status, ctype, payload, response.headers)
+                    return ctype, payload
+            except TimeoutError as err:
+                raise RequestTimeoutError(
+                    f"{model_id}: no answer within {self.request_timeout:g} s"
+                ) from err
+            except aiohttp.ClientError as err:
+                raise ConnectionFailedError(f"{model_id}: {type(err).__name__}: {err}") from err
+
+        return await self._with_retries(f"POST {model_id}", attempt)
+
+    async def _post_json_result(self, model_id: str, **kwargs: Any) -> Mapping[str, Any]:
+        """POST and return the envelope's ``result`` object (doc §1.3)."""
+        _, payload = await self._post(model_id, **kwargs)
+        envelope = _parse_envelope(payload)
+        result = envelope.get("result")
+        if not isinstance(result, Mapping):
+            raise ProtocolError(f"{model_id}: envelope has no result object")
+        return result
+
+    # ------------------------------------------------------------------ account
+
+    async def verify(self) -> None:
+        """Check the account ID and token with a real Workers AI call.
+
+        Calls ``GET /accounts/{id}/ai/models/search`` (no neurons used). Through an AI Gateway,
+        which has no such route, transcribes 0.1 s of silence with whisper-tiny-en instead.
+
+        Raises:
+            AuthenticationError: wrong token (10000).
+            AccountNotFoundError: unknown account ID (7003).
+            ConnectionFailedError, RequestTimeoutError: the API cannot be reached.
+        """
+        if self.is_gateway:
+            await self.transcribe_pcm("@cf/openai/whisper-tiny-en", bytes(3200), 16000)
+            return
+        url = URL(
+            f"{self.api_base_url}/accounts/{self.account_id}/ai/models/search", encoded=True
+        ).with_query({"task": "Automatic Speech Recognition", "per_page": "1"})
+
+        async def attempt() -> None:
+            try:
+                async with self._session.get(
+                    url,
+                    headers=self._auth_headers,
+                    timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+                ) as response:
+                    payload = await response.read()
+                    ctype = response.headers.get("Content-Type", "")
+                    _raise_for_response(response.status, ctype, payload, response.headers)
+                    _parse_envelope(payload)
+            except TimeoutError as err:
+                raise RequestTimeoutError("verify: no answer") from err
+            except aiohttp.ClientError as err:
+                raise ConnectionFailedError(f"verify: {type(err).__name__}: {err}") from err
+
+        await self._with_retries("verify", attempt)
+
+    # ------------------------------------------------------------------ speech to text
+
+    async def transcribe(
+        self,
+        model_id: str,
+        audio_file: bytes,
+        *,
+        content_type: str = "audio/wav",
+        language: str | None = None,
+        initial_prompt: str | None = None,
+        vad_filter: bool | None = None,
+        keyterms: Sequence[str] = (),
+    ) -> Transcription:
+        """Transcribe an audio file with a REST ASR model.
+
+        Args:
+            model_id: ``@cf/openai/whisper``, ``whisper-tiny-en``, ``whisper-large-v3-turbo``
+                or ``@cf/deepgram/nova-3`` (full ID or short name).
+            audio_file: the whole file (WAV, FLAC, MP3, ...).
+            content_type: its MIME type (sent to nova-3 as ``Content-Type``, doc §4.4).
+            language: BCP-47 hint. turbo gets the ISO 639-1 part (§4.3); nova-3 a tag from its
+                list or automatic detection (§4.4); whisper and whisper-tiny-en take none (§4.1).
+            initial_prompt: turbo only: text that primes the decoder.
+            vad_filter: turbo only: run VAD first.
+            keyterms: nova-3 only: ``keyterm`` query parameters (one per term).
+
+        Raises:
+            InvalidInputError: not a REST ASR model (flux is WebSocket-only), or rejected input.
+            WorkersAIError: any other API failure (see errors.py).
+        """
+        model = _asr_model(model_id)
+        if not audio_file:
+            raise InvalidInputError("no audio to transcribe")
+        if model.input is InputConvention.RAW_AUDIO:
+            result = await self._post_json_result(
+                model.model_id, data=audio_file, content_type=content_type
+            )
+            return _parse_whisper(model.model_id, result, language)
+        if model.input is InputConvention.BASE64_JSON:
+            body: dict[str, Any] = {"audio": base64.b64encode(audio_file).decode("ascii")}
+            if lang := _base_language(language):
+                body["language"] = lang
+            if initial_prompt:
+                body["initial_prompt"] = initial_prompt
+            if vad_filter is not None:
+                body["vad_filter"] = vad_filter
+            result = await self._post_json_result(model.model_id, json_body=body)
+            return _parse_whisper_turbo(model.model_id, result, language)
+        if model.input is InputConvention.RAW_AUDIO_QUERY_OPTIONS:
+            params = [("punctuate", "true"), ("smart_format", "true")]
+            if lang := nova3_language(language):
+                params.append(("language", lang))
+            else:
+                params.append(("detect_language", "true"))
+            params.extend(("keyterm", term) for term in keyterms if lang)
+            result = await self._post_json_result(
+                model.model_id, data=audio_file, content_type=content_type, params=params
+            )
+            return _parse_nova3(model.model_id, result, language)
+        raise InvalidInputError(
+            f"{model.model_id} has no REST form; stream PCM to it (transcribe_pcm or listen)"
+        )
+
+    async def transcribe_pcm(
+        self,
+        model_id: str,
+        pcm: bytes,
+        sample_rate: int,
+        *,
+        language: str | None = None,
+        keyterms: Sequence[str] = (),
+        **options: Any,
+    ) -> Transcription:
+        """Transcribe a whole utterance of mono s16le PCM with any ASR model.
+
+        REST models get one upload in :attr:`upload_format` (FLAC by default); WebSocket-only
+        models (flux) get the PCM streamed through a :class:`ListenSession`.
+
+        Args:
+            pcm: mono signed 16-bit little-endian samples.
+            sample_rate: Hz.
+            options: passed to :meth:`transcribe` (REST) or :meth:`listen` (WebSocket).
+
+        Raises:
+            WorkersAIError: see :meth:`transcribe` and :meth:`listen`.
+        """
+        model = _asr_model(model_id)
+        if not pcm:
+            raise InvalidInputError("no audio to transcribe")
+        if not model.rest:
+            async with self.listen(
+                model.model_id,
+                sample_rate=sample_rate,
+                language=language,
+                interim_results=False,
+                keyterms=keyterms,
+                **options,
+            ) as session:
+                await session.send_audio(pcm)
+                return await session.finish()
+        if self.upload_format == "flac":
+            data, ctype = audio.encode_flac(pcm, sample_rate), "audio/flac"
+        else:
+            data, ctype = audio.pcm_to_wav(pcm, sample_rate), "audio/wav"
+        return await self.transcribe(
+            model.model_id,
+            data,
+            content_type=ctype,
+            language=language,
+            keyterms=keyterms,
+            **options,
+        )
+
+    @asynccontextmanager
+    async def listen(
+        self,
+        model_id: str,
+        *,
+        sample_rate: int,
+        language: str | None = None,
+        interim_results: bool = True,
+        keyterms: Sequence[str] = (),
+        endpointing_ms: int | None = None,
+        eot_threshold: float | None = None,
+        eager_eot_threshold: float | None = None,
+        eot_timeout_ms: int | None = None,
+    ) -> AsyncIterator[ListenSession]:
+        """Open a streaming ASR WebSocket session (nova-3: listen v1; flux: listen v2).
+
+        The session takes mono s16le PCM at ``sample_rate`` Hz. nova-3 options: ``language``,
+        ``interim_results``, ``keyterms``, ``endpointing_ms`` (doc §4.5). flux options:
+        ``eot_threshold`` (0.5-0.9), ``eager_eot_threshold`` (0.3-0.9), ``eot_timeout_ms``,
+        ``keyterms`` (doc §4.6).
+
+        Raises:
+            InvalidInputError: the model has no WebSocket form.
+            AuthenticationError, AccountNotFoundError, ...: the handshake was refused.
+        """
+        model = _asr_model(model_id)
+        if not model.websocket:
+            raise InvalidInputError(f"{model.model_id} has no WebSocket form")
+        params: list[tuple[str, str]] = [
+            ("encoding", "linear16"),
+            ("sample_rate", str(sample_rate)),
+        ]
+        if model.model_id == FLUX:
+            if eot_threshold is not None:
+                params.append(("eot_threshold", _query_value(eot_threshold)))
+            if eager_eot_threshold is not None:
+                params.append(("eager_eot_threshold", _query_value(eager_eot_threshold)))
+            if eot_timeout_ms is not None:
+                params.append(("eot_timeout_ms", str(eot_timeout_ms)))
+            params.extend(("keyterm", term) for term in keyterms)
+        else:
+            params += [
+                ("channels", "1"),
+                ("interim_results", _query_value(interim_results)),
+                ("punctuate", "true"),
+                ("smart_format", "true"),
+            ]
+            lang = nova3_language(language)
+            params.append(("language", lang or "multi"))
+            if endpointing_ms is not None:
+                params.append(("endpointing", str(endpointing_ms)))
+            if lang:  # keyterms are rejected with multilingual routing (doc §4.4)
+                params.extend(("keyterm", term) for term in keyterms)
+        ws = await self._with_retries(
+            f"connect {model.model_id}", lambda: self._ws_connect(model.model_id, params)
+        )
+        session = await connect_listen(
+            ws, model.model_id, sample_rate=sample_rate, language=language
+        )
+        try:
+            yield session
+        finally:
+            await session.aclose()
+
+    # ------------------------------------------------------------------ text to speech
+
+    async def synthesize(
+        self,
+        model_id: str,
+        text: str,
+        *,
+        speaker: str | None = None,
+        language: str | None = None,
+        encoding: str | None = None,
+        sample_rate: int | None = None,
+        container: str | None = None,
+    ) -> SynthesizedAudio:
+        """Synthesize ``text`` with a REST TTS model.
+
+        aura-*: JSON ``{text, speaker, encoding?, container?, sample_rate?}``; the answer body is
+        the audio itself, MP3 unless ``encoding`` says otherwise (doc §5.1-5.3, §1.4).
+        melotts: JSON ``{prompt, lang}``; the answer is an envelope with base64 MP3 (doc §5.5).
+
+        Raises:
+            InvalidInputError: empty text, unknown speaker or language, not a TTS model.
+            WorkersAIError: any other API failure.
+        """
+        model = get_model(model_id)
+        if model.task is not Task.TTS:
+            raise InvalidInputError(f"{model.model_id} is not a text-to-speech model")
+        if not text.strip():
+            raise InvalidInputError("no text to synthesize")
+        if model.input is InputConvention.PROMPT_JSON_BASE64_MP3:
+            lang = _base_language(language) or model.languages[0]
+            if lang not in model.languages:
+                raise InvalidInputError(f"{model.model_id} does not speak {language!r}")
+            result = await self._post_json_result(
+                model.model_id, json_body={"prompt": text, "lang": lang}
+            )
+            encoded = result.get("audio")
+            if not isinstance(encoded, str):
+                raise ProtocolError(f"{model.model_id}: result has no base64 audio")
+            try:
+                return SynthesizedAudio(base64.b64decode(encoded, validate=True), "audio/mpeg")
+            except ValueError as err:
+                raise ProtocolError(f"{model.model_id}: audio is not base64") from err
+        speaker = speaker or model.default_speaker
+        if speaker not in model.speakers:
+            raise InvalidInputError(f"{model.model_id} has no speaker {speaker!r}")
+        body: dict[str, Any] = {"text": text, "speaker": speaker}
+        if encoding:
+            body["encoding"] = encoding
+        if container:
+            body["container"] = container
+        if sample_rate:
+            body["sample_rate"] = sample_rate
+        ctype, payload = await self._post(model.model_id, json_body=body)
+        if ctype.startswith("application/json"):
+            # Defensive: one observed client gets {"result": {"audio": base64}} (doc §1.4).
+            envelope_result = _parse_envelope(payload).get("result")
+            encoded = envelope_result.get("audio") if isinstance(envelope_result, Mapping) else None
+            if not isinstance(encoded, str):
+                raise ProtocolError(f"{model.model_id}: JSON answer without audio")
+            payload = base64.b64decode(encoded)
+            ctype = "audio/mpeg"
+        if not payload:
+            raise ProtocolError(f"{model.model_id}: empty audio")
+        if encoding == "linear16":
+            ctype = "audio/wav" if container == "wav" else f"audio/l16;rate={sample_rate}"
+        return SynthesizedAudio(payload, ctype.split(";")[0] or "audio/mpeg", sample_rate)
+
+    async def synthesize_pcm(
+        self,
+        model_id: str,
+        text: str,
+        *,
+        speaker: str | None = None,
+        language: str | None = None,
+        sample_rate: int = 24000,
+    ) -> audio.PcmAudio:
+        """Synthesize ``text`` to mono s16le PCM over REST.
+
+        aura-* are asked for raw linear16 at ``sample_rate`` Hz (no decoding; a WAV header is
+        stripped if one comes anyway); melotts' MP3 is decoded and resampled to ``sample_rate``.
+
+        Raises:
+            WorkersAIError: see :meth:`synthesize`; ProtocolError for undecodable audio.
+        """
+        model = get_model(model_id)
+        if model.input is InputConvention.TEXT_JSON_AUDIO_BODY:
+            result = await self.synthesize(
+                model.model_id,
+                text,
+                speaker=speaker,
+                encoding="linear16",
+                container="none",
+                sample_rate=sample_rate,
+            )
+            if not result.audio.startswith(b"RIFF"):
+                return audio.PcmAudio(result.audio[: len(result.audio) // 2 * 2], sample_rate)
+            data = result.audio
+        else:
+            data = (await self.synthesize(model.model_id, text, language=language)).audio
+        try:
+            return await asyncio.to_thread(audio.decode_audio, data, sample_rate=sample_rate)
+        except audio.AudioFormatError as err:
+            raise ProtocolError(f"{model.model_id}: {err}") from err
+
+    @asynccontextmanager
+    async def speak(
+        self,
+        model_id: str,
+        *,
+        speaker: str | None = None,
+        sample_rate: int = 24000,
+    ) -> AsyncIterator[SpeakSession]:
+        """Open an aura WebSocket session (Deepgram speak v1, doc §5.4): linear16 PCM out.
+
+        Raises:
+            InvalidInputError: not an aura model, unknown speaker, unsupported sample rate.
+            AuthenticationError, ...: the handshake was refused.
+        """
+        model = get_model(model_id)
+        if model.task is not Task.TTS or not model.websocket:
+            raise InvalidInputError(f"{model.model_id} has no text-to-speech WebSocket")
+        speaker = speaker or model.default_speaker
+        if speaker not in model.speakers:
+            raise InvalidInputError(f"{model.model_id} has no speaker {speaker!r}")
+        params = [
+            ("speaker", speaker or ""),
+            ("encoding", "linear16"),
+            ("sample_rate", str(sample_rate)),
+        ]
+        ws = await self._with_retries(
+            f"connect {model.model_id}", lambda: self._ws_connect(model.model_id, params)
+        )
+        session = await connect_speak(ws, model.model_id, sample_rate=sample_rate)
+        try:
+            yield session
+        finally:
+            await session.aclose()
+
+    async def _ws_connect(
+        self, model_id: str, params: Sequence[tuple[str, str]]
+    ) -> aiohttp.ClientWebSocketResponse:
+        """Open the model's WebSocket (GET + upgrade, Bearer header, doc §3.1).
+
+        Raises:
+            WorkersAIError: the typed error for a refused handshake (by HTTP status), or
+                ConnectionFailedError / RequestTimeoutError.
+        """
+        url = self.run_url(model_id).with_query(list(params))
+        try:
+            return await self._session.ws_connect(
+                url,
+                headers=self._auth_headers,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+                autoping=True,
+                max_msg_size=16 * 1024 * 1024,
+            )
+        except aiohttp.WSServerHandshakeError as err:
+            raise error_from_envelope(
+                err.status, {"errors": [{"message": f"WebSocket handshake refused: {err.message}"}]}
+            ) from err
+        except TimeoutError as err:
+            raise RequestTimeoutError(f"{model_id}: WebSocket connect timed out") from err
+        except aiohttp.ClientError as err:
+            raise ConnectionFailedError(f"{model_id}: {type(err).__name__}: {err}") from err
+
+
+# ---------------------------------------------------------------------- response parsing
+
+
+def _asr_model(model_id: str) -> SpeechModel:
+    try:
+        model = get_model(model_id)
+    except KeyError as err:
+        raise InvalidInputError(str(err)) from err
+    if model.task is not Task.ASR:
+        raise InvalidInputError(f"{model.model_id} is not a speech-to-text model")
+    return model
+
+
+def _raise_for_response(
+    status: int, content_type: str, payload: bytes, headers: Mapping[str, str]
+) -> None:
+    """Raise the typed error for an error answer; return for success (doc §1.3-1.4)."""
+    is_json = content_type.startswith("application/json")
+    if status < 400 and not is_json:
+        return
+    body: Mapping[str, Any] | None = None
+    if is_json or payload[:1] == b"{":
+        try:
+            parsed = json.loads(payload)
+            body = parsed if isinstance(parsed, Mapping) else None
+        except ValueError:
+            body = None
+    if status < 400 and body is not None and body.get("success") is not False:
+        return
+    if status < 400 and body is None:
+        raise ProtocolError("answer is not valid JSON", status=status)
+    if body is None:
+        text = payload[:200].decode("utf-8", "replace").strip()
+        body = {"errors": [{"message": text or f"HTTP {status}"}]}
+    error = error_from_envelope(status, body)
+    retry_after = headers.get("Retry-After")
+    if retry_after and retry_after.isdigit():
+        error.retry_after = float(retry_after)
+    raise error
+
+
+def _parse_envelope(payload: bytes) -> Mapping[str, Any]:
+    try:
+        envelope = json.loads(payload)
+    except ValueError as err:
+        raise ProtocolError("answer is not valid JSON") from err
+    if not isinstance(envelope, Mapping) or envelope.get("success") is not True:
+        raise ProtocolError("answer is not a successful v4 envelope")
+    return envelope
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _words(items: Any, key: str = "word") -> tuple[Word, ...]:
+    if not isinstance(items, list):
+        return ()
+    return tuple(
+        Word(
+            str(item.get(key) or item.get("word", "")).strip(),
+            _float(item.get("start")),
+            _float(item.get("end")),
+            _float(item.get("confidence")),
+        )
+        for item in items
+        if isinstance(item, Mapping)
+    )
+
+
+def _text(result: Mapping[str, Any], model_id: str) -> str:
+    text = result.get("text")
+    if not isinstance(text, str):
+        raise ProtocolError(f"{model_id}: result has no text")
+    return text.strip()
+
+
+def _parse_whisper(model_id: str, result: Mapping[str, Any], language: str | None) -> Transcription:
+    """whisper / whisper-tiny-en: ``{text, word_count, words[{word,start,end}], vtt}`` (§4.1)."""
+    words = _words(result.get("words"))
+    duration = words[-1].end if words else None
+    return Transcription(_text(result, model_id), model_id, language, words, duration)
+
+
+def _parse_whisper_turbo(
+    model_id: str, result: Mapping[str, Any], language: str | None
+) -> Transcription:
+    """whisper-large-v3-turbo: ``transcription_info`` + ``segments[].words`` (§4.3)."""
+    info = result.get("transcription_info")
+    info = info if isinstance(info, Mapping) else {}
+    segments = result.get("segments")
+    words: list[Word] = []
+    if isinstance(segments, list):
+        for segment in segments:
+            if isinstance(segment, Mapping):
+                words.extend(_words(segment.get("words")))
+    detected = info.get("language")
+    return Transcription(
+        _text(result, model_id),
+        model_id,
+        detected if isinstance(detected, str) and detected else language,
+        tuple(words),
+        _float(info.get("duration")),
+    )
+
+
+def _parse_nova3(model_id: str, result: Mapping[str, Any], language: str | None) -> Transcription:
+    """nova-3 REST: ``results.channels[0].alternatives[0]`` (Deepgram pre-recorded, §4.4)."""
+    try:
+        channel = result["results"]["channels"][0]
+        alternative = channel["alternatives"][0]
+        text = alternative["transcript"]
+    except (KeyError, IndexError, TypeError) as err:
+        raise ProtocolError(f"{model_id}: no results.channels[0].alternatives[0]") from err
+    if not isinstance(text, str):
+        raise ProtocolError(f"{model_id}: transcript is not a string")
+    detected = channel.get("detected_language") if isinstance(channel, Mapping) else None
+    words = _words(alternative.get("words"), key="punctuated_word")
+    metadata = result.get("metadata")
+    duration = _float(metadata.get("duration")) if isinstance(metadata, Mapping) else None
+    return Transcription(
+        text.strip(),
+        model_id,
+        detected if isinstance(detected, str) and detected else language,
+        words,
+        duration,
+    )

@@ -1,0 +1,59 @@
+"""Typed results of Workers AI speech calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word. ``start``/``end`` are seconds from the start of the audio."""
+
+    word: str
+    start: float | None = None
+    end: float | None = None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcription:
+    """A final transcript.
+
+    ``language`` is what the model reported (turbo's ``transcription_info.language``, nova-3's
+    detected language) or, failing that, the language that was requested; ``None`` if neither.
+    ``duration`` is the audio length in seconds when the model reports it.
+    """
+
+    text: str
+    model_id: str
+    language: str | None = None
+    words: tuple[Word, ...] = ()
+    duration: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptUpdate:
+    """A streaming hypothesis from a WebSocket ASR session.
+
+    ``text`` is the whole utterance heard so far (committed ``is_final`` segments plus the
+    current interim segment), not a delta. ``is_final`` means every word of ``text`` is
+    committed; ``end_of_turn`` means the model decided the speaker finished (flux ``EndOfTurn``,
+    nova-3 ``speech_final``).
+    """
+
+    text: str
+    is_final: bool
+    end_of_turn: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesizedAudio:
+    """Audio returned by a REST TTS call: the body bytes and their MIME type.
+
+    ``content_type`` is ``audio/mpeg`` for MP3 (aura's default and melotts), ``audio/wav`` or
+    ``audio/l16`` for linear16. ``sample_rate`` (Hz) is set when it is known without decoding.
+    """
+
+    audio: bytes
+    content_type: str
+    sample_rate: int | None = None

@@ -1,0 +1,465 @@
+"""Workers AI WebSocket sessions: streaming speech-to-text and text-to-speech.
+
+- nova-3 speaks Deepgram's listen v1 protocol (``../shared/docs/workers-ai-speech-api.md`` §4.5):
+  binary PCM in; ``Results`` with ``is_final`` / ``speech_final`` out; ``KeepAlive``,
+  ``Finalize`` and ``CloseStream`` control messages (text frames).
+- flux speaks listen v2 (§4.6): ``Connected``, then ``TurnInfo`` events ``StartOfTurn``,
+  ``Update``, ``EagerEndOfTurn``, ``TurnResumed``, ``EndOfTurn``; the transcript is cumulative per
+  turn; ``CloseStream`` ends the stream.
+- aura speaks Deepgram's speak v1 (§5.4): ``Speak`` + ``Flush`` in; binary linear16 frames then
+  ``Flushed`` out; ``Clear`` → ``Cleared``; ``Close``.
+
+Sessions are made by :meth:`WorkersAIClient.listen` / :meth:`WorkersAIClient.speak`, which also
+close them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+import aiohttp
+
+from .catalog import FLUX
+from .errors import ProtocolError, RequestTimeoutError, StreamClosedError, WorkersAIError
+from .results import Transcription, TranscriptUpdate, Word
+
+_LOGGER = logging.getLogger(__name__)
+
+FRAME_MS: Final = 100
+"""Audio is sent in frames of this many ms (Deepgram recommends 80-100 ms, doc §4.5-4.6)."""
+
+KEEPALIVE_AFTER: Final = 4.0
+"""Seconds without audio after which nova-3 gets a ``KeepAlive`` (it closes after ~10 s, §4.5)."""
+
+FINISH_TIMEOUT: Final = 10.0
+"""Seconds :meth:`ListenSession.finish` waits for the final transcript."""
+
+RECEIVE_TIMEOUT: Final = 15.0
+"""Seconds a speak session waits for the next audio frame or ``Flushed``."""
+
+_CLOSED: Final = object()
+
+
+def _close_reason(ws: aiohttp.ClientWebSocketResponse) -> str:
+    code = ws.close_code
+    exc = ws.exception()
+    parts = []
+    if code is not None:
+        parts.append(f"close code {code}")
+    if exc is not None:
+        parts.append(f"{type(exc).__name__}: {exc}")
+    return ", ".join(parts) or "connection closed"
+
+
+class ListenSession:
+    """A streaming ASR session; the common part of nova-3 and flux.
+
+    Feed mono s16le PCM with :meth:`send_audio`; read hypotheses from :meth:`updates`; call
+    :meth:`finish` at the end of the utterance for the final :class:`Transcription`.
+    """
+
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        model_id: str,
+        *,
+        sample_rate: int,
+        language: str | None,
+    ) -> None:
+        self.model_id = model_id
+        self.sample_rate = sample_rate
+        self.language = language
+        self.end_of_turn = asyncio.Event()
+        """Set when the model decided the speaker finished (flux ``EndOfTurn``)."""
+        self._ws = ws
+        self._frame_bytes = sample_rate * 2 * FRAME_MS // 1000
+        self._buffer = bytearray()
+        self._updates: asyncio.Queue[TranscriptUpdate | object] = asyncio.Queue()
+        self._last_text = ""
+        self._last_sent = time.monotonic()
+        self._finishing = False
+        self._error: WorkersAIError | None = None
+        self._words: list[Word] = []
+        self._closed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
+        self._keepalive: asyncio.Task[None] | None = None
+
+    # -------------------------------------------------------------- to be specialised
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    @property
+    def text(self) -> str:
+        """The whole hypothesis so far (committed text plus the current interim part)."""
+        raise NotImplementedError
+
+    @property
+    def final_text(self) -> str:
+        """Only what the model has committed (``is_final`` / completed turns)."""
+        raise NotImplementedError
+
+    async def _send_finish(self) -> None:
+        raise NotImplementedError
+
+    # -------------------------------------------------------------- common machinery
+
+    async def _read_loop(self) -> None:
+        try:
+            async for msg in self._ws:
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    try:
+                        message = json.loads(msg.data)
+                    except ValueError:
+                        _LOGGER.warning("%s: ignoring non-JSON message", self.model_id)
+                        continue
+                    if isinstance(message, dict):
+                        self._handle(message)
+                elif msg.type is aiohttp.WSMsgType.ERROR:
+                    break
+        except Exception as err:  # reported through finish() / send_audio()
+            self._error = StreamClosedError(f"{self.model_id}: {err}", partial_text=self.text)
+        finally:
+            if self._error is None and not self._finishing and not self.end_of_turn.is_set():
+                self._error = StreamClosedError(
+                    f"{self.model_id} stream ended early ({_close_reason(self._ws)})",
+                    partial_text=self.text,
+                )
+            self._closed.set()
+            self._updates.put_nowait(_CLOSED)
+
+    def _publish(self, *, is_final: bool, end_of_turn: bool = False) -> None:
+        text = self.text
+        if text == self._last_text and not end_of_turn:
+            return
+        self._last_text = text
+        self._updates.put_nowait(TranscriptUpdate(text, is_final=is_final, end_of_turn=end_of_turn))
+
+    def _fail(self, message: str) -> None:
+        self._error = StreamClosedError(f"{self.model_id}: {message}", partial_text=self.text)
+
+    async def updates(self) -> AsyncIterator[TranscriptUpdate]:
+        """Yield hypotheses as they change, until the stream closes.
+
+        Each update carries the whole hypothesis, so a consumer may drop any but the newest.
+        """
+        while True:
+            item = await self._updates.get()
+            if item is _CLOSED:
+                self._updates.put_nowait(_CLOSED)  # later iterators end too
+                return
+            assert isinstance(item, TranscriptUpdate)
+            yield item
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """Send mono s16le PCM at :attr:`sample_rate` Hz, in frames of :data:`FRAME_MS` ms.
+
+        Raises:
+            StreamClosedError: the WebSocket is gone (``partial_text`` says what was heard).
+        """
+        if self._closed.is_set() or self._ws.closed:
+            raise self._error or StreamClosedError(
+                f"{self.model_id} stream is closed", partial_text=self.text
+            )
+        self._buffer += pcm
+        while len(self._buffer) >= self._frame_bytes:
+            frame = bytes(self._buffer[: self._frame_bytes])
+            del self._buffer[: self._frame_bytes]
+            await self._send_bytes(frame)
+
+    async def _send_bytes(self, frame: bytes) -> None:
+        try:
+            await self._ws.send_bytes(frame)
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as err:
+            raise StreamClosedError(
+                f"{self.model_id}: cannot send audio: {err}", partial_text=self.text
+            ) from err
+        self._last_sent = time.monotonic()
+
+    async def _send_json(self, message: dict[str, Any]) -> None:
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
+            await self._ws.send_str(json.dumps(message))
+
+    async def _flush_buffer(self) -> None:
+        if self._buffer and not self._ws.closed:
+            frame = bytes(self._buffer)
+            self._buffer.clear()
+            await self._send_bytes(frame)
+
+    async def finish(self, timeout: float = FINISH_TIMEOUT) -> Transcription:
+        """End the utterance and return the final transcript.
+
+        Sends what is buffered, then the model's end-of-stream message, and waits (at most
+        ``timeout`` seconds) for the model to close the stream, unless a turn already ended.
+
+        Raises:
+            StreamClosedError: the stream broke before the end (``partial_text`` is set).
+            RequestTimeoutError: no final answer within ``timeout`` seconds.
+        """
+        if not self.end_of_turn.is_set() and not self._closed.is_set():
+            self._finishing = True
+            await self._flush_buffer()
+            await self._send_finish()
+            done = asyncio.ensure_future(self._closed.wait())
+            turn = asyncio.ensure_future(self.end_of_turn.wait())
+            try:
+                await asyncio.wait({done, turn}, timeout=timeout, return_when="FIRST_COMPLETED")
+            finally:
+                done.cancel()
+                turn.cancel()
+            if not self._closed.is_set() and not self.end_of_turn.is_set():
+                raise RequestTimeoutError(
+                    f"{self.model_id}: no final transcript within {timeout:g} s"
+                )
+        if self._error is not None and not self.end_of_turn.is_set():
+            raise self._error
+        return Transcription(
+            self.final_text or self.text, self.model_id, self.language, tuple(self._words)
+        )
+
+    async def aclose(self) -> None:
+        """Close the WebSocket and stop the background tasks (idempotent)."""
+        self._finishing = True
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+        if not self._ws.closed:
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
+
+class Nova3Session(ListenSession):
+    """nova-3 over listen v1 (doc §4.5): assembles ``is_final`` segments into the transcript."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._segments: list[str] = []
+        self._interim = ""
+        self._keepalive = asyncio.create_task(self._keepalive_loop(), name="nova-3 keepalive")
+
+    @property
+    def text(self) -> str:
+        return " ".join(s for s in [*self._segments, self._interim] if s)
+
+    @property
+    def final_text(self) -> str:
+        return " ".join(s for s in self._segments if s)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "Results":
+            try:
+                alternative = message["channel"]["alternatives"][0]
+                transcript = str(alternative.get("transcript") or "").strip()
+            except (KeyError, IndexError, TypeError):
+                _LOGGER.warning("nova-3: Results without channel.alternatives[0]")
+                return
+            is_final = bool(message.get("is_final"))
+            if is_final:
+                if transcript:
+                    self._segments.append(transcript)
+                    words = alternative.get("words")
+                    if isinstance(words, list):
+                        self._words.extend(
+                            Word(
+                                str(w.get("punctuated_word") or w.get("word") or ""),
+                                w.get("start"),
+                                w.get("end"),
+                                w.get("confidence"),
+                            )
+                            for w in words
+                            if isinstance(w, dict)
+                        )
+                self._interim = ""
+            else:
+                self._interim = transcript
+            self._publish(is_final=is_final, end_of_turn=bool(message.get("speech_final")))
+        elif kind == "Error":
+            self._fail(str(message.get("description") or message.get("message") or message))
+        # Metadata, SpeechStarted and UtteranceEnd need no action.
+
+    async def _send_finish(self) -> None:
+        await self._send_json({"type": "Finalize"})
+        await self._send_json({"type": "CloseStream"})
+
+    async def _keepalive_loop(self) -> None:
+        while not self._ws.closed:
+            await asyncio.sleep(1.0)
+            if not self._finishing and time.monotonic() - self._last_sent > KEEPALIVE_AFTER:
+                await self._send_json({"type": "KeepAlive"})
+                self._last_sent = time.monotonic()
+
+
+class FluxSession(ListenSession):
+    """flux over listen v2 (doc §4.6): one transcript per turn, cumulative within the turn."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._turns: list[str] = []
+        self._current = ""
+
+    @property
+    def text(self) -> str:
+        return " ".join(s for s in [*self._turns, self._current] if s)
+
+    @property
+    def final_text(self) -> str:
+        return " ".join(s for s in self._turns if s)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "TurnInfo" or "event" in message:
+            event = message.get("event")
+            transcript = str(message.get("transcript") or "").strip()
+            if event == "EndOfTurn":
+                if transcript:
+                    self._turns.append(transcript)
+                    words = message.get("words")
+                    if isinstance(words, list):
+                        self._words.extend(
+                            Word(
+                                str(w.get("word", "")),
+                                w.get("start"),
+                                w.get("end"),
+                                w.get("confidence"),
+                            )
+                            for w in words
+                            if isinstance(w, dict)
+                        )
+                self._current = ""
+                if transcript:
+                    self.end_of_turn.set()
+                self._publish(is_final=True, end_of_turn=bool(transcript))
+            elif event in ("StartOfTurn", "Update", "EagerEndOfTurn", "TurnResumed"):
+                self._current = transcript
+                self._publish(is_final=False)
+        elif kind == "Error":
+            self._fail(str(message.get("description") or message.get("code") or message))
+        # Connected, Warning and Configure* need no action.
+
+    async def _send_finish(self) -> None:
+        await self._send_json({"type": "CloseStream"})
+
+
+async def connect_listen(
+    ws: aiohttp.ClientWebSocketResponse, model_id: str, *, sample_rate: int, language: str | None
+) -> ListenSession:
+    """Wrap an open WebSocket in the session class of ``model_id``."""
+    cls = FluxSession if model_id == FLUX else Nova3Session
+    return cls(ws, model_id, sample_rate=sample_rate, language=language)
+
+
+class SpeakSession:
+    """An aura speak v1 session (doc §5.4) producing mono s16le PCM at :attr:`sample_rate` Hz.
+
+    :meth:`send_text` may be called for several sentences before their audio is read; each
+    :meth:`flushed_audio` call then yields the audio of the next flush, in order.
+    """
+
+    def __init__(
+        self, ws: aiohttp.ClientWebSocketResponse, model_id: str, sample_rate: int
+    ) -> None:
+        self.model_id = model_id
+        self.sample_rate = sample_rate
+        self._ws = ws
+        self._queue: asyncio.Queue[bytes | str | object] = asyncio.Queue()
+        self._pending_flushes = 0
+        self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
+
+    async def _read_loop(self) -> None:
+        try:
+            async for msg in self._ws:
+                if msg.type is aiohttp.WSMsgType.BINARY:
+                    self._queue.put_nowait(msg.data)
+                elif msg.type is aiohttp.WSMsgType.TEXT:
+                    try:
+                        message = json.loads(msg.data)
+                    except ValueError:
+                        continue
+                    kind = message.get("type") if isinstance(message, dict) else None
+                    if kind == "Flushed":
+                        self._queue.put_nowait("Flushed")
+                    elif kind == "Warning":
+                        _LOGGER.warning("%s warning: %s", self.model_id, message.get("description"))
+                    elif kind == "Error":
+                        _LOGGER.warning("%s error: %s", self.model_id, message)
+        finally:
+            self._queue.put_nowait(_CLOSED)
+
+    async def send_text(self, text: str) -> None:
+        """Queue ``text`` for synthesis (``Speak`` then ``Flush``).
+
+        Raises:
+            StreamClosedError: the WebSocket is gone.
+        """
+        if self._ws.closed:
+            raise StreamClosedError(f"{self.model_id} stream is closed")
+        try:
+            await self._ws.send_str(json.dumps({"type": "Speak", "text": text}))
+            await self._ws.send_str(json.dumps({"type": "Flush"}))
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as err:
+            raise StreamClosedError(f"{self.model_id}: cannot send text: {err}") from err
+        self._pending_flushes += 1
+
+    async def flushed_audio(self, timeout: float = RECEIVE_TIMEOUT) -> AsyncIterator[bytes]:
+        """Yield the PCM frames of the oldest pending flush, ending at its ``Flushed``.
+
+        Raises:
+            ProtocolError: no flush is pending.
+            StreamClosedError: the stream closed before ``Flushed``.
+            RequestTimeoutError: nothing arrived for ``timeout`` seconds.
+        """
+        if self._pending_flushes <= 0:
+            raise ProtocolError("flushed_audio() without a pending send_text()")
+        while True:
+            try:
+                item = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError as err:
+                raise RequestTimeoutError(f"{self.model_id}: no audio for {timeout:g} s") from err
+            if item == "Flushed":
+                self._pending_flushes -= 1
+                return
+            if item is _CLOSED:
+                self._queue.put_nowait(_CLOSED)
+                raise StreamClosedError(
+                    f"{self.model_id} stream ended before Flushed ({_close_reason(self._ws)})"
+                )
+            if isinstance(item, bytes) and item:
+                yield item
+
+    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+        """Send one text and yield its audio frames (see :meth:`flushed_audio`)."""
+        await self.send_text(text)
+        async for frame in self.flushed_audio():
+            yield frame
+
+    async def clear(self) -> None:
+        """Drop text and audio not yet delivered (``Clear``; barge-in)."""
+        with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
+            await self._ws.send_str(json.dumps({"type": "Clear"}))
+
+    async def aclose(self) -> None:
+        """Send ``Close`` and close the WebSocket (idempotent)."""
+        if not self._ws.closed:
+            with contextlib.suppress(Exception):
+                await self._ws.send_str(json.dumps({"type": "Close"}))
+            with contextlib.suppress(Exception):
+                await self._ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
+
+async def connect_speak(
+    ws: aiohttp.ClientWebSocketResponse, model_id: str, *, sample_rate: int
+) -> SpeakSession:
+    """Wrap an open WebSocket in a :class:`SpeakSession`."""
+    return SpeakSession(ws, model_id, sample_rate)
