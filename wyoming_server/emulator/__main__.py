@@ -1,0 +1,108 @@
+"""Standalone emulator: ``python -m wyoming_server.emulator [--host] [--port] ...``.
+
+Prints the base URL, account ID and API token on stdout once serving, optionally writes them
+to ``--info-file`` (JSON, written atomically) and runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .config import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_API_TOKEN,
+    DEFAULT_HOST,
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_WS_IDLE_TIMEOUT_S,
+)
+from .server import Emulator, check_loopback
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line (raises ``SystemExit`` on errors, like argparse)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m wyoming_server.emulator",
+        description="Local Cloudflare Workers AI emulator (speech models) on loopback.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="loopback address (default %(default)s)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="TCP port, 0 = any free port (default %(default)s)")
+    parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID,
+                        help="account ID to accept (default %(default)s)")
+    parser.add_argument("--api-token", default=DEFAULT_API_TOKEN,
+                        help="API token to accept (default: the documented emulator token)")
+    parser.add_argument("--info-file", type=Path,
+                        help="write {base_url, account_id, api_token, ...} as JSON here when up")
+    parser.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
+                        help="largest request body in bytes (default %(default)s)")
+    parser.add_argument("--ws-idle-timeout", type=float, default=DEFAULT_WS_IDLE_TIMEOUT_S,
+                        help="seconds without audio before a Deepgram WebSocket closes "
+                        "(default %(default)s)")
+    parser.add_argument("--preload", action="store_true", help="load the models before serving")
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    args = parser.parse_args(argv)
+    try:
+        check_loopback(args.host)
+    except ValueError as err:
+        parser.error(str(err))
+    return args
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run the emulator until SIGINT/SIGTERM."""
+    emulator = Emulator(
+        account_id=args.account_id,
+        api_token=args.api_token,
+        host=args.host,
+        port=args.port,
+        max_request_bytes=args.max_request_bytes,
+        ws_idle_timeout_s=args.ws_idle_timeout,
+        preload=args.preload,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with emulator:
+        info = {
+            "base_url": emulator.base_url,
+            "url": emulator.url,
+            "host": emulator.host,
+            "port": emulator.port,
+            "account_id": emulator.account_id,
+            "api_token": emulator.api_token,
+            "pid": os.getpid(),
+        }
+        print(f"Workers AI emulator: {emulator.base_url}", flush=True)  # noqa: T201
+        print(f"  account ID: {emulator.account_id}", flush=True)  # noqa: T201
+        print(f"  API token:  {emulator.api_token}", flush=True)  # noqa: T201
+        if args.info_file is not None:
+            tmp = args.info_file.with_name(args.info_file.name + ".tmp")
+            tmp.write_text(json.dumps(info))
+            tmp.replace(args.info_file)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    asyncio.run(serve(args))
+
+
+if __name__ == "__main__":
+    main()

