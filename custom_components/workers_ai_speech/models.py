@@ -1,0 +1,22 @@
+"""Runtime data of a Workers AI Speech config entry."""
+
+from dataclasses import dataclass, field
+
+from homeassistant.config_entries import ConfigEntry
+
+from wyoming_server.workers_ai import WorkersAIClient
+
+
+@dataclass
+class WorkersAIData:
+    """What the platforms share while the entry is loaded.
+
+    ``client`` talks to Workers AI on Home Assistant's shared aiohttp session.
+    ``selected_voices`` maps a ``tts`` subentry ID to the voice its select entity chose.
+    """
+
+    client: WorkersAIClient
+    selected_voices: dict[str, str] = field(default_factory=dict)
+
+
+type WorkersAIConfigEntry = ConfigEntry[WorkersAIData]
