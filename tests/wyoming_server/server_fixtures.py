@@ -1,0 +1,32 @@
+"""Server fixtures for the Wyoming server tests.
+
+Load with ``pytest_plugins = ["tests.wyoming_server.server_fixtures"]`` in a test module (the
+emulator fixtures they build on live in conftest.py, owned by the emulator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+
+from tests.wyoming_server.server_harness import ServerProcess, emulator_args, emulator_env
+from wyoming_server.emulator import EmulatorProcess
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def _server_session(
+    _emulator_process_session: EmulatorProcess,
+) -> AsyncIterator[ServerProcess]:
+    proc = _emulator_process_session
+    async with ServerProcess(emulator_args(proc), emulator_env(proc)) as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def server(
+    _server_session: ServerProcess, emulator_process: EmulatorProcess
+) -> AsyncIterator[ServerProcess]:
+    """The session's server (default flags) on the session's emulator subprocess; the
+    emulator's faults are reset around each test (``emulator_process.set_faults``)."""
+    yield _server_session

@@ -1,0 +1,73 @@
+"""The audio of one TTS reply: ``audio-start``, ``audio-chunk``*, ``audio-stop``.
+
+Home Assistant builds its WAV header from the first ``audio-start`` (streaming) or the first
+``audio-chunk`` (non-streaming) and ignores later format changes, so one reply keeps ONE format
+(wyoming-protocol-and-servers.md §2.4, §4.7): 16-bit mono at the rate of the first audio; audio
+that arrives at another rate is resampled to it.
+"""
+
+from __future__ import annotations
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+
+from .transcripts import WriteEvent
+from .workers_ai import audio
+
+WIDTH = 2
+CHANNELS = 1
+
+
+class AudioReply:
+    """Write one reply's audio events, splitting PCM into ``samples_per_chunk`` chunks."""
+
+    def __init__(self, write: WriteEvent, samples_per_chunk: int) -> None:
+        """``samples_per_chunk`` is the size of a full ``audio-chunk`` in samples."""
+        self._write = write
+        self._chunk_bytes = samples_per_chunk * WIDTH
+        self._carry = b""
+        self.rate: int | None = None
+        """Sample rate of the reply in Hz, fixed by the first audio."""
+        self.stopped = False
+        self._samples_sent = 0
+
+    @property
+    def started(self) -> bool:
+        """True once ``audio-start`` was sent."""
+        return self.rate is not None
+
+    @property
+    def _timestamp_ms(self) -> int:
+        return self._samples_sent * 1000 // self.rate if self.rate else 0
+
+    async def pcm(self, data: bytes, rate: int) -> None:
+        """Send s16le mono PCM at ``rate`` Hz (the first call sends ``audio-start``)."""
+        if self.stopped:
+            return
+        if self.rate is None:
+            self.rate = rate
+            await self._write(
+                AudioStart(rate=rate, width=WIDTH, channels=CHANNELS, timestamp=0).event()
+            )
+        elif rate != self.rate:
+            data = audio.convert_pcm(data, rate, WIDTH, CHANNELS, self.rate)
+        data = self._carry + data
+        usable = len(data) - len(data) % WIDTH
+        self._carry = data[usable:]
+        for offset in range(0, usable, self._chunk_bytes):
+            piece = data[offset : min(offset + self._chunk_bytes, usable)]
+            await self._write(
+                AudioChunk(
+                    rate=self.rate,
+                    width=WIDTH,
+                    channels=CHANNELS,
+                    audio=piece,
+                    timestamp=self._timestamp_ms,
+                ).event()
+            )
+            self._samples_sent += len(piece) // WIDTH
+
+    async def stop(self) -> None:
+        """Send ``audio-stop`` once (also when no audio was sent)."""
+        if not self.stopped:
+            self.stopped = True
+            await self._write(AudioStop(timestamp=self._timestamp_ms).event())

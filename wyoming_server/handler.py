@@ -1,0 +1,281 @@
+"""One Wyoming connection: dispatch events to speech-to-text and text-to-speech.
+
+Event flows: wyoming-protocol-and-servers.md §1.4; Home Assistant's use of them: §2.3 (STT) and
+§2.4 (TTS). Robustness rules (§4.7): unknown events are ignored, ``ping`` gets ``pong``, every
+request ends with its terminal event even when it fails (``transcript`` for STT, ``audio-stop``
+for ``synthesize``, ``synthesize-stopped`` for the streaming flow), and a malformed byte stream
+gets an ``error`` before this one connection closes. Nothing here can disturb other connections:
+each has its own handler, state and tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from wyoming.audio import AudioStop
+from wyoming.event import Event
+from wyoming.ping import Pong
+from wyoming.server import AsyncEventHandler
+from wyoming.tts import SynthesizeStopped
+
+from . import protocol
+from .languages import check_language
+from .protocol import MalformedEventError, TranscribeRequest
+from .request_errors import Failure, describe_failure
+from .settings import ServerSettings
+from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
+from .transcripts import TranscriptEvents
+from .tts import SynthesisReply
+from .voices import resolve_voice
+from .workers_ai import WorkersAIClient
+
+_LOGGER = logging.getLogger(__name__)
+
+_STT_EVENTS = frozenset({"transcribe", "audio-start", "audio-chunk", "audio-stop"})
+_TTS_EVENTS = frozenset({"synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop"})
+
+
+class WorkersAIEventHandler(AsyncEventHandler):
+    """Handle the events of one client connection."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        info_event: Event,
+        client: WorkersAIClient,
+        settings: ServerSettings,
+    ) -> None:
+        """``info_event`` is the prebuilt answer to ``describe``; ``client`` is shared."""
+        super().__init__(reader, writer)
+        self.info_event = info_event
+        self.client = client
+        self.settings = settings
+        self._write_lock = asyncio.Lock()
+        # Speech to text
+        self._request: UtteranceRequest | None = None
+        self._utterance: Utterance | None = None
+        self._discard_audio = False
+        # Streaming text to speech (synthesize-start ... synthesize-stop)
+        self._in_stream = False
+        self._stream: SynthesisReply | None = None
+        self._plain: SynthesisReply | None = None
+
+    # ------------------------------------------------------------------ connection
+
+    async def run(self) -> None:
+        """Read events until EOF, a malformed event, or a write failure."""
+        self._is_running = True
+        try:
+            while self._is_running:
+                try:
+                    event = await protocol.read_event(self.reader)
+                except MalformedEventError as err:
+                    _LOGGER.warning("Closing connection: %s", err.message)
+                    await self.write_event(Failure(err.message, err.code).event().event())
+                    break
+                if event is None or not await self.handle_event(event):
+                    break
+        except (ConnectionError, RuntimeError) as err:
+            _LOGGER.debug("Connection lost: %s", err)
+        finally:
+            await self.disconnect()
+            self.writer.close()
+
+    async def write_event(self, event: Event) -> None:
+        """Send one event; serialized, since background tasks write too."""
+        async with self._write_lock:
+            await super().write_event(event)
+
+    async def disconnect(self) -> None:
+        """Client gone: stop this connection's work and close its WebSockets."""
+        await self._end_utterance()
+        await self._end_stream()
+
+    # ------------------------------------------------------------------ dispatch
+
+    async def handle_event(self, event: Event) -> bool:
+        """Handle one event; returns ``False`` only when the connection must close."""
+        _LOGGER.debug("Event %s", event.type)
+        try:
+            await self._dispatch(event)
+        except (ConnectionError, RuntimeError):
+            raise
+        except Exception as err:  # any request failure ends in an error event
+            await self._reject(event, err)
+        return True
+
+    async def _dispatch(self, event: Event) -> None:
+        data: dict[str, Any] = event.data or {}
+        match event.type:
+            case "describe":
+                await self.write_event(self.info_event)
+            case "ping":
+                await self.write_event(Pong(text=protocol.optional_str(data, "text")).event())
+            case "transcribe":
+                await self._on_transcribe(protocol.transcribe_request(data))
+            case "audio-start":
+                await self._on_audio_start(data)
+            case "audio-chunk":
+                await self._on_audio_chunk(data, event.payload or b"")
+            case "audio-stop":
+                await self._on_audio_stop()
+            case "synthesize":
+                await self._on_synthesize(data)
+            case "synthesize-start":
+                await self._on_synthesize_start(data)
+            case "synthesize-chunk":
+                await self._on_synthesize_chunk(protocol.required_str(data, "text"))
+            case "synthesize-stop":
+                await self._on_synthesize_stop()
+            case "select-program":
+                _LOGGER.debug("Ignoring select-program %s: one program per type", data.get("name"))
+            case _:
+                _LOGGER.debug("Ignoring unknown event %s", event.type)
+
+    async def _reject(self, event: Event, err: BaseException) -> None:
+        """Report a failed event: ``error`` plus the terminal event its request needs."""
+        failure = describe_failure(err)
+        if failure.code == "internal-error":
+            _LOGGER.error("Event %s failed", event.type, exc_info=err)
+        else:
+            _LOGGER.warning("Event %s rejected: %s", event.type, failure.text)
+        if event.type in _STT_EVENTS:
+            await self._fail_stt(err, at_stop=event.type == "audio-stop")
+        elif event.type in _TTS_EVENTS:
+            await self._fail_tts(event.type, err)
+        else:
+            await self.write_event(failure.event().event())
+
+    # ------------------------------------------------------------------ speech to text
+
+    def _utterance_request(self, request: TranscribeRequest) -> UtteranceRequest:
+        model = resolve_asr_model(request.name, self.settings.stt_model)
+        language = check_language(model, request.language or self.settings.language)
+        return UtteranceRequest(model, language, self.settings.keyterms + request.terms)
+
+    async def _on_transcribe(self, request: TranscribeRequest) -> None:
+        await self._end_utterance()
+        self._discard_audio = False
+        self._request = self._utterance_request(request)
+
+    async def _start_utterance(self, data: dict[str, Any]) -> Utterance:
+        protocol.audio_format(data)  # validate before any network work
+        request = self._request or self._utterance_request(TranscribeRequest())
+        utterance = create_utterance(self.client, request, self.settings, self.write_event)
+        self._utterance = utterance
+        _LOGGER.debug("Utterance with %s (%s)", request.model.model_id, request.language)
+        await utterance.start()
+        return utterance
+
+    async def _on_audio_start(self, data: dict[str, Any]) -> None:
+        if self._discard_audio:
+            return
+        await self._end_utterance()
+        await self._start_utterance(data)
+
+    async def _on_audio_chunk(self, data: dict[str, Any], payload: bytes) -> None:
+        if self._discard_audio:
+            return
+        utterance = self._utterance or await self._start_utterance(data)
+        if utterance.done:
+            return  # transcript already sent (flux EndOfTurn or failure): ignore the rest
+        fmt = protocol.audio_format(data)
+        if payload:
+            await utterance.audio(payload, fmt)
+
+    async def _on_audio_stop(self) -> None:
+        if self._discard_audio:
+            self._discard_audio = False
+            self._request = None
+            return
+        utterance = self._utterance
+        if utterance is None:
+            await TranscriptEvents(self.write_event, None).finish("")  # no audio at all
+        else:
+            await utterance.stop()
+        await self._end_utterance()
+        self._request = None
+
+    async def _fail_stt(self, err: BaseException, *, at_stop: bool) -> None:
+        """``error`` + empty/partial ``transcript``; then ignore audio until ``audio-stop``."""
+        utterance = self._utterance
+        if utterance is not None and not utterance.done:
+            await utterance.fail(err, logged=True)
+        elif utterance is None:
+            await self.write_event(describe_failure(err).event().event())
+            await TranscriptEvents(self.write_event, None).finish("")
+        else:
+            await self.write_event(describe_failure(err).event().event())
+        await self._end_utterance()
+        self._request = None
+        self._discard_audio = not at_stop
+
+    async def _end_utterance(self) -> None:
+        utterance, self._utterance = self._utterance, None
+        if utterance is not None:
+            await utterance.aclose()
+
+    # ------------------------------------------------------------------ text to speech
+
+    def _reply(self, data: dict[str, Any], *, streaming: bool) -> SynthesisReply:
+        voice = resolve_voice(protocol.voice_request(data), self.settings.tts_voice)
+        _LOGGER.debug("Reply with voice %s (streaming=%s)", voice.name, streaming)
+        return SynthesisReply(
+            self.client, voice, self.settings, self.write_event, streaming=streaming
+        )
+
+    async def _on_synthesize(self, data: dict[str, Any]) -> None:
+        if self._in_stream:
+            _LOGGER.debug("Ignoring the compatibility synthesize inside a stream")
+            return
+        text = protocol.required_str(data, "text")
+        self._plain = self._reply(data, streaming=False)
+        try:
+            await self._plain.add_text(text)
+            await self._plain.finish()
+        finally:
+            plain, self._plain = self._plain, None
+            await plain.aclose()
+
+    async def _on_synthesize_start(self, data: dict[str, Any]) -> None:
+        await self._end_stream()
+        self._in_stream = True
+        self._stream = self._reply(data, streaming=True)
+
+    async def _on_synthesize_chunk(self, text: str) -> None:
+        if not self._in_stream:
+            _LOGGER.warning("synthesize-chunk without synthesize-start: starting a stream")
+            await self._on_synthesize_start({})
+        if self._stream is not None:
+            await self._stream.add_text(text)
+
+    async def _on_synthesize_stop(self) -> None:
+        if not self._in_stream:  # a stop without a stream: still answer, nobody waits forever
+            await self.write_event(SynthesizeStopped().event())
+        elif self._stream is not None:
+            await self._stream.finish()
+        await self._end_stream()
+
+    async def _fail_tts(self, event_type: str, err: BaseException) -> None:
+        """``error`` + the terminal events HA waits for (once per reply)."""
+        reply = self._stream if self._in_stream else self._plain
+        if reply is not None:
+            await reply.abort(err, logged=True)
+        else:  # failed before a reply existed (bad voice or text)
+            await self.write_event(describe_failure(err).event().event())
+            if self._in_stream:
+                await self.write_event(SynthesizeStopped().event())
+            else:
+                await self.write_event(AudioStop().event())
+        if event_type == "synthesize-stop":
+            await self._end_stream()
+
+    async def _end_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        self._in_stream = False
+        if stream is not None:
+            await stream.aclose()

@@ -1,0 +1,94 @@
+"""The Wyoming ``info`` answer, built once at start-up from the model catalog.
+
+Home Assistant uses only the first ASR program and the first installed TTS program, never sends
+an ASR model name, and shows a voice's ``description`` in its voice list
+(wyoming-protocol-and-servers.md §2.3, §2.4, §4.5). So there is ONE ASR program listing every ASR
+model, the server default first, and ONE TTS program listing every voice, the default first.
+Only fields that exist since wyoming 1.7.2 are set, so HA's bundled wyoming parses it (§1.3, §2.1).
+"""
+
+from __future__ import annotations
+
+from wyoming.info import AsrModel, AsrProgram, Attribution, Info, TtsProgram, TtsVoice
+
+from . import __version__
+from .settings import ServerSettings
+from .workers_ai import catalog
+
+ASR_PROGRAM_NAME = "workers-ai-stt"
+TTS_PROGRAM_NAME = "workers-ai-tts"
+CLOUDFLARE = Attribution(
+    name="Cloudflare Workers AI", url="https://developers.cloudflare.com/workers-ai/"
+)
+
+
+def _attribution(model: catalog.SpeechModel) -> Attribution:
+    return Attribution(name=model.vendor, url=model.vendor_url)
+
+
+def _asr_model(model: catalog.SpeechModel) -> AsrModel:
+    transport = (
+        "WebSocket" if not model.rest else "REST" if not model.websocket else "REST/WebSocket"
+    )
+    return AsrModel(
+        name=model.model_id,
+        attribution=_attribution(model),
+        installed=True,
+        description=f"{model.display_name} ({model.vendor}, {transport})",
+        version=None,
+        languages=list(model.languages),
+    )
+
+
+def _tts_voice(voice: catalog.Voice) -> TtsVoice:
+    model = catalog.get_model(voice.model_id)
+    return TtsVoice(
+        name=voice.name,
+        attribution=_attribution(model),
+        installed=True,
+        description=voice.description,
+        version=None,
+        languages=[voice.language],
+        speakers=None,
+    )
+
+
+def build_info(settings: ServerSettings) -> Info:
+    """Describe this server: every Workers AI ASR model and TTS voice.
+
+    ``settings.stt_model`` and ``settings.tts_voice`` come first in their lists. Model and voice
+    ``version`` stay ``None``: Workers AI does not version its models; the programs carry this
+    server's version.
+    """
+    asr_models = sorted(catalog.ASR_MODELS, key=lambda m: m.model_id != settings.stt_model)
+    voices = sorted(catalog.voices(), key=lambda v: v.name != settings.tts_voice)
+    default_model = catalog.get_model(settings.stt_model)
+    default_voice = catalog.get_voice(settings.tts_voice)
+    return Info(
+        asr=[
+            AsrProgram(
+                name=ASR_PROGRAM_NAME,
+                attribution=CLOUDFLARE,
+                installed=True,
+                description=(
+                    f"Cloudflare Workers AI speech-to-text (default {default_model.display_name})"
+                ),
+                version=__version__,
+                models=[_asr_model(model) for model in asr_models],
+                supports_transcript_streaming=True,
+            )
+        ],
+        tts=[
+            TtsProgram(
+                name=TTS_PROGRAM_NAME,
+                attribution=CLOUDFLARE,
+                installed=True,
+                description=(
+                    f"Cloudflare Workers AI text-to-speech (default {default_voice.description})"
+                ),
+                version=__version__,
+                voices=[_tts_voice(voice) for voice in voices],
+                supports_synthesize_streaming=True,
+            )
+        ],
+    )

@@ -1,0 +1,51 @@
+"""Server settings: what the command line decided, as one immutable object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STT_SAMPLE_RATE_HZ = 16_000
+"""Rate all incoming audio is converted to before it goes to Workers AI (Hz). Deepgram
+recommends 16 kHz mono linear16 (workers-ai-speech-api.md §4.6); Whisper works at 16 kHz."""
+
+TTS_WEBSOCKET_SAMPLE_RATE_HZ = 24_000
+"""Rate of all TTS audio (Hz): the aura WebSocket default (workers-ai-speech-api.md §5.4); REST
+audio (melotts MP3, aura fallback) is decoded/resampled to it, so a reply keeps one format."""
+
+
+@dataclass(frozen=True, slots=True)
+class FluxOptions:
+    """Flux end-of-turn tuning, sent as listen v2 query parameters (workers-ai-speech-api.md §4.6).
+
+    ``None`` leaves the Workers AI default (eot_threshold 0.7, eot_timeout_ms 5000, no eager EOT).
+    """
+
+    eot_threshold: float | None = None
+    """End-of-turn confidence that finishes a turn (0.5-0.9)."""
+    eager_eot_threshold: float | None = None
+    """Confidence for an early EagerEndOfTurn event (0.3-0.9)."""
+    eot_timeout_ms: int | None = None
+    """Milliseconds after speech after which a turn ends regardless of confidence."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Behaviour of every Wyoming connection of this server."""
+
+    stt_model: str
+    """Full Workers AI model ID used when ``transcribe`` names no model."""
+    tts_voice: str
+    """Voice name (catalog ``Voice.name``) used when ``synthesize`` names none."""
+    language: str
+    """Language used when ``transcribe`` has none (BCP-47 / ISO 639-1)."""
+    keyterms: tuple[str, ...] = ()
+    """Key terms to boost for nova-3 and flux (Deepgram ``keyterm``)."""
+    flux: FluxOptions = field(default_factory=FluxOptions)
+    samples_per_chunk: int = 1024
+    """Samples per outgoing TTS ``audio-chunk``."""
+    stream_timeout: float = 30.0
+    """Seconds a WebSocket may stay silent while we wait for it before the request fails."""
+    stt_streaming: bool = True
+    """Use the nova-3 WebSocket (live ``transcript-chunk`` events) instead of REST."""
+    tts_streaming: bool = True
+    """Use the aura WebSocket; REST is then only a fallback."""

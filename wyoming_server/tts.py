@@ -1,0 +1,246 @@
+"""Text-to-speech of one reply, sentence by sentence, audio out as soon as it exists.
+
+Text (one ``synthesize``, or the ``synthesize-chunk`` stream) goes through
+``sentence_stream.SentenceBoundaryDetector``, as in wyoming-piper. Each complete sentence is
+submitted at once:
+
+- aura-1 / aura-2-en / aura-2-es: over ONE aura WebSocket per reply (``Speak`` + ``Flush`` per
+  sentence, linear16 at 24 kHz; workers-ai-speech-api.md §5.4). Sentences are sent as soon as they
+  are complete; their audio frames are forwarded in order as they arrive. If the WebSocket cannot
+  be opened for a transient reason, the reply falls back to aura REST.
+- melotts (REST only, §5.5), and aura REST: one request per sentence, pipelined: the next
+  sentence's request is in flight while the previous sentence's audio is being sent (at most
+  :data:`REST_IN_FLIGHT` requests per reply).
+
+All audio of a reply goes out as ONE ``audio-start`` … ``audio-stop`` at one format
+(:class:`AudioReply`). A streaming reply ends with ``synthesize-stopped``. Any failure sends a
+Wyoming ``error``, then ``audio-stop`` (plain ``synthesize``, or once audio started) and
+``synthesize-stopped`` (streaming), so Home Assistant never waits forever (§2.4, §1.10).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sentence_stream import SentenceBoundaryDetector
+from wyoming.tts import SynthesizeStopped
+
+from .audio_reply import AudioReply
+from .request_errors import EMPTY_TEXT, INTERNAL_ERROR, BadRequestError, describe_failure
+from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ, ServerSettings
+from .transcripts import WriteEvent
+from .workers_ai import WorkersAIClient, audio, catalog
+from .workers_ai.errors import (
+    ProtocolError,
+    StreamClosedError,
+    WorkersAIError,
+)
+from .workers_ai.streaming import SpeakSession
+
+_LOGGER = logging.getLogger(__name__)
+
+REST_IN_FLIGHT = 2
+"""REST synthesis requests one reply may have open at once (the one playing and the next)."""
+
+_END = None
+PcmStream = AsyncIterator[tuple[bytes, int]]
+"""A sentence's audio: (s16le mono PCM, rate in Hz) pieces in order."""
+
+
+def _use_rest_fallback(err: WorkersAIError) -> bool:
+    """A transient WebSocket failure: worth retrying the reply over REST."""
+    return err.retryable or isinstance(err, (ProtocolError, StreamClosedError))
+
+
+class SynthesisReply:
+    """One reply: text in (:meth:`add_text`, :meth:`finish`), Wyoming audio events out.
+
+    ``streaming`` selects the terminal events: ``synthesize-stopped`` after ``audio-stop``
+    (``synthesize-start`` flow) or only ``audio-stop`` (plain ``synthesize``).
+    """
+
+    def __init__(
+        self,
+        client: WorkersAIClient,
+        voice: catalog.Voice,
+        settings: ServerSettings,
+        write: WriteEvent,
+        *,
+        streaming: bool,
+    ) -> None:
+        """Nothing is sent or opened before the first complete sentence."""
+        self.client = client
+        self.voice = voice
+        self.model = catalog.get_model(voice.model_id)
+        self.settings = settings
+        self.streaming = streaming
+        self._write = write
+        self._audio = AudioReply(write, settings.samples_per_chunk)
+        self._detector = SentenceBoundaryDetector()
+        self._jobs: asyncio.Queue[PcmStream | None] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._rest_tasks: set[asyncio.Task[audio.PcmAudio]] = set()
+        self._rest_slots = asyncio.Semaphore(REST_IN_FLIGHT)
+        self._use_websocket = self.model.websocket and settings.tts_streaming
+        self._stack = contextlib.AsyncExitStack()
+        self._speak: SpeakSession | None = None
+        self._conclude_lock = asyncio.Lock()
+        self.sentences = 0
+        self.done = False
+        """True once the terminal events were sent."""
+
+    # ------------------------------------------------------------------ text in
+
+    async def add_text(self, text: str) -> None:
+        """Add text; every sentence it completes is submitted for synthesis right away."""
+        for sentence in self._detector.add_chunk(text):
+            await self._submit(sentence)
+
+    async def finish(self) -> None:
+        """Submit the remaining text, wait for all audio, send the terminal events."""
+        rest = self._detector.finish()
+        if rest:
+            await self._submit(rest)
+        if self.done:
+            return
+        if self._worker is not None:
+            self._jobs.put_nowait(_END)
+            await asyncio.wait({self._worker})
+        if not self.streaming and self.sentences == 0:
+            await self._conclude(BadRequestError("Nothing to synthesize: empty text", EMPTY_TEXT))
+        else:
+            await self._conclude(None)
+        await self.aclose()
+
+    async def _submit(self, sentence: str) -> None:
+        if self.done:
+            return
+        self.sentences += 1
+        _LOGGER.debug("Sentence %d (%s): %s", self.sentences, self.voice.name, sentence)
+        try:
+            stream = await self._start_sentence(sentence)
+        except (WorkersAIError, BadRequestError, TimeoutError) as err:
+            await self._conclude(err)
+            return
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._play(), name=f"tts {self.voice.name}")
+        self._jobs.put_nowait(stream)
+
+    async def _start_sentence(self, sentence: str) -> PcmStream:
+        """Start synthesizing ``sentence``; returns the stream its audio will come from."""
+        if self._use_websocket:
+            try:
+                speak = await self._open_websocket()
+            except WorkersAIError as err:
+                if not _use_rest_fallback(err):
+                    raise
+                _LOGGER.warning("%s WebSocket failed (%s); using REST", self.model.model_id, err)
+                self._use_websocket = False
+            else:
+                async with asyncio.timeout(self.settings.stream_timeout):
+                    await speak.send_text(sentence)
+                return self._websocket_audio(speak)
+        task = asyncio.create_task(self._rest_synthesize(sentence))
+        self._rest_tasks.add(task)
+        task.add_done_callback(self._rest_tasks.discard)
+        return self._rest_audio(task)
+
+    # ------------------------------------------------------------------ backends
+
+    async def _open_websocket(self) -> SpeakSession:
+        if self._speak is None:
+            async with asyncio.timeout(self.settings.stream_timeout):
+                self._speak = await self._stack.enter_async_context(
+                    self.client.speak(
+                        self.model.model_id,
+                        speaker=self.voice.speaker,
+                        sample_rate=TTS_WEBSOCKET_SAMPLE_RATE_HZ,
+                    )
+                )
+        return self._speak
+
+    async def _websocket_audio(self, speak: SpeakSession) -> PcmStream:
+        async for frame in speak.flushed_audio(timeout=self.settings.stream_timeout):
+            yield frame, speak.sample_rate
+
+    async def _rest_synthesize(self, sentence: str) -> audio.PcmAudio:
+        async with self._rest_slots:
+            return await self.client.synthesize_pcm(
+                self.model.model_id,
+                sentence,
+                speaker=self.voice.speaker,
+                language=self.voice.language,
+                sample_rate=TTS_WEBSOCKET_SAMPLE_RATE_HZ,
+            )
+
+    @staticmethod
+    async def _rest_audio(task: asyncio.Task[audio.PcmAudio]) -> PcmStream:
+        result = await task
+        yield result.pcm, result.sample_rate
+
+    # ------------------------------------------------------------------ audio out
+
+    async def _play(self) -> None:
+        """Forward each sentence's audio in order until :meth:`finish` ends the queue."""
+        try:
+            while (stream := await self._jobs.get()) is not _END:
+                async for pcm, rate in stream:
+                    if self.done:
+                        return
+                    await self._audio.pcm(pcm, rate)
+        except (WorkersAIError, TimeoutError) as err:
+            await self._conclude(err)
+        except (ConnectionError, RuntimeError) as err:
+            _LOGGER.debug("Cannot write audio events: %s", err)
+            self.done = True
+
+    async def _conclude(self, err: BaseException | None, *, logged: bool = False) -> None:
+        """Send ``error`` (if ``err``) and the terminal events; once per reply."""
+        async with self._conclude_lock:
+            if self.done:
+                return
+            self.done = True
+            if err is not None:
+                failure = describe_failure(err)
+                if logged:
+                    pass
+                elif failure.code == INTERNAL_ERROR:
+                    _LOGGER.error("Synthesis failed", exc_info=err)
+                else:
+                    _LOGGER.warning("Synthesis with %s failed: %s", self.voice.name, failure.text)
+                await self._write(failure.event().event())
+            if self._audio.started or not self.streaming:
+                await self._audio.stop()
+            if self.streaming:
+                await self._write(SynthesizeStopped().event())
+        if err is not None:
+            await self._cancel_pending()
+
+    async def abort(self, err: BaseException, *, logged: bool = False) -> None:
+        """Fail the reply: ``error`` and terminal events (unless already sent), stop all work.
+
+        ``logged``: the caller already logged ``err``.
+        """
+        await self._conclude(err, logged=logged)
+        await self.aclose()
+
+    async def _cancel_pending(self) -> None:
+        for task in list(self._rest_tasks):
+            task.cancel()
+        worker = self._worker
+        if worker is not None and worker is not asyncio.current_task() and not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    async def aclose(self) -> None:
+        """Cancel everything still running and close the WebSocket (idempotent)."""
+        self.done = True
+        await self._cancel_pending()
+        try:
+            await self._stack.aclose()
+        except Exception:  # closing must never fail the connection
+            _LOGGER.debug("Error while closing the %s stream", self.model.short_name, exc_info=True)
