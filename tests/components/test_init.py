@@ -1,0 +1,101 @@
+"""Setup, unload and reload of a Workers AI Speech entry against the emulator."""
+
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.workers_ai_speech.const import (
+    CONF_ACCOUNT_ID,
+    CONF_API_BASE_URL,
+    CONF_API_TOKEN,
+    DOMAIN,
+)
+from wyoming_server.emulator import EmulatorProcess
+from wyoming_server.workers_ai import WorkersAIClient
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant,
+    config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Setup checks the account, keeps a client in runtime_data and adds one device per service."""
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    client = config_entry.runtime_data.client
+    assert isinstance(client, WorkersAIClient)
+    assert client.api_base_url == config_entry.data[CONF_API_BASE_URL]
+
+    entities = er.async_entries_for_config_entry(entity_registry, config_entry.entry_id)
+    assert sorted(e.entity_id for e in entities) == [
+        "select.workers_ai_tts_voice",
+        "stt.workers_ai_stt",
+        "tts.workers_ai_tts",
+    ]
+    devices = dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
+    assert len(devices) == 2
+    for device in devices:
+        assert device.entry_type is dr.DeviceEntryType.SERVICE
+        assert device.manufacturer == "Cloudflare"
+        assert device.config_entry_id == config_entry.entry_id
+        subentry_id = device.config_subentry_id
+        assert device.identifiers == {(DOMAIN, subentry_id)}
+        assert device.name == config_entry.subentries[subentry_id].title
+        for entity in entities:
+            if entity.device_id == device.id:
+                assert entity.config_subentry_id == subentry_id
+    by_name = {d.name: d for d in devices}
+    assert by_name["Workers AI STT"].model_id == "@cf/deepgram/nova-3"
+    assert by_name["Workers AI TTS"].model == "Aura 2 (Deepgram)"
+
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.NOT_LOADED
+    assert hass.states.get("stt.workers_ai_stt").state == "unavailable"
+
+
+async def test_setup_rejected_token_starts_reauth(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """A token Workers AI rejects (401/10000) fails setup and starts re-authentication."""
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_API_TOKEN: "revoked"}
+    )
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+
+
+async def test_setup_unknown_account(hass: HomeAssistant, config_entry: MockConfigEntry) -> None:
+    """An account ID that does not route (404/7003) is a permanent setup error, no reauth."""
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_ACCOUNT_ID: "1" * 32}
+    )
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert config_entry.reason == "No Cloudflare account has this ID"  # HA strips the "."
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+async def test_setup_unreachable_retries(
+    hass: HomeAssistant, config_entry: MockConfigEntry, emulator: EmulatorProcess
+) -> None:
+    """Workers AI not answering (here: a stopped second emulator) means: retry later."""
+    other = EmulatorProcess()
+    await other.start()
+    base_url = other.base_url
+    await other.stop()
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_API_BASE_URL: base_url}
+    )
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert config_entry.reason.startswith("Cannot reach Workers AI:")
