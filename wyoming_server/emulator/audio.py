@@ -29,18 +29,15 @@ def decode_file(data: bytes) -> FloatAudio:
     float32 mono at 16 kHz. Raises :class:`AudioDecodeError` if it cannot be decoded."""
     if not data:
         raise AudioDecodeError("empty audio")
+    parts: list[FloatAudio] = []
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.audio:
-                raise AudioDecodeError("no audio stream")
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=WHISPER_RATE)
-            parts: list[FloatAudio] = []
-            for frame in container.decode(audio=0):
-                frame.pts = None
-                parts.extend(_frames_to_float(resampler.resample(frame)))
-            parts.extend(_frames_to_float(resampler.resample(None)))
-    except AudioDecodeError:
-        raise
+            if container.streams.audio:
+                resampler = av.AudioResampler(format="flt", layout="mono", rate=WHISPER_RATE)
+                for frame in container.decode(audio=0):
+                    frame.pts = None
+                    parts.extend(_frames_to_float(resampler.resample(frame)))
+                parts.extend(_frames_to_float(resampler.resample(None)))
     except (av.FFmpegError, ValueError, IndexError) as err:
         raise AudioDecodeError(f"cannot decode audio: {err}") from err
     if not parts:
@@ -219,6 +216,7 @@ def _mux(pcm: bytes, rate: int, codec: str, muxer: str, bit_rate: int | None) ->
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=muxer) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
+        assert isinstance(stream, av.AudioStream)
         if bit_rate:
             stream.bit_rate = bit_rate
         samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").reshape(1, -1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 DEFAULT_ACCOUNT_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 """The emulator's account ID (32 hex digits, Cloudflare's own OpenAPI example ID)."""
-DEFAULT_API_TOKEN = "workers-ai-emulator-local-token-00000000"
+DEFAULT_API_TOKEN = "workers-ai-emulator-local-token-00000000"  # noqa: S105 - documented
 """The emulator's API token (40 characters like a Cloudflare API token). Local use only."""
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787

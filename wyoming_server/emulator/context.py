@@ -106,7 +106,7 @@ def _chunk_size(context: EmulatorContext) -> int:
     return max(1024, min(_READ_CHUNK_BYTES, int(rate / 10)))
 
 
-class WebSocketDropped(Exception):  # noqa: N818 - a signal, not an error
+class WebSocketDropped(Exception):
     """Raised after the ``ws_drop_after_messages`` fault cut the connection."""
 
 
@@ -164,8 +164,9 @@ class ServerSocket:
         if self.dropped:
             return
         self.dropped = True
-        _LOGGER.info("Fault: dropping WebSocket %s after %d messages", self.request_id,
-                     self.sent_messages)
+        _LOGGER.info(
+            "Fault: dropping WebSocket %s after %d messages", self.request_id, self.sent_messages
+        )
         transport = self.request.transport
         if transport is not None:
             transport.abort()

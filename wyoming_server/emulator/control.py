@@ -35,10 +35,13 @@ def add_routes(
         elif request.method == "POST":
             try:
                 settings = json.loads(await request.text() or "{}")
-                if not isinstance(settings, dict):
-                    raise TypeError("expected a JSON object")
+            except ValueError as err:
+                raise CloudflareError(400, 1000, f"Invalid fault settings: {err}") from err
+            if not isinstance(settings, dict):
+                raise CloudflareError(400, 1000, "Invalid fault settings: expected a JSON object")
+            try:
                 context.faults.update(settings)
-            except (ValueError, TypeError) as err:
+            except ValueError as err:
                 raise CloudflareError(400, 1000, f"Invalid fault settings: {err}") from err
             _LOGGER.info("Faults set: %s", context.faults.snapshot())
         return web.json_response(success_envelope(context.faults.snapshot()))

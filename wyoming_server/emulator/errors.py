@@ -85,7 +85,9 @@ def bad_input(detail: str) -> CloudflareError:
 
 def invalid_input(detail: str) -> CloudflareError:
     """Input that passes the schema but cannot be processed: HTTP 400, code 3010 (§2.1, O)."""
-    return CloudflareError(400, INVALID_INPUT, f"Invalid or incomplete input for the model: {detail}")
+    return CloudflareError(
+        400, INVALID_INPUT, f"Invalid or incomplete input for the model: {detail}"
+    )
 
 
 def incomplete_request(what: str) -> CloudflareError:

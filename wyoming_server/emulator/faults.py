@@ -164,6 +164,8 @@ def parse_settings(settings: dict[str, Any]) -> dict[str, Any]:
         parsed["message"] = settings["message"]
     if "status" in parsed and not 400 <= parsed["status"] <= 599:
         raise ValueError("status must be an HTTP error status (400-599)")
-    if ("status" in parsed or "code" in parsed or "message" in parsed) and "fail_next" not in parsed:
+    if (
+        "status" in parsed or "code" in parsed or "message" in parsed
+    ) and "fail_next" not in parsed:
         raise ValueError("status/code/message need fail_next")
     return parsed

@@ -145,9 +145,7 @@ MODELS: dict[str, ModelInfo] = {
 }  # fmt: skip
 
 
-def search_catalog(
-    task: str | None = None, search: str | None = None
-) -> list[dict[str, Any]]:
+def search_catalog(task: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
     """Catalog entries matching ``task`` (name like "Text-to-Speech" or slug like
     "text-to-speech", case-insensitive) and ``search`` (substring of name or description)."""
     entries = [m.catalog_entry() for m in MODELS.values()]

@@ -93,7 +93,7 @@ class EmulatorProcess:
         if self.debug:
             args.append("--debug")
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
+            self._process = subprocess.Popen(  # noqa: ASYNC220, S603 - our own module, returns at once
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log
             )
         deadline = time.monotonic() + self.startup_timeout
@@ -105,8 +105,9 @@ class EmulatorProcess:
             if time.monotonic() > deadline:
                 log_text = self._log_tail()
                 await self.stop()
-                raise RuntimeError(f"Emulator did not start within {self.startup_timeout} s:\n"
-                                   f"{log_text}")
+                raise RuntimeError(
+                    f"Emulator did not start within {self.startup_timeout} s:\n{log_text}"
+                )
             await asyncio.sleep(0.05)
         info = json.loads(info_file.read_text())
         self.base_url = info["base_url"]

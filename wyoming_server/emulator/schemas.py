@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the schemas are verbatim data)
 """The models' input JSON schemas, copied verbatim from workers-ai-speech-api.md, and validation.
 
 Sources: §4.1 whisper, §4.2 whisper-tiny-en (identical), §4.3 whisper-large-v3-turbo (newest),

@@ -8,6 +8,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from . import asr, tts
 from .app import CONTEXT_KEY, create_app
 from .config import (
     DEFAULT_ACCOUNT_ID,
@@ -99,8 +100,6 @@ class Emulator:
         if self._runner is not None:
             return
         if self.preload:
-            from . import asr, tts
-
             await asr.preload()
             await tts.preload()
         app = create_app(self.config, self.faults)
@@ -118,7 +117,9 @@ class Emulator:
             self.port = int(addresses[0][1])
         token_note = "default token" if self.api_token == DEFAULT_API_TOKEN else "custom token"
         _LOGGER.info(
-            "Workers AI emulator at %s (account %s, %s)", self.base_url, self.account_id,
+            "Workers AI emulator at %s (account %s, %s)",
+            self.base_url,
+            self.account_id,
             token_note,
         )
 

