@@ -192,9 +192,12 @@ class WorkersAIClient:
                 state.attempt_number + 1,
             ),
         )
+        async def once() -> _T:  # tenacity treats a plain callable (lambda) as synchronous
+            return await call()
+
         try:
             async with asyncio.timeout(self.deadline):
-                return await retrying(call)
+                return await retrying(once)
         except TimeoutError as err:
             raise RequestTimeoutError(
                 f"{what}: no answer within the {self.deadline:g} s deadline"

@@ -126,7 +126,10 @@ class ListenSession:
         except Exception as err:  # reported through finish() / send_audio()
             self._error = StreamClosedError(f"{self.model_id}: {err}", partial_text=self.text)
         finally:
-            if self._error is None and not self._finishing and not self.end_of_turn.is_set():
+            # After CloseStream the model closes with 1000 once it has sent everything; any
+            # other end (abrupt TCP close = 1006, error codes) loses the final transcript.
+            clean = self._finishing and self._ws.close_code == aiohttp.WSCloseCode.OK
+            if self._error is None and not clean and not self.end_of_turn.is_set():
                 self._error = StreamClosedError(
                     f"{self.model_id} stream ended early ({_close_reason(self._ws)})",
                     partial_text=self.text,
