@@ -20,6 +20,9 @@ from .engine import LazyModel
 _LOGGER = logging.getLogger(__name__)
 
 CPU_THREADS = 2
+LEAD_IN = WHISPER_RATE // 4
+"""Silence put before the audio (samples, 0.25 s): Whisper tiny drops a first word that starts
+right at the beginning (e.g. TTS output); timestamps are corrected for it."""
 
 
 @dataclass(frozen=True)
@@ -140,14 +143,16 @@ def _transcribe(model: Any, audio: FloatAudio, options: Options) -> Transcript:
     }
     if options.hotwords:
         kwargs["hotwords"] = " ".join(options.hotwords)
-    segments_iter, info = model.transcribe(audio, **kwargs)
+    padded = np.concatenate([np.zeros(LEAD_IN, np.float32), audio.astype(np.float32)])
+    shift = LEAD_IN / WHISPER_RATE
+    segments_iter, info = model.transcribe(padded, **kwargs)
     segments: list[Segment] = []
     for seg in segments_iter:
         words = tuple(
             Word(
                 word=w.word.strip(),
-                start=round(float(w.start), 3),
-                end=round(float(w.end), 3),
+                start=_at(w.start, shift, duration),
+                end=_at(w.end, shift, duration),
                 probability=round(float(w.probability), 4),
             )
             for w in (seg.words or ())
@@ -155,8 +160,8 @@ def _transcribe(model: Any, audio: FloatAudio, options: Options) -> Transcript:
         )
         segments.append(
             Segment(
-                start=round(float(seg.start), 3),
-                end=round(float(seg.end), 3),
+                start=_at(seg.start, shift, duration),
+                end=_at(seg.end, shift, duration),
                 text=seg.text.strip(),
                 temperature=float(seg.temperature or 0.0),
                 avg_logprob=_finite(seg.avg_logprob),
@@ -166,7 +171,7 @@ def _transcribe(model: Any, audio: FloatAudio, options: Options) -> Transcript:
             )
         )
     text = " ".join(s.text for s in segments if s.text).strip()
-    after_vad = float(getattr(info, "duration_after_vad", duration) or duration)
+    after_vad = min(duration, float(getattr(info, "duration_after_vad", duration) or duration))
     return Transcript(
         text=text,
         segments=tuple(segments),
@@ -175,6 +180,11 @@ def _transcribe(model: Any, audio: FloatAudio, options: Options) -> Transcript:
         duration=round(duration, 3),
         duration_after_vad=round(after_vad, 3),
     )
+
+
+def _at(seconds: Any, shift: float, duration: float) -> float:
+    """A time in the padded audio → seconds in the caller's audio (clamped to it)."""
+    return round(min(duration, max(0.0, float(seconds) - shift)), 3)
 
 
 def _finite(value: Any) -> float:

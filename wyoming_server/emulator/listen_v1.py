@@ -167,6 +167,7 @@ class ListenV1Session(ListenSession):
         if (
             self.params.interim_results
             and not final
+            and not self.command_pending
             and limit - max(self._last_interim_end, self.segment_start) >= INTERIM_EVERY
             and buffer.has_speech(self.segment_start, limit)
         ):

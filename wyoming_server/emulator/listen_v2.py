@@ -6,7 +6,8 @@ Query: ``encoding=linear16`` (only), ``sample_rate``, ``eot_threshold`` (0.5-0.9
 own voice SDK sends (S-agents).
 
 Server → client: ``Connected`` first, then ``TurnInfo`` messages on the audio clock, one per
-0.24 s of audio (coalesced to the newest when the client sends faster than real time):
+0.24 s of audio (coalesced to the newest when the client sends faster than real time; none once
+``CloseStream`` is pending):
 ``Update`` (cumulative transcript of the current turn), ``StartOfTurn`` when speech starts,
 ``EagerEndOfTurn`` / ``TurnResumed`` (only with ``eager_eot_threshold``), ``EndOfTurn``.
 End-of-turn confidence is the emulator's stand-in for Flux's model: the silence after the last
@@ -165,7 +166,7 @@ class FluxSession(ListenSession):
             onset = buffer.speech_onset(start, end)
             if onset is None:
                 buffer.drop_before(end - TURN_PRE_ROLL)
-                if newest:
+                if newest and not self.command_pending:
                     await self._turn_info("Update", start, end, None, 0.0)
                 return
             self.in_turn = True
@@ -198,7 +199,7 @@ class FluxSession(ListenSession):
                     "EagerEndOfTurn", self.turn_start, end, transcript, confidence
                 )
                 return
-        if newest:
+        if newest and not self.command_pending:
             transcript = await self._turn_transcript()
             await self._turn_info("Update", self.turn_start, end, transcript, confidence)
 

@@ -104,6 +104,7 @@ def deepgram_alternative(
             entry["language"] = language
         out_words.append(entry)
     if punctuate:
+        _ensure_sentence(out_words)
         transcript = " ".join(w["punctuated_word"] for w in out_words)
     else:
         transcript = " ".join(w["word"] for w in out_words)
@@ -118,6 +119,18 @@ def deepgram_alternative(
     if language:
         alternative["languages"] = [language]
     return alternative
+
+
+def _ensure_sentence(words: list[dict[str, Any]]) -> None:
+    """Deepgram punctuation always capitalises and ends a sentence; Whisper prompted with
+    keyterms (hotwords) sometimes does not, so fix the first and last word."""
+    if not words:
+        return
+    first = words[0]["punctuated_word"]
+    words[0]["punctuated_word"] = first[:1].upper() + first[1:]
+    last = words[-1]["punctuated_word"]
+    if last[-1:] not in (".", "?", "!"):
+        words[-1]["punctuated_word"] = last.rstrip(",;:") + "."
 
 
 def flux_words(words: list[Word]) -> list[dict[str, Any]]:

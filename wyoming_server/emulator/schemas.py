@@ -230,3 +230,86 @@ def validate(schema: dict[str, Any], instance: Any) -> None:
 
 def _pointer(error: ValidationError) -> str:
     return "/" + "/".join(str(part) for part in error.absolute_path)
+
+
+# Output schemas (verbatim, descriptions shortened): what ``result`` holds.
+
+WHISPER_OUTPUT: dict[str, Any] = json.loads("""
+{ "type": "object", "contentType": "application/json",
+  "properties": {
+    "text": { "type": "string", "description": "The transcription" },
+    "word_count": { "type": "number" },
+    "words": { "type": "array", "items": { "type": "object", "properties": {
+        "word": { "type": "string" },
+        "start": { "type": "number", "description": "The second this word begins in the recording" },
+        "end": { "type": "number", "description": "The ending second when the word completes" } } } },
+    "vtt": { "type": "string" } },
+  "required": ["text"] }
+""")
+
+WHISPER_TURBO_OUTPUT: dict[str, Any] = json.loads("""
+{ "type": "object", "contentType": "application/json",
+  "properties": {
+    "transcription_info": { "type": "object", "properties": {
+        "language": { "type": "string" },
+        "language_probability": { "type": "number" },
+        "duration": { "type": "number" },
+        "duration_after_vad": { "type": "number" } } },
+    "text": { "type": "string" },
+    "word_count": { "type": "number" },
+    "segments": { "type": "array", "items": { "type": "object", "properties": {
+        "start": { "type": "number" }, "end": { "type": "number" }, "text": { "type": "string" },
+        "temperature": { "type": "number" }, "avg_logprob": { "type": "number" },
+        "compression_ratio": { "type": "number" }, "no_speech_prob": { "type": "number" },
+        "words": { "type": "array", "items": { "type": "object", "properties": {
+            "word": { "type": "string" }, "start": { "type": "number" }, "end": { "type": "number" } } } } } } },
+    "vtt": { "type": "string" } },
+  "required": ["text"] }
+""")
+
+NOVA_3_OUTPUT: dict[str, Any] = json.loads("""
+{ "type": "object", "contentType": "application/json",
+  "properties": {
+    "results": { "type": "object", "properties": {
+        "channels": { "type": "array", "items": { "type": "object", "properties": {
+            "alternatives": { "type": "array", "items": { "type": "object", "properties": {
+                "confidence": { "type": "number" },
+                "transcript": { "type": "string" },
+                "words": { "type": "array", "items": { "type": "object", "properties": {
+                    "confidence": { "type": "number" }, "end": { "type": "number" },
+                    "start": { "type": "number" }, "word": { "type": "string" } } } } } } } } } },
+        "summary": { "type": "object", "properties": { "result": { "type": "string" }, "short": { "type": "string" } } },
+        "sentiments": { "type": "object" } } } } }
+""")
+
+FLUX_OUTPUT: dict[str, Any] = json.loads("""
+{ "type": "object", "description": "Output will be returned as websocket messages.",
+  "properties": {
+    "request_id": { "type": "string" },
+    "sequence_id": { "type": "integer", "minimum": 0 },
+    "event": { "type": "string", "enum": ["Update","StartOfTurn","EagerEndOfTurn","TurnResumed","EndOfTurn"] },
+    "turn_index": { "type": "integer", "minimum": 0 },
+    "audio_window_start": { "type": "number" },
+    "audio_window_end": { "type": "number" },
+    "transcript": { "type": "string" },
+    "words": { "type": "array", "items": { "type": "object", "required": ["word","confidence"],
+        "properties": { "word": { "type": "string" }, "confidence": { "type": "number" } } } },
+    "end_of_turn_confidence": { "type": "number" } } }
+""")
+
+MELOTTS_OUTPUT: dict[str, Any] = json.loads("""
+{ "oneOf": [
+    { "type": "object", "contentType": "application/json", "properties": { "audio": { "type": "string", "description": "The generated audio in MP3 format, base64-encoded" } } },
+    { "type": "string", "contentType": "audio/mpeg", "format": "binary", "description": "The generated audio in MP3 format" } ] }
+""")
+
+OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
+    "@cf/openai/whisper": WHISPER_OUTPUT,
+    "@cf/openai/whisper-tiny-en": WHISPER_OUTPUT,
+    "@cf/openai/whisper-large-v3-turbo": WHISPER_TURBO_OUTPUT,
+    "@cf/deepgram/nova-3": NOVA_3_OUTPUT,
+    "@cf/deepgram/flux": FLUX_OUTPUT,
+    "@cf/myshell-ai/melotts": MELOTTS_OUTPUT,
+}
+"""Verbatim output schemas of the JSON-answering models (§4.1-4.4, §4.6, §5.5); aura answers
+raw MP3 (§5.1)."""

@@ -66,6 +66,12 @@ class ListenSession:
         self._closing = False
 
     @property
+    def command_pending(self) -> bool:
+        """True when ``Finalize``/``CloseStream`` waits: interim answers are not worth
+        computing any more (the final one follows)."""
+        return bool(self._commands)
+
+    @property
     def model_latency_ms(self) -> float:
         """The ``model_latency_ms`` fault, read live."""
         return self.context.faults.model_latency_ms

