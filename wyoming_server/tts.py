@@ -6,8 +6,9 @@ submitted at once:
 
 - aura-1 / aura-2-en / aura-2-es: over ONE aura WebSocket per reply (``Speak`` + ``Flush`` per
   sentence, linear16 at 24 kHz; workers-ai-speech-api.md §5.4). Sentences are sent as soon as they
-  are complete; their audio frames are forwarded in order as they arrive. If the WebSocket cannot
-  be opened for a transient reason, the reply falls back to aura REST.
+  are complete; their audio frames are forwarded in order as they arrive. If the WebSocket is
+  refused for any reason but the account's (token, account, plan, quota), the reply falls back
+  to aura REST.
 - melotts (REST only, §5.5), and aura REST: one request per sentence, pipelined: the next
   sentence's request is in flight while the previous sentence's audio is being sent (at most
   :data:`REST_IN_FLIGHT` requests per reply).
@@ -34,8 +35,10 @@ from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ, ServerSettings
 from .transcripts import WriteEvent
 from .workers_ai import WorkersAIClient, audio, catalog
 from .workers_ai.errors import (
-    ProtocolError,
-    StreamClosedError,
+    AccountNotFoundError,
+    AuthenticationError,
+    PaidPlanRequiredError,
+    QuotaExceededError,
     WorkersAIError,
 )
 from .workers_ai.streaming import SpeakSession
@@ -51,8 +54,12 @@ PcmStream = AsyncIterator[tuple[bytes, int]]
 
 
 def _use_rest_fallback(err: WorkersAIError) -> bool:
-    """A transient WebSocket failure: worth retrying the reply over REST."""
-    return err.retryable or isinstance(err, (ProtocolError, StreamClosedError))
+    """Whether a refused aura WebSocket is worth retrying over REST: yes unless the account
+    itself is the problem (token, account ID, plan, quota), which REST would meet again."""
+    return not isinstance(
+        err,
+        (AuthenticationError, AccountNotFoundError, PaidPlanRequiredError, QuotaExceededError),
+    )
 
 
 class SynthesisReply:

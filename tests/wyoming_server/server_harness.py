@@ -31,6 +31,11 @@ EVENT_TIMEOUT = 60.0
 """Seconds a test waits for one event before it fails (a hang guard, not a speed check)."""
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without any ``CLOUDFLARE_*`` variable."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_")}
+
+
 class ServerProcess:
     """``python -m wyoming_server`` as a child process on a free loopback port.
 
@@ -42,8 +47,7 @@ class ServerProcess:
         self, args: Sequence[str] = (), env: dict[str, str] | None = None, *, timeout: float = 60
     ) -> None:
         self.args = list(args)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUDFLARE_")}
-        self.env.update(env or {})
+        self.env = {**clean_env(), **(env or {})}
         self.timeout = timeout
         self.port = 0
         self.returncode: int | None = None

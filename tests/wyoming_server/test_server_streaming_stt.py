@@ -1,0 +1,131 @@
+"""Streaming speech to text over the nova-3 and flux WebSockets (issue #3).
+
+The client keeps sending audio (real speech, then silence) while it reads, exactly like a
+satellite whose microphone is still open, and only sends ``audio-stop`` after the server has
+answered. Nothing is asserted about speed: the silence loop is a hang guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from wyoming.asr import Transcribe
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
+from wyoming.ping import Ping
+
+from tests.wyoming_server.server_harness import (
+    EVENT_TIMEOUT,
+    ServerProcess,
+    audio_events,
+    normalize,
+    read_until,
+    read_wav,
+    types,
+)
+from wyoming_server.emulator import EmulatorProcess
+
+pytest_plugins = ["tests.wyoming_server.server_fixtures"]
+
+LIGHT = "turn on the living room light"
+RATE = 16000
+CHUNK = RATE // 10  # 100 ms of audio per audio-chunk
+MAX_SILENCE_CHUNKS = 300  # 30 s of silence at most before the test gives up (hang guard)
+
+
+async def speak_then_wait(
+    client: AsyncTcpClient, wav: Path, model: str, until: str
+) -> tuple[list[Event], int]:
+    """Send speech chunk by chunk, then silence, until an ``until`` event arrives.
+
+    Returns the events read and how many silence chunks were sent before it arrived.
+    """
+    pcm, rate, width, channels = read_wav(wav)
+    assert (rate, width, channels) == (RATE, 2, 1)
+    await client.write_event(Transcribe(name=model, language="en").event())
+    await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
+    reader = asyncio.create_task(read_until(client, [until], timeout=EVENT_TIMEOUT))
+    for start in range(0, len(pcm), CHUNK * 2):
+        chunk = AudioChunk(rate=RATE, width=2, channels=1, audio=pcm[start : start + CHUNK * 2])
+        await client.write_event(chunk.event())
+        await asyncio.sleep(0.02)  # a little slower than instant, like a live microphone
+    silence = AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(CHUNK * 2)).event()
+    sent = 0
+    while not reader.done() and sent < MAX_SILENCE_CHUNKS:
+        await client.write_event(silence)
+        sent += 1
+        await asyncio.sleep(0.05)
+    return await reader, sent
+
+
+async def test_nova3_transcript_chunks_arrive_before_audio_stop(
+    server: ServerProcess, speech_dir: Path
+) -> None:
+    async with server.client() as client:
+        early, _ = await speak_then_wait(
+            client,
+            speech_dir / "living_room_light_en.wav",
+            "@cf/deepgram/nova-3",
+            until="transcript-chunk",
+        )
+        # The chunk came while audio was still flowing; only now does the audio end.
+        await client.write_event(AudioStop().event())
+        late = await read_until(client, ["transcript-stop"])
+    events = early + late
+    assert types(events)[:2] == ["transcript-start", "transcript-chunk"]
+    assert "audio-stop" not in types(events)
+    [transcript] = [e for e in events if e.type == "transcript"]
+    assert normalize(transcript.data["text"]) == LIGHT
+    chunks = "".join(e.data["text"] for e in events if e.type == "transcript-chunk")
+    assert chunks == transcript.data["text"]  # chunks are deltas that add up to the transcript
+    assert types(events)[-2:] == ["transcript", "transcript-stop"]
+
+
+async def test_flux_ends_the_turn_on_silence_before_audio_stop(
+    server: ServerProcess, speech_dir: Path
+) -> None:
+    async with server.client() as client:
+        early, _ = await speak_then_wait(
+            client, speech_dir / "living_room_light_en.wav", "@cf/deepgram/flux", until="transcript"
+        )
+        [transcript] = [e for e in early if e.type == "transcript"]
+        assert normalize(transcript.data["text"]) == LIGHT
+        # More audio after the turn ended is ignored; audio-stop gets no second transcript.
+        silence = AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(CHUNK * 2)).event()
+        await client.write_event(silence)
+        await client.write_event(AudioStop().event())
+        await client.write_event(Ping(text="after").event())
+        late = await read_until(client, ["pong"])
+    assert types(late) == ["transcript-stop", "pong"]
+
+
+async def test_dropped_websocket_gives_error_and_partial_transcript(
+    server: ServerProcess, emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    """The WebSocket dies mid-utterance: error + what was heard, never a hang."""
+    pcm, rate, width, channels = read_wav(speech_dir / "living_room_light_en.wav")
+    for model, drop_after in (("@cf/deepgram/nova-3", 1), ("@cf/deepgram/flux", 2)):
+        await emulator_process.set_faults(ws_drop_after_messages=drop_after)
+        async with server.client() as client:
+            await client.write_event(Transcribe(name=model, language="en").event())
+            for event in audio_events(pcm + bytes(RATE), rate, width, channels):
+                await client.write_event(event)
+            events = await read_until(client, ["transcript-stop"])
+        kinds = types(events)
+        assert "error" in kinds, (model, kinds)
+        [error] = [e for e in events if e.type == "error"]
+        assert error.data["code"].startswith(("stream-closed", "timeout")), error.data
+        [transcript] = [e for e in events if e.type == "transcript"]
+        # Partial: some prefix of what was said (maybe nothing), never invented text.
+        assert LIGHT.startswith(normalize(transcript.data["text"])), transcript.data
+        assert kinds[-2:] == ["transcript", "transcript-stop"]
+    await emulator_process.reset_faults()
+    # The next utterance on a healthy WebSocket works again.
+    async with server.client() as client:
+        await client.write_event(Transcribe(name="@cf/deepgram/nova-3", language="en").event())
+        for event in audio_events(pcm, rate, width, channels):
+            await client.write_event(event)
+        events = await read_until(client, ["transcript-stop"])
+    assert normalize(next(e for e in events if e.type == "transcript").data["text"]) == LIGHT
