@@ -105,13 +105,14 @@ async def serve(args: argparse.Namespace) -> None:
             "api_token": emulator.api_token,
             "pid": os.getpid(),
         }
-        print(f"Workers AI emulator: {emulator.base_url}", flush=True)
-        print(f"  account ID: {emulator.account_id}", flush=True)
-        print(f"  API token:  {emulator.api_token}", flush=True)
         if args.info_file is not None:
             tmp = args.info_file.with_name(args.info_file.name + ".tmp")
             tmp.write_text(json.dumps(info))
             tmp.replace(args.info_file)
+        # The standalone CLI tells its user where it is and how to authenticate.
+        print(f"Workers AI emulator: {emulator.base_url}", flush=True)
+        print(f"  account ID: {emulator.account_id}", flush=True)
+        print(f"  API token:  {emulator.api_token}", flush=True)
         await stop.wait()
 
 

@@ -29,7 +29,7 @@ from .query import flag, milliseconds, query_instance
 from .rest_asr import nova_options
 from .results import deepgram_alternative
 from .streaming import ListenSession, json_message, prepare_socket
-from .vad import samples_for_ms, seconds
+from .vad import FRAME_SAMPLES, samples_for_ms, seconds
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -179,7 +179,8 @@ class ListenV1Session(ListenSession):
         await self._finalize_segment(position, speech_final=False, from_finalize=True, always=True)
 
     async def on_close(self, position: int) -> None:
-        if position > self.segment_start:
+        # Remaining audio (more than a resampler's tail of a few samples) gets final Results.
+        if position - self.segment_start >= FRAME_SAMPLES:
             await self._finalize_segment(position, speech_final=False)
         await self.sock.send_json(
             json_message(

@@ -53,10 +53,19 @@ def parse_params(request: web.Request, model: ModelInfo) -> tuple[str, OutputFor
     if "text" in request.query:
         raise bad_input("Error: text is sent in Speak messages, not in the URL")
     instance = query_instance(request.query, schema, repeatable=())
-    schemas.validate(schema, instance)
+    # The input schema minus "text" (it arrives in Speak messages, §5.4).
+    schemas.validate(_WS_SCHEMAS.setdefault(model.model_id, _without_text(schema)), instance)
     fmt = websocket_format(instance)
     speaker = str(instance.get("speaker") or schemas.default_speaker(model.model_id))
     return speaker, fmt
+
+
+_WS_SCHEMAS: dict[str, dict[str, Any]] = {}
+
+
+def _without_text(schema: dict[str, Any]) -> dict[str, Any]:
+    properties = {k: v for k, v in schema["properties"].items() if k != "text"}
+    return {"type": "object", "properties": properties}
 
 
 def model_name(model_id: str, speaker: str) -> str:
