@@ -57,7 +57,7 @@ async def async_setup_entry(
 class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
     """Transcribes 16 kHz 16-bit mono PCM with one Workers AI ASR model."""
 
-    _attr_name = None
+    _attr_translation_key = "speech_to_text"
 
     def __init__(self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry) -> None:
         """Take the model and language setting from the subentry."""

@@ -31,9 +31,10 @@ from wyoming_server.workers_ai import catalog
 SPEECH_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
 
 
-def read_pcm(name: str) -> bytes:
-    """The PCM frames of a 16 kHz 16-bit mono recording in ../shared/speech."""
-    with wave.open(str(SPEECH_DIR / name), "rb") as wav:
+@pytest.fixture(scope="session")
+def speech_pcm() -> bytes:
+    """living_room_light_en.wav ("Turn on the living room light."): 16 kHz 16-bit mono PCM."""
+    with wave.open(str(SPEECH_DIR / "living_room_light_en.wav"), "rb") as wav:
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (16000, 2, 1)
         return wav.readframes(wav.getnframes())
 
@@ -93,13 +94,19 @@ def stt_model() -> str:
 
 
 @pytest.fixture
-def subentries_data(stt_model: str) -> list[dict[str, Any]]:
-    """One STT and one TTS subentry (the defaults a new entry gets)."""
+def stt_language() -> str:
+    """The language setting of the speech-to-text subentry (override per test)."""
+    return "en"
+
+
+@pytest.fixture
+def subentries_data(stt_model: str, stt_language: str) -> list[dict[str, Any]]:
+    """One STT and one TTS subentry (like the defaults a new entry gets)."""
     return [
         {
             "subentry_type": "stt",
             "title": "Workers AI STT",
-            "data": {CONF_MODEL: stt_model, CONF_LANGUAGE: "en"},
+            "data": {CONF_MODEL: stt_model, CONF_LANGUAGE: stt_language},
             "unique_id": None,
         },
         {

@@ -72,8 +72,8 @@ async def test_user_flow_creates_entry_with_default_services(
         CONF_VOICE: "luna",
     }
     assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get("stt.workers_ai_nova_3") is not None
-    assert hass.states.get("tts.workers_ai_aura_2") is not None
+    assert hass.states.get("stt.workers_ai_nova_3_speech_to_text") is not None
+    assert hass.states.get("tts.workers_ai_aura_2_text_to_speech") is not None
     assert hass.states.get("select.workers_ai_aura_2_voice").state == "luna"
 
 
@@ -112,6 +112,7 @@ async def test_user_flow_without_base_url_stores_none(
         ({CONF_ACCOUNT_ID: "0" * 32}, {CONF_ACCOUNT_ID: "invalid_account"}),
         ({CONF_API_BASE_URL: "ftp://127.0.0.1/client/v4"}, {CONF_API_BASE_URL: "invalid_url"}),
         ({CONF_API_BASE_URL: "not a url"}, {CONF_API_BASE_URL: "invalid_url"}),
+        ({CONF_API_BASE_URL: "http://[::1/client/v4"}, {CONF_API_BASE_URL: "invalid_url"}),
     ],
 )
 async def test_user_flow_errors_then_recover(
@@ -332,9 +333,9 @@ async def test_add_stt_subentry(hass: HomeAssistant, setup_entry: MockConfigEntr
         CONF_LANGUAGE: LANGUAGE_AUTO,
     }
     # The entry reloaded: the new service has its entity, with every language of the model.
-    state = hass.states.get("stt.turbo")
+    state = hass.states.get("stt.turbo_speech_to_text")
     assert state is not None
-    engine = hass.data["stt"].get_entity("stt.turbo")
+    engine = hass.data["stt"].get_entity("stt.turbo_speech_to_text")
     assert engine.supported_languages == list(catalog.WHISPER_LANGUAGES)
 
 
@@ -376,7 +377,7 @@ async def test_reconfigure_stt_subentry(hass: HomeAssistant, setup_entry: MockCo
     subentry = setup_entry.subentries[subentry.subentry_id]
     assert dict(subentry.data) == {CONF_MODEL: catalog.WHISPER, CONF_LANGUAGE: "de"}
     assert subentry.title == "Workers AI STT"
-    engine = hass.data["stt"].get_entity("stt.workers_ai_stt")
+    engine = hass.data["stt"].get_entity("stt.workers_ai_stt_speech_to_text")
     assert engine.supported_languages == ["de"]
 
 
@@ -419,7 +420,7 @@ async def test_add_tts_subentries(hass: HomeAssistant, setup_entry: MockConfigEn
     }
     assert by_title["Melo French"] == {CONF_MODEL: catalog.MELOTTS, CONF_LANGUAGE: "fr"}
     assert hass.states.get("select.aura_one_voice").state == "orion"
-    assert hass.states.get("tts.melo_french") is not None
+    assert hass.states.get("tts.melo_french_text_to_speech") is not None
     assert hass.states.get("select.melo_french_voice") is None  # MeloTTS has no speakers
 
 

@@ -33,8 +33,8 @@ async def test_setup_and_unload(
     entities = er.async_entries_for_config_entry(entity_registry, config_entry.entry_id)
     assert sorted(e.entity_id for e in entities) == [
         "select.workers_ai_tts_voice",
-        "stt.workers_ai_stt",
-        "tts.workers_ai_tts",
+        "stt.workers_ai_stt_speech_to_text",
+        "tts.workers_ai_tts_text_to_speech",
     ]
     devices = dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
     assert len(devices) == 2
@@ -55,7 +55,7 @@ async def test_setup_and_unload(
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.NOT_LOADED
-    assert hass.states.get("stt.workers_ai_stt").state == "unavailable"
+    assert hass.states.get("stt.workers_ai_stt_speech_to_text").state == "unavailable"
 
 
 async def test_setup_rejected_token_starts_reauth(
