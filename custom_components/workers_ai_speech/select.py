@@ -15,7 +15,9 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 
-from .const import CONF_VOICE, SIGNAL_VOICE_SELECTED, SUBENTRY_TTS
+from wyoming_server.workers_ai import catalog
+
+from .const import CONF_MODEL, CONF_VOICE, SIGNAL_VOICE_SELECTED, SUBENTRY_TTS
 from .entity import WorkersAIEntity
 from .models import WorkersAIConfigEntry
 
@@ -29,10 +31,13 @@ async def async_setup_entry(
 ) -> None:
     """Add a voice select for each ``tts`` subentry whose model has speakers (aura)."""
     for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_TTS:
-            entity = WorkersAIVoiceSelect(entry, subentry)
-            if entity.options:
-                async_add_entities([entity], config_subentry_id=subentry.subentry_id)
+        if (
+            subentry.subentry_type == SUBENTRY_TTS
+            and catalog.get_model(subentry.data[CONF_MODEL]).speakers
+        ):
+            async_add_entities(
+                [WorkersAIVoiceSelect(entry, subentry)], config_subentry_id=subentry.subentry_id
+            )
 
 
 @dataclass
@@ -67,11 +72,14 @@ class WorkersAIVoiceSelect(WorkersAIEntity, SelectEntity, RestoreEntity):
         super().__init__(entry, subentry)
         self._attr_unique_id = f"{subentry.subentry_id}-voice"
         self._attr_options = sorted(self.model.speakers)
-        self._configured_voice: str | None = subentry.data.get(CONF_VOICE)
-        if self._configured_voice in self._attr_options:
-            self._attr_current_option = self._configured_voice
-        elif self._attr_options:
-            self._attr_current_option = self.model.default_speaker or self._attr_options[0]
+        configured = subentry.data.get(CONF_VOICE)
+        self._configured_voice: str | None = configured
+        self._voice: str = (
+            configured
+            if configured in self._attr_options
+            else self.model.default_speaker or self._attr_options[0]
+        )
+        self._attr_current_option = self._voice
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -84,29 +92,25 @@ class WorkersAIVoiceSelect(WorkersAIEntity, SelectEntity, RestoreEntity):
             and last.voice in self.options
             and last.configured_voice == self._configured_voice
         ):
-            self._attr_current_option = last.voice
+            self._voice = self._attr_current_option = last.voice
         self._publish()
 
     @property
     @override
-    def extra_restore_state_data(self) -> VoiceExtraData | None:
+    def extra_restore_state_data(self) -> VoiceExtraData:
         """Store the choice with the configured voice it was made against."""
-        if self.current_option is None:
-            return None
-        return VoiceExtraData(self.current_option, self._configured_voice)
+        return VoiceExtraData(self._voice, self._configured_voice)
 
     @override
     async def async_select_option(self, option: str) -> None:
         """Use ``option`` as the TTS entity's default voice from now on."""
-        self._attr_current_option = option
+        self._voice = self._attr_current_option = option
         self._publish()
         self.async_write_ha_state()
 
     def _publish(self) -> None:
-        voice = self.current_option
-        if voice is None:
-            return
-        self.entry.runtime_data.selected_voices[self.subentry.subentry_id] = voice
+        """Hand the voice to the TTS entity of this subentry (now and after its setup)."""
+        self.entry.runtime_data.selected_voices[self.subentry.subentry_id] = self._voice
         async_dispatcher_send(
-            self.hass, SIGNAL_VOICE_SELECTED.format(self.subentry.subentry_id), voice
+            self.hass, SIGNAL_VOICE_SELECTED.format(self.subentry.subentry_id), self._voice
         )

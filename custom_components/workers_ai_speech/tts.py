@@ -119,7 +119,7 @@ async def sentence_batches(message_gen: AsyncIterator[str]) -> AsyncGenerator[st
 class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
     """Speaks with one Workers AI TTS model; aura voices are selectable."""
 
-    _attr_name = None
+    _attr_translation_key = "text_to_speech"
     _voice: str | None = None
     _voices: list[Voice]
 

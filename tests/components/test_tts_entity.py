@@ -1,0 +1,262 @@
+"""Text-to-speech: aura streamed over the WebSocket, whole messages over REST, MeloTTS.
+
+Audio comes from the emulator's Piper voice; each (model, speaker) speaks at its own rate
+(``speaker_length_scale``), so durations tell which voice spoke.
+"""
+
+import asyncio
+from collections.abc import AsyncGenerator
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from homeassistant.components import tts
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigSubentry
+from homeassistant.core import HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.exceptions import HomeAssistantError
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from tts_helpers import TTS_ENTITY_ID, get_tts_audio, mp3_duration, wav_duration
+
+from custom_components.workers_ai_speech.const import CONF_LANGUAGE, CONF_MODEL, CONF_VOICE
+from custom_components.workers_ai_speech.tts import sentence_batches
+from wyoming_server.emulator import EmulatorProcess, speaker_length_scale
+from wyoming_server.workers_ai import catalog
+
+WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}  # no ffmpeg conversion (none is installed here)
+
+
+@pytest.fixture(autouse=True)
+async def internal_url(hass: HomeAssistant) -> None:
+    """TTS media URLs need a base URL."""
+    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
+
+
+def _entity(hass: HomeAssistant, entity_id: str = TTS_ENTITY_ID) -> Any:
+    entity = hass.data[tts.DATA_COMPONENT].get_entity(entity_id)
+    assert entity is not None
+    return entity
+
+
+async def test_entity_attributes(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
+    """Languages, voices (configured first) and default options of an Aura 2 English service."""
+    entity = _entity(hass)
+    assert entity.supported_languages == ["en"]
+    assert entity.default_language == "en"
+    assert entity.supported_options == [tts.ATTR_VOICE]
+    assert entity.default_options == {tts.ATTR_VOICE: "luna"}
+    assert entity.async_supports_streaming_input()
+    voices = entity.async_get_supported_voices("en")
+    assert voices[0] == tts.Voice("luna", "Luna (Aura 2, English)")
+    assert sorted(v.voice_id for v in voices) == sorted(catalog.AURA_2_EN_SPEAKERS)
+    assert [v.voice_id for v in voices[1:]] == sorted(v.voice_id for v in voices[1:])
+
+
+async def test_message_is_streamed_as_wav(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """A whole message (tts.speak, a media player) goes over the WebSocket as WAV."""
+    extension, data = await get_tts_audio(hass, "Hello from Workers AI.", options=WAV)
+    assert extension == "wav"
+    assert data[:4] == b"RIFF"
+    assert wav_duration(data) > 0.5
+
+
+async def test_llm_text_stream_is_spoken_sentence_by_sentence(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """Text arriving in arbitrary pieces (LLM deltas) is spoken; longer text, longer audio."""
+
+    async def deltas() -> AsyncGenerator[str]:
+        for piece in ("The living ro", "om light is on. It is", " twenty one degrees", " inside."):
+            yield piece
+
+    stream = tts.async_create_stream(hass, TTS_ENTITY_ID, options=WAV)
+    stream.async_set_message_stream(deltas())
+    streamed = b"".join([chunk async for chunk in stream.async_stream_result()])
+
+    _, short = await get_tts_audio(hass, "The living room light is on.", options=WAV)
+    assert wav_duration(streamed) > wav_duration(short) * 1.3
+
+
+async def test_sentence_batches_follow_the_schedule() -> None:
+    """First sentence alone, then up to three, then everything available."""
+
+    async def text() -> AsyncGenerator[str]:
+        yield "The light is on. It is warm today. Dinner is at seven. The door is locked."
+        yield " Music is playing now. The alarm is set. Good night everyone."
+
+    batches = [b async for b in sentence_batches(text())]
+    assert batches == [
+        "The light is on.",
+        "It is warm today. Dinner is at seven. The door is locked.",
+        "Music is playing now. The alarm is set. Good night everyone.",
+    ]
+
+
+async def test_sentence_batches_empty_text() -> None:
+    """Whitespace only: nothing to speak."""
+
+    async def text() -> AsyncGenerator[str]:
+        yield "   "
+
+    assert [b async for b in sentence_batches(text())] == []
+
+
+async def test_sentence_batches_stop_reading_when_closed() -> None:
+    """A listener that goes away (barge-in, closed player) stops the text reader too."""
+    reading = asyncio.Event()
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncGenerator[str]:
+        try:
+            # The detector knows a sentence ended once the next one starts.
+            yield "The first sentence is here. And the second"
+            reading.set()
+            await asyncio.Event().wait()  # the LLM never finishes
+            yield "Never."
+        finally:
+            closed.set()
+
+    batches = sentence_batches(endless())
+    assert await anext(batches) == "The first sentence is here."
+    await reading.wait()
+    await batches.aclose()
+    assert closed.is_set()
+
+
+async def test_sentence_batches_pass_on_text_errors() -> None:
+    """An error of the text stream reaches the audio consumer (nothing is silently dropped)."""
+
+    async def failing() -> AsyncGenerator[str]:
+        yield "A complete sentence comes first. Then"
+        raise RuntimeError("LLM failed")
+
+    batches = sentence_batches(failing())
+    with pytest.raises(RuntimeError, match="LLM failed"):
+        async for _batch in batches:
+            pass
+
+
+async def test_explicit_voice_option_is_used(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """options={"voice": ...} picks the speaker (each speaks at its own rate in the emulator)."""
+    by_rate = sorted(
+        catalog.AURA_2_EN_SPEAKERS, key=lambda s: speaker_length_scale(catalog.AURA_2_EN, s)
+    )
+    fast, slow = by_rate[0], by_rate[-1]
+    message = "This sentence is long enough to hear the speaking rate of a voice."
+    _, slow_audio = await get_tts_audio(hass, message, options={**WAV, tts.ATTR_VOICE: slow})
+    _, fast_audio = await get_tts_audio(hass, message, options={**WAV, tts.ATTR_VOICE: fast})
+    assert wav_duration(slow_audio) > wav_duration(fast_audio) * 1.1
+
+
+async def test_unknown_voice_is_an_error(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
+    """A voice of another model is refused with a clear error."""
+    with pytest.raises(HomeAssistantError, match="not a speaker of @cf/deepgram/aura-2-en"):
+        await _entity(hass).async_stream_tts_audio(
+            tts.TTSAudioRequest("en", {tts.ATTR_VOICE: "aquila"}, _one("Hola."))
+        )
+
+
+async def _one(text: str) -> AsyncGenerator[str]:
+    yield text
+
+
+async def test_missing_configured_voice_falls_back_to_the_model_default(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """A subentry without a (valid) voice uses the model's default speaker (aura-1: angus)."""
+    hass.config_entries.async_add_subentry(
+        setup_entry,
+        ConfigSubentry(
+            subentry_type="tts",
+            title="Aura One",
+            data=MappingProxyType({CONF_MODEL: catalog.AURA_1, CONF_LANGUAGE: "en"}),
+            unique_id=None,
+        ),
+    )
+    await hass.async_block_till_done()  # the entry reloads with the new service
+    entity = _entity(hass, "tts.aura_one_text_to_speech")
+    assert entity.default_options == {tts.ATTR_VOICE: "angus"}
+    assert hass.states.get("select.aura_one_voice").state == "angus"
+
+
+async def test_whole_message_over_rest_is_mp3(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """async_get_tts_audio: one REST call, aura's MP3 returned as is."""
+    extension, data = await _entity(hass).async_get_tts_audio(
+        "Hello from Workers AI.", "en", {tts.ATTR_VOICE: "orion"}
+    )
+    assert extension == "mp3"
+    assert mp3_duration(data) > 0.5
+
+
+async def test_whole_message_error(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, emulator: EmulatorProcess
+) -> None:
+    """A REST failure becomes a translated HomeAssistantError."""
+    await emulator.set_faults(fail_next=1, status=400, code=5006, message="Bad input")
+    with pytest.raises(HomeAssistantError, match="Workers AI text-to-speech failed"):
+        await _entity(hass).async_get_tts_audio("Hello.", "en", {})
+    assert not hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
+
+
+async def test_stream_rejected_token_starts_reauth(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, emulator: EmulatorProcess
+) -> None:
+    """The WebSocket handshake refused with 401: error, and reauth of the entry."""
+    await emulator.set_faults(fail_next=1, status=401, code=10000, message="Authentication error")
+    response = await _entity(hass).async_stream_tts_audio(
+        tts.TTSAudioRequest("en", {}, _one("Hello."))
+    )
+    with pytest.raises(HomeAssistantError):
+        async for _chunk in response.data_gen:
+            pass
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+
+
+@pytest.fixture
+def subentries_data() -> list[dict[str, Any]]:
+    """Override: a MeloTTS service (French by default) next to the Aura 2 one."""
+    return [
+        {
+            "subentry_type": "tts",
+            "title": "Workers AI TTS",
+            "data": {CONF_MODEL: catalog.AURA_2_EN, CONF_LANGUAGE: "en", CONF_VOICE: "luna"},
+            "unique_id": None,
+        },
+        {
+            "subentry_type": "tts",
+            "title": "Melo",
+            "data": {CONF_MODEL: catalog.MELOTTS, CONF_LANGUAGE: "fr"},
+            "unique_id": None,
+        },
+    ]
+
+
+async def test_melotts_speaks_by_language(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """MeloTTS: REST only, no voices, the language picks the voice; MP3 passed through."""
+    entity = _entity(hass, "tts.melo_text_to_speech")
+    assert not entity.async_supports_streaming_input()
+    assert entity.async_get_supported_voices("fr") is None
+    assert entity.supported_options == []
+    assert entity.default_language == "fr"
+    assert entity.supported_languages == list(catalog.MELOTTS_LANGUAGES)
+
+    message = "Bonjour, la lumière du salon est allumée."
+    extension, french = await get_tts_audio(hass, message, engine="tts.melo_text_to_speech")
+    assert extension == "mp3"
+    _, english = await get_tts_audio(hass, message, engine="tts.melo_text_to_speech", language="en")
+    # The emulator gives each MeloTTS language its own speaking rate.
+    fr_scale = speaker_length_scale(catalog.MELOTTS, "fr")
+    en_scale = speaker_length_scale(catalog.MELOTTS, "en")
+    assert fr_scale != en_scale
+    assert (mp3_duration(french) > mp3_duration(english)) == (fr_scale > en_scale)
+    assert hass.states.get("select.melo_voice") is None

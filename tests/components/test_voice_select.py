@@ -1,0 +1,131 @@
+"""The voice select: it changes the voice heard, the TTS cache key, and survives restarts."""
+
+import pytest
+from homeassistant.components import tts
+from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
+from homeassistant.const import ATTR_ENTITY_ID, EntityCategory
+from homeassistant.core import HomeAssistant, State
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    mock_restore_cache_with_extra_data,
+)
+from tts_helpers import TTS_ENTITY_ID, cache_keys, get_tts_audio, wav_duration
+
+from wyoming_server.emulator import speaker_length_scale
+from wyoming_server.workers_ai import catalog
+
+SELECT_ID = "select.workers_ai_tts_voice"
+WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}
+MESSAGE = "This sentence is long enough to hear the speaking rate of a voice."
+
+
+@pytest.fixture(autouse=True)
+async def internal_url(hass: HomeAssistant) -> None:
+    """TTS media URLs need a base URL."""
+    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
+
+
+def _other_speaker(than: str) -> str:
+    """The aura-2-en speaker whose emulated speaking rate differs most from ``than``'s."""
+    scale = speaker_length_scale(catalog.AURA_2_EN, than)
+    return max(
+        catalog.AURA_2_EN_SPEAKERS,
+        key=lambda s: abs(speaker_length_scale(catalog.AURA_2_EN, s) - scale),
+    )
+
+
+async def _select(hass: HomeAssistant, option: str) -> None:
+    await hass.services.async_call(
+        "select",
+        SERVICE_SELECT_OPTION,
+        {ATTR_ENTITY_ID: SELECT_ID, ATTR_OPTION: option},
+        blocking=True,
+    )
+
+
+async def test_select_entity(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """A config entity named "Voice" offering the model's speakers, the configured one chosen."""
+    state = hass.states.get(SELECT_ID)
+    assert state.state == "luna"
+    assert state.attributes["options"] == sorted(catalog.AURA_2_EN_SPEAKERS)
+    assert state.attributes["friendly_name"] == "Workers AI TTS Voice"
+    entry = entity_registry.async_get(SELECT_ID)
+    assert entry.entity_category is EntityCategory.CONFIG
+    assert entry.translation_key == "voice"
+    assert entry.unique_id.endswith("-voice")
+
+
+async def test_selected_voice_is_heard_and_changes_the_cache_key(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """Choosing another voice re-synthesizes (new cache key, other speaking rate), and back."""
+    other = _other_speaker("luna")
+    luna_scale = speaker_length_scale(catalog.AURA_2_EN, "luna")
+    other_scale = speaker_length_scale(catalog.AURA_2_EN, other)
+
+    _, luna_audio = await get_tts_audio(hass, MESSAGE, options=WAV)
+    keys_luna = cache_keys(hass)
+
+    await _select(hass, other)
+    assert hass.states.get(SELECT_ID).state == other
+    entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
+    assert entity.default_options == {tts.ATTR_VOICE: other}
+    assert entity.async_get_supported_voices("en")[0].voice_id == other
+
+    _, other_audio = await get_tts_audio(hass, MESSAGE, options=WAV)
+    keys_both = cache_keys(hass)
+    assert len(keys_both - keys_luna) == 1  # a new cache entry, not the old audio replayed
+    assert (wav_duration(other_audio) > wav_duration(luna_audio)) == (other_scale > luna_scale)
+    ratio = wav_duration(other_audio) / wav_duration(luna_audio)
+    assert abs(ratio - other_scale / luna_scale) < 0.25 * other_scale / luna_scale
+
+    await _select(hass, "luna")
+    _, luna_again = await get_tts_audio(hass, MESSAGE, options=WAV)
+    assert cache_keys(hass) == keys_both  # served from the first entry
+    assert luna_again == luna_audio
+
+
+async def test_invalid_option_is_refused(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
+    """Only the model's speakers can be selected."""
+    with pytest.raises(Exception, match="aquila"):
+        await _select(hass, "aquila")
+    assert hass.states.get(SELECT_ID).state == "luna"
+
+
+async def test_choice_survives_a_restart(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """The last choice is restored (and handed to the TTS entity) after a restart."""
+    mock_restore_cache_with_extra_data(
+        hass,
+        [(State(SELECT_ID, "orion"), {"voice": "orion", "configured_voice": "luna"})],
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(SELECT_ID).state == "orion"
+    entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
+    assert entity.default_options == {tts.ATTR_VOICE: "orion"}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"voice": "orion", "configured_voice": "apollo"},  # the subentry was reconfigured since
+        {"voice": "aquila", "configured_voice": "luna"},  # no longer an option
+        {"voice": 5, "configured_voice": "luna"},  # not ours
+    ],
+)
+async def test_stale_choice_is_not_restored(
+    hass: HomeAssistant, config_entry: MockConfigEntry, extra: dict
+) -> None:
+    """The configured voice wins over a stored choice that no longer applies."""
+    mock_restore_cache_with_extra_data(hass, [(State(SELECT_ID, "orion"), extra)])
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(SELECT_ID).state == "luna"
+    entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
+    assert entity.default_options == {tts.ATTR_VOICE: "luna"}
