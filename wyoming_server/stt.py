@@ -318,8 +318,9 @@ class StreamingUtterance(Utterance):
         if session is not None and not self.done:
             remaining = self._flush_converter()
             if remaining:
-                with contextlib.suppress(WorkersAIError):
-                    await session.send_audio(remaining)
+                with contextlib.suppress(WorkersAIError, TimeoutError):
+                    async with asyncio.timeout(self.settings.stream_timeout):
+                        await session.send_audio(remaining)
             try:
                 result = await session.finish(timeout=self.settings.stream_timeout)
             except (WorkersAIError, TimeoutError) as err:

@@ -192,3 +192,20 @@ def test_incomplete_credentials_exit_with_a_message(tmp_path: Path) -> None:
     result = run_cli("--uri", "tcp://127.0.0.1:0", "--api-token-file", str(empty), env=env)
     assert result.returncode == 2
     assert "is empty" in result.stderr
+
+
+async def test_streaming_can_be_turned_off(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    """``--no-stt-streaming``: nova-3 over REST; ``--no-tts-streaming``: aura over REST."""
+    args = emulator_args(emulator_process, "--no-stt-streaming", "--no-tts-streaming", "--debug")
+    async with ServerProcess(args, emulator_env(emulator_process)) as server:
+        wav = speech_dir / "turn_on_the_living_room_lamp.wav"
+        assert (
+            await transcribe(server, wav, "@cf/deepgram/nova-3") == "turn on the living room lamp"
+        )
+        kinds = await synthesize(server, "aura-2-en-luna")
+        assert kinds[0] == "audio-start" and kinds[-1] == "audio-stop"
+        assert set(kinds[1:-1]) == {"audio-chunk"}
+        assert "POST @cf/deepgram/nova-3" in server.stderr
+        assert "POST @cf/deepgram/aura-2-en" in server.stderr

@@ -20,6 +20,8 @@ from tests.wyoming_server.server_harness import (
     EVENT_TIMEOUT,
     ServerProcess,
     audio_events,
+    emulator_args,
+    emulator_env,
     normalize,
     read_until,
     read_wav,
@@ -36,7 +38,7 @@ MAX_SILENCE_CHUNKS = 300  # 30 s of silence at most before the test gives up (ha
 
 
 async def speak_then_wait(
-    client: AsyncTcpClient, wav: Path, model: str, until: str
+    client: AsyncTcpClient, wav: Path, model: str | None, until: str
 ) -> tuple[list[Event], int]:
     """Send speech chunk by chunk, then silence, until an ``until`` event arrives.
 
@@ -129,3 +131,34 @@ async def test_dropped_websocket_gives_error_and_partial_transcript(
             await client.write_event(event)
         events = await read_until(client, ["transcript-stop"])
     assert normalize(next(e for e in events if e.type == "transcript").data["text"]) == LIGHT
+
+
+async def test_flux_as_default_model_with_end_of_turn_options(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    """HA never names a model: ``--stt-model flux`` plus the flux and key-term flags."""
+    args = emulator_args(
+        emulator_process,
+        "--stt-model",
+        "flux",
+        "--flux-eot-threshold",
+        "0.8",
+        "--flux-eager-eot-threshold",
+        "0.5",
+        "--flux-eot-timeout-ms",
+        "3000",
+        "--keyterm",
+        "living room",
+    )
+    async with (
+        ServerProcess(args, emulator_env(emulator_process)) as server,
+        server.client() as client,
+    ):
+        early, _ = await speak_then_wait(
+            client, speech_dir / "living_room_light_en.wav", None, until="transcript"
+        )
+        await client.write_event(AudioStop().event())
+        late = await read_until(client, ["transcript-stop"])
+    assert "error" not in types(early + late)
+    [transcript] = [e for e in early if e.type == "transcript"]
+    assert normalize(transcript.data["text"]) == LIGHT

@@ -27,6 +27,7 @@ from tests.wyoming_server.server_harness import (
     read_until,
     types,
 )
+from wyoming_server.emulator import EmulatorProcess
 
 pytest_plugins = ["tests.wyoming_server.server_fixtures"]
 
@@ -173,3 +174,43 @@ async def test_synthesize_without_text_field_is_rejected(server: ServerProcess) 
         events = await read_until(client, ["audio-stop"])
     assert types(events) == ["error", "audio-stop"]
     assert events[0].data["code"] == "invalid-event"
+
+
+async def test_aura_uses_the_websocket_and_rest_only_as_fallback(
+    server: ServerProcess, emulator_process: EmulatorProcess
+) -> None:
+    """Normally no fallback happens; a refused WebSocket (400) falls back to aura REST."""
+    log_start = len(server.stderr)
+    async with server.client() as client:
+        await client.write_event(
+            Synthesize(text=KITCHEN, voice=SynthesizeVoice("aura-1-zeus")).event()
+        )
+        normal = await read_until(client, ["audio-stop"])
+    assert "using REST" not in server.stderr[log_start:]
+
+    # The next model call (the WebSocket handshake) is refused with a non-account error.
+    await emulator_process.set_faults(fail_next=1, status=400, code=5006)
+    async with server.client() as client:
+        await client.write_event(
+            Synthesize(text=KITCHEN, voice=SynthesizeVoice("aura-1-zeus")).event()
+        )
+        fallback = await read_until(client, ["audio-stop"])
+    assert "using REST" in server.stderr[log_start:]
+    for events in (normal, fallback):
+        assert types(events) == ["audio-start", "audio-chunk", "audio-stop"]
+        pcm, rate = pcm_of(events)
+        assert await speech_to_text(server, pcm, rate) == normalize(KITCHEN)
+
+
+async def test_account_errors_do_not_fall_back_to_rest(
+    server: ServerProcess, emulator_process: EmulatorProcess
+) -> None:
+    """A refused token would be refused over REST too: report it instead of retrying."""
+    log_start = len(server.stderr)
+    await emulator_process.set_faults(fail_next=1, status=401, code=10000)
+    async with server.client() as client:
+        await client.write_event(Synthesize(text=KITCHEN).event())
+        events = await read_until(client, ["audio-stop"])
+    assert types(events) == ["error", "audio-stop"]
+    assert events[0].data["code"].startswith("authentication-error")
+    assert "using REST" not in server.stderr[log_start:]
