@@ -8,6 +8,28 @@ ASR model and a Piper voice for every TTS model (each speaker at its own speakin
 
     async with Emulator() as emu:          # http://127.0.0.1:PORT/client/v4
         emu.faults.fail_next(1, status=429, code=3040)
+
+Known differences from Cloudflare (choices where the doc marks facts UNVERIFIED or unknown):
+
+- Models: Whisper tiny.en (English only) answers for every ASR model; a requested non-English
+  ``language`` is reported back but transcribed as English; turbo ``task=translate`` transcribes;
+  turbo's default ``beam_size`` is 1 (Cloudflare: 5). One Piper voice speaks for every TTS
+  model and speaker (also aura-2-es and non-English melotts), at the speaker's own rate.
+- nova-3 answers only the output schema's fields (+ ``punctuated_word``, and
+  ``detected_language`` "en" with ``detect_language``); summaries, sentiment, topics, diarize
+  are accepted and ignored; ``keyterm``/``keywords`` become Whisper hotwords;
+  ``queueRequest=true`` (async batch) is refused with 3010.
+- Streaming: nova-3 takes linear16/mulaw/alaw only (no containerized audio); endpointing is
+  energy-based with a 300 ms floor (Deepgram's default is 10 ms) and a segment is finalized
+  after 10 s without a pause. Flux's end-of-turn confidence is the silence after speech in
+  seconds (capped at 1). Deepgram ``Configure``/``ForceEndTurn`` and unknown messages close
+  the socket with 1008. The 21st ``Flush`` in 60 s gets a ``Warning`` and is still served.
+- Errors: flux over REST → 400/5006; undecodable audio, bad base64 or JSON → 400/3010; a body
+  without Content-Length → 411/3003; above 25 MB → 413/3006; unknown paths → 404/7000. The
+  token is checked before the account (so 7003 needs a valid token); only
+  ``Authorization: Bearer`` is accepted. Non-MP3 aura Content-Types (``audio/wav``...) are
+  guesses; aura ``text`` is limited to 2000 characters (Deepgram's limit); melotts ``lang``
+  must be one of en, es, fr, zh, ja/jp, ko/kr.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from .models import ModelInfo
 from .query import query_instance
 from .results import flux_words
 from .streaming import ListenSession, json_message, prepare_socket
-from .vad import FRAME_SAMPLES, samples_for_ms, seconds
+from .vad import FRAME_SAMPLES, ONSET_FRAMES, samples_for_ms, seconds
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ TURN_TAIL = samples_for_ms(250)
 """Audio transcribed after the last speech of a turn (samples)."""
 SAMPLE_RATES = (8000, 16000, 24000, 44100, 48000)
 """Sample rates Flux accepts (Hz, Deepgram)."""
+ONSET_LOOKBACK = (ONSET_FRAMES - 1) * FRAME_SAMPLES
 MODELS = ("flux-general-en", "flux-general-multi")
 _EXTRA_PARAMS = ("model", "language_hint")
 
@@ -163,7 +164,8 @@ class FluxSession(ListenSession):
         start, self.tick_end = self.tick_end, end
         buffer = self.buffer
         if not self.in_turn:
-            onset = buffer.speech_onset(start, end)
+            # Look back a little so speech starting at the end of the last tick is found.
+            onset = buffer.speech_onset(max(buffer.start, start - ONSET_LOOKBACK), end)
             if onset is None:
                 buffer.drop_before(end - TURN_PRE_ROLL)
                 if newest and not self.command_pending:
