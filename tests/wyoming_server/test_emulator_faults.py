@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -194,3 +196,29 @@ def test_cli_refuses_a_non_loopback_host() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "loopback" in result.stderr
+
+
+async def test_emulator_process_never_outlives_its_parent() -> None:
+    script = (
+        "import asyncio, os\n"
+        "from wyoming_server.emulator import EmulatorProcess\n"
+        "async def main():\n"
+        "    proc = EmulatorProcess()\n"
+        "    await proc.start()\n"
+        "    print(proc.pid, flush=True)\n"
+        "    os._exit(0)  # no cleanup: the child must notice on its own\n"
+        "asyncio.run(main())\n"
+    )
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(parent.communicate(), 60)
+    child = int(out.decode().strip())
+    for _ in range(300):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        await asyncio.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    pytest.fail("the emulator subprocess outlived its parent")

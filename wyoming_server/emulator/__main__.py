@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from .config import (
@@ -71,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--preload", action="store_true", help="load the models before serving")
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="stop when standard input closes (used by EmulatorProcess so the "
+        "emulator never outlives its parent)",
+    )
     args = parser.parse_args(argv)
     try:
         check_loopback(args.host)
@@ -95,6 +102,10 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    if args.exit_on_stdin_eof:
+        threading.Thread(
+            target=_wait_for_eof, args=(loop, stop), name="stdin-eof", daemon=True
+        ).start()
     async with emulator:
         info = {
             "base_url": emulator.base_url,
@@ -114,6 +125,15 @@ async def serve(args: argparse.Namespace) -> None:
         print(f"  account ID: {emulator.account_id}", flush=True)
         print(f"  API token:  {emulator.api_token}", flush=True)
         await stop.wait()
+
+
+def _wait_for_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Block until standard input closes (the parent went away), then stop the emulator."""
+    with contextlib.suppress(OSError, ValueError):
+        while sys.stdin.buffer.read(4096):
+            pass
+    with contextlib.suppress(RuntimeError):  # the loop already closed
+        loop.call_soon_threadsafe(stop.set)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,9 +30,11 @@ class EmulatorProcess:
     """An emulator running as a child process (same attributes as :class:`~.server.Emulator`).
 
     ``startup_timeout`` in seconds; ``ws_idle_timeout_s`` in seconds (None = the CLI default);
-    ``preload`` loads the models before the info file is written. The child's stderr goes to
-    ``log_path`` (shown in the error if it fails to start). Raises ``ValueError`` for a
-    non-loopback host; :meth:`start` raises ``RuntimeError`` if the child exits or times out.
+    ``preload`` loads the models before the info file is written. The child exits when this
+    process goes away (its stdin pipe closes), so it never outlives the parent. The child's
+    stderr goes to ``log_path`` (shown in the error if it fails to start). Raises
+    ``ValueError`` for a non-loopback host; :meth:`start` raises ``RuntimeError`` if the child
+    exits or times out.
     """
 
     def __init__(
@@ -84,7 +86,7 @@ class EmulatorProcess:
             self.python, "-m", "wyoming_server.emulator",
             "--host", self.host, "--port", str(self.port),
             "--account-id", self.account_id, "--api-token", self.api_token,
-            "--info-file", str(info_file),
+            "--info-file", str(info_file), "--exit-on-stdin-eof",
         ]  # fmt: skip
         if self.ws_idle_timeout_s is not None:
             args += ["--ws-idle-timeout", str(self.ws_idle_timeout_s)]
@@ -94,7 +96,7 @@ class EmulatorProcess:
             args.append("--debug")
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: ASYNC220, S603 - our own module, returns at once
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log
+                args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log
             )
         deadline = time.monotonic() + self.startup_timeout
         while not info_file.exists():
@@ -155,6 +157,9 @@ class EmulatorProcess:
     async def stop(self) -> None:
         """Terminate the child (SIGTERM, then SIGKILL after 10 s) and remove its files."""
         process = self._process
+        if process is not None and process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
         if process is not None and process.poll() is None:
             process.terminate()
             try:
