@@ -2,7 +2,7 @@
 
 Streaming models (nova-3, flux) get the audio over the Workers AI WebSocket while the user speaks
 (workers-ai-speech-api.md §4.5, §4.6); the final transcript is ready as soon as the stream ends.
-Whisper models get one WAV upload when the stream ends (§4.1-4.3).
+Whisper models get one upload when the stream ends (§4.1-4.3).
 """
 
 import asyncio
@@ -140,7 +140,10 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
     async def _async_transcribe_batch(
         self, stream: AsyncIterable[bytes], language: str | None
     ) -> str:
-        """Collect the whole utterance, then upload it once as WAV (Whisper models)."""
+        """Collect the whole utterance, then upload it once (Whisper models).
+
+        The client uploads one file (FLAC by default, workers-ai-speech-api.md §4.1-4.3).
+        """
         pcm = bytearray()
         async for chunk in stream:
             pcm.extend(chunk)
@@ -164,7 +167,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             self.model.model_id,
             sample_rate=STT_SAMPLE_RATE,
             language=language,
-            interim_results=True,
+            interim_results=False,  # Home Assistant's STT API has no use for interim text
         ) as session:
             upload = asyncio.create_task(self._async_upload(session, stream))
             end_of_turn = asyncio.create_task(session.end_of_turn.wait())

@@ -151,6 +151,10 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
                 self._async_voice_selected,
             )
         )
+        # The select may have restored its choice between our creation and now.
+        selected = self.entry.runtime_data.selected_voices.get(self.subentry.subentry_id)
+        if self._speakers and selected:
+            self._set_voice(selected)
 
     @callback
     def _async_voice_selected(self, voice: str) -> None:
