@@ -282,6 +282,22 @@ async def test_flux_turn_thresholds_and_eager_end_of_turn(
     assert words(eager["transcript"]) == LIGHT
 
 
+async def test_flux_turn_resumed_after_an_eager_end_of_turn(
+    http: aiohttp.ClientSession, emulator: Emulator
+) -> None:
+    light = pcm("living_room_light_en.wav")
+    # The first command's own trailing silence cut short: a pause of about half a second.
+    audio = light[: int(1.6 * 32000)] + silence(0.2) + light + silence(1.2)
+    infos = await run_flux(http, emulator, audio, wait_for_end_of_turn=True,
+                           eager_eot_threshold="0.3", eot_threshold="0.9")  # fmt: skip
+    events = [m["event"] for m in infos]
+    assert events.index("EagerEndOfTurn") < events.index("TurnResumed") < events.index("EndOfTurn")
+    assert events.count("EndOfTurn") == 1  # one turn: the pause was shorter than the EOT
+    end = infos[events.index("EndOfTurn")]
+    assert words(end["transcript"]) == LIGHT + LIGHT
+    assert words(infos[events.index("EagerEndOfTurn")]["transcript"]) == LIGHT
+
+
 async def test_flux_close_stream_ends_a_pending_turn(
     http: aiohttp.ClientSession, emulator: Emulator
 ) -> None:
