@@ -1,0 +1,1 @@
+"""Latency benchmarks for the Wyoming server and the Workers AI client (see README)."""
