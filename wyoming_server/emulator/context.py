@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from .config import EmulatorConfig
-from .errors import incomplete_request, request_too_large
+from .errors import length_required, request_too_large
 from .faults import Faults
 
 _LOGGER = logging.getLogger(__name__)
@@ -88,12 +88,9 @@ async def read_body(request: web.Request, context: EmulatorContext) -> bytes:
 def check_body_headers(request: web.Request, context: EmulatorContext) -> None:
     """Reject a chunked body (411/3003) or a too large ``Content-Length`` (413/3006)."""
     if request.content_length is None and (
-        request.headers.get("Transfer-Encoding", "").lower() != ""
-        or request.method in ("POST", "PUT", "PATCH")
+        request.method == "POST" or "Transfer-Encoding" in request.headers
     ):
-        error = incomplete_request("Content-Length")
-        error.status = 411
-        raise error
+        raise length_required()
     if (request.content_length or 0) > context.config.max_request_bytes:
         raise request_too_large()
 

@@ -91,8 +91,16 @@ def invalid_input(detail: str) -> CloudflareError:
 
 
 def incomplete_request(what: str) -> CloudflareError:
-    """Missing header or body: HTTP 400 (411 for a missing length), code 3003 (§2.1)."""
+    """Missing header or body: HTTP 400, code 3003 (§2.1)."""
     return CloudflareError(400, INCOMPLETE_REQUEST, f"Request is missing headers or body: {what}")
+
+
+def length_required() -> CloudflareError:
+    """A body without ``Content-Length`` (e.g. chunked): HTTP 411, code 3003 (§2.1 message;
+    Workers AI documents no chunked uploads, so the emulator refuses them)."""
+    return CloudflareError(
+        411, INCOMPLETE_REQUEST, "Request is missing headers or body: Content-Length"
+    )
 
 
 def request_too_large() -> CloudflareError:
