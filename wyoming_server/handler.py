@@ -79,7 +79,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
                     break
                 if event is None or not await self.handle_event(event):
                     break
-        except (ConnectionError, RuntimeError) as err:
+        except ConnectionError as err:
             _LOGGER.debug("Connection lost: %s", err)
         finally:
             await self.disconnect()
@@ -102,8 +102,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
         _LOGGER.debug("Event %s", event.type)
         try:
             await self._dispatch(event)
-        except (ConnectionError, RuntimeError):
-            raise
+        except ConnectionError:
+            raise  # the client is gone: nobody to tell
         except Exception as err:  # any request failure ends in an error event
             await self._reject(event, err)
         return True

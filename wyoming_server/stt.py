@@ -308,8 +308,12 @@ class StreamingUtterance(Utterance):
             if not self._stopping:
                 # The stream ended before audio-stop (dropped or closed by Workers AI).
                 await self._conclude(session)
-        except (ConnectionError, RuntimeError) as err:
+        except ConnectionError as err:
             _LOGGER.debug("Cannot write transcript events: %s", err)
+        except Exception as err:  # a bug: still end the utterance properly
+            with contextlib.suppress(ConnectionError):
+                async with self._final_lock:
+                    await self.fail(err, self.events.sent_text)
 
     async def stop(self) -> None:
         """``audio-stop``: Finalize/CloseStream, then the final transcript events."""

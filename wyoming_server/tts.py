@@ -198,11 +198,12 @@ class SynthesisReply:
                     if self.done:
                         return
                     await self._audio.pcm(pcm, rate)
-        except (WorkersAIError, TimeoutError) as err:
-            await self._conclude(err)
-        except (ConnectionError, RuntimeError) as err:
+        except ConnectionError as err:
             _LOGGER.debug("Cannot write audio events: %s", err)
             self.done = True
+        except Exception as err:  # Workers AI failure, timeout, or a bug: the reply ends here
+            with contextlib.suppress(ConnectionError):
+                await self._conclude(err)
 
     async def _conclude(self, err: BaseException | None, *, logged: bool = False) -> None:
         """Send ``error`` (if ``err``) and the terminal events; once per reply."""
