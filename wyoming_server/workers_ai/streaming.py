@@ -37,7 +37,7 @@ FRAME_MS: Final = 100
 KEEPALIVE_AFTER: Final = 4.0
 """Seconds without audio after which nova-3 gets a ``KeepAlive`` (it closes after ~10 s, §4.5)."""
 
-FINISH_TIMEOUT: Final = 10.0
+FINISH_TIMEOUT: Final = 20.0
 """Seconds :meth:`ListenSession.finish` waits for the final transcript."""
 
 RECEIVE_TIMEOUT: Final = 15.0
