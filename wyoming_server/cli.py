@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Milliseconds after speech that end a turn regardless of confidence (default 5000)",
     )
     parser.add_argument(
+        "--max-utterance-seconds",
+        type=_positive_float,
+        default=15.0,
+        help="Seconds of audio after which a streaming (nova-3/flux) utterance is finished "
+        "as if audio-stop had come (default %(default)s)",
+    )
+    parser.add_argument(
         "--no-stt-streaming",
         action="store_true",
         help="Use nova-3 over REST (one upload per utterance) instead of its WebSocket",
@@ -184,6 +191,7 @@ def settings_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         ),
         samples_per_chunk=args.samples_per_chunk,
         stream_timeout=args.request_timeout,
+        max_utterance_seconds=args.max_utterance_seconds,
         stt_streaming=not args.no_stt_streaming,
         tts_streaming=not args.no_tts_streaming,
     )

@@ -4,10 +4,14 @@ Home Assistant uses only the first ASR program and the first installed TTS progr
 an ASR model name, and shows a voice's ``description`` in its voice list
 (wyoming-protocol-and-servers.md §2.3, §2.4, §4.5). So there is ONE ASR program listing every ASR
 model, the server default first, and ONE TTS program listing every voice, the default first.
-Only fields that exist since wyoming 1.7.2 are set, so HA's bundled wyoming parses it (§1.3, §2.1).
+Fields newer than wyoming 1.7.2 are set only when the installed wyoming has them; HA's bundled
+wyoming skips unknown fields either way (§1.3, §2.1).
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info, TtsProgram, TtsVoice
 
@@ -20,6 +24,12 @@ TTS_PROGRAM_NAME = "workers-ai-tts"
 CLOUDFLARE = Attribution(
     name="Cloudflare Workers AI", url="https://developers.cloudflare.com/workers-ai/"
 )
+
+
+def _if_supported(cls: type[Any], **values: Any) -> dict[str, Any]:
+    """Only the ``values`` that ``cls`` (a wyoming info dataclass) has in this wyoming version."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {key: value for key, value in values.items() if key in names}
 
 
 def _attribution(model: catalog.SpeechModel) -> Attribution:
@@ -76,6 +86,11 @@ def build_info(settings: ServerSettings) -> Info:
                 version=__version__,
                 models=[_asr_model(model) for model in asr_models],
                 supports_transcript_streaming=True,
+                # wyoming >= 1.10 (HA 2026.10 reads it, doc home-assistant-2026.10.md §1.3):
+                # flux ends the turn itself, so HA must not cut the audio with its own VAD.
+                **_if_supported(
+                    AsrProgram, requires_external_vad=default_model.model_id != catalog.FLUX
+                ),
             )
         ],
         tts=[

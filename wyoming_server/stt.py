@@ -204,7 +204,8 @@ class StreamingUtterance(Utterance):
 
     A background *pump* task reads the session's updates and sends each newly finalized piece
     of text as a chunk. The ``transcript`` is sent exactly once, by whichever comes first:
-    flux ``EndOfTurn`` (pump), ``audio-stop`` (:meth:`stop`), or a failure (either side).
+    flux ``EndOfTurn`` (pump), ``audio-stop`` (:meth:`stop`), ``max_utterance_seconds`` of audio,
+    or a failure (either side).
     """
 
     def __init__(
@@ -221,6 +222,7 @@ class StreamingUtterance(Utterance):
         self._pump: asyncio.Task[None] | None = None
         self._stopping = False
         self._final_lock = asyncio.Lock()
+        self._audio_bytes = 0
 
     async def start(self) -> None:
         """Open the WebSocket (linear16 at 16 kHz, interim results on) and start the pump."""
@@ -269,6 +271,16 @@ class StreamingUtterance(Utterance):
             async with self._final_lock:
                 await self.fail(err, self._partial_text(err))
             await self.aclose()
+            return
+        self._audio_bytes += len(data)
+        if self._audio_bytes >= self.settings.max_utterance_seconds * STT_SAMPLE_RATE_HZ * 2:
+            # Nobody ended the utterance (no flux EndOfTurn; HA does not cut the audio when
+            # requires_external_vad is False): finish it as if audio-stop had come.
+            _LOGGER.info(
+                "Utterance reached %g s of audio without an end: finishing it",
+                self.settings.max_utterance_seconds,
+            )
+            await self._finish()
 
     async def _drain_pump(self) -> None:
         """Wait until the pump has forwarded every update (bounded by ``stream_timeout``)."""
@@ -317,25 +329,31 @@ class StreamingUtterance(Utterance):
 
     async def stop(self) -> None:
         """``audio-stop``: Finalize/CloseStream, then the final transcript events."""
+        await self._finish()
+        await self.aclose()
+
+    async def _finish(self) -> None:
+        """End the audio (Finalize/CloseStream) and send the final transcript events, unless
+        the transcript already went out."""
         self._stopping = True
         session = self._session
-        if session is not None and not self.done:
-            remaining = self._flush_converter()
-            if remaining:
-                with contextlib.suppress(WorkersAIError, TimeoutError):
-                    async with asyncio.timeout(self.settings.stream_timeout):
-                        await session.send_audio(remaining)
-            try:
-                result = await session.finish(timeout=self.settings.stream_timeout)
-            except (WorkersAIError, TimeoutError) as err:
-                async with self._final_lock:
-                    await self.fail(err, self._partial_text(err))
-            else:
-                await self._drain_pump()  # chunks of the last updates go before the transcript
-                async with self._final_lock:
-                    if not self.done:
-                        await self._send_final(result)
-        await self.aclose()
+        if session is None or self.done:
+            return
+        remaining = self._flush_converter()
+        if remaining:
+            with contextlib.suppress(WorkersAIError, TimeoutError):
+                async with asyncio.timeout(self.settings.stream_timeout):
+                    await session.send_audio(remaining)
+        try:
+            result = await session.finish(timeout=self.settings.stream_timeout)
+        except (WorkersAIError, TimeoutError) as err:
+            async with self._final_lock:
+                await self.fail(err, self._partial_text(err))
+            return
+        await self._drain_pump()  # chunks of the last updates go before the transcript
+        async with self._final_lock:
+            if not self.done:
+                await self._send_final(result)
 
     async def aclose(self) -> None:
         """Stop the pump and close the WebSocket (idempotent; called from the handler task)."""

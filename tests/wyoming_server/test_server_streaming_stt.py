@@ -14,6 +14,7 @@ from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
+from wyoming.info import Describe, Info
 from wyoming.ping import Ping
 
 from tests.wyoming_server.server_harness import (
@@ -154,6 +155,11 @@ async def test_flux_as_default_model_with_end_of_turn_options(
         ServerProcess(args, emulator_env(emulator_process)) as server,
         server.client() as client,
     ):
+        # Flux ends turns itself: HA (2026.10, wyoming 1.10) must not cut the audio by VAD.
+        await client.write_event(Describe().event())
+        info = Info.from_event((await read_until(client, ["info"]))[-1])
+        assert info.asr[0].models[0].name == "@cf/deepgram/flux"
+        assert info.asr[0].requires_external_vad is False
         early, _ = await speak_then_wait(
             client, speech_dir / "living_room_light_en.wav", None, until="transcript"
         )
@@ -162,3 +168,26 @@ async def test_flux_as_default_model_with_end_of_turn_options(
     assert "error" not in types(early + late)
     [transcript] = [e for e in early if e.type == "transcript"]
     assert normalize(transcript.data["text"]) == LIGHT
+
+
+async def test_a_turn_that_never_ends_is_finished_after_max_utterance_seconds(
+    emulator_process: EmulatorProcess,
+) -> None:
+    """Only silence: flux never ends the turn, so the server does, by audio duration."""
+    args = emulator_args(emulator_process, "--stt-model", "flux", "--max-utterance-seconds", "2")
+    silence = AudioChunk(rate=RATE, width=2, channels=1, audio=bytes(CHUNK * 2)).event()
+    async with (
+        ServerProcess(args, emulator_env(emulator_process)) as server,
+        server.client() as client,
+    ):
+        await client.write_event(Transcribe(language="en").event())
+        await client.write_event(AudioStart(rate=RATE, width=2, channels=1).event())
+        for _ in range(30):  # 3 s of audio, more than the limit
+            await client.write_event(silence)
+        events = await read_until(client, ["transcript-stop"])
+        await client.write_event(AudioStop().event())
+        await client.write_event(Ping().event())
+        after = await read_until(client, ["pong"])
+    assert types(events) == ["transcript-start", "transcript", "transcript-stop"]
+    assert events[1].data["text"] == ""
+    assert types(after) == ["pong"]
