@@ -147,14 +147,18 @@ async def test_verify_and_credential_errors(emulator: Emulator) -> None:
             await bad_token.verify()
         with pytest.raises(errors.AuthenticationError):
             await bad_token.transcribe_pcm("whisper", speech("living_room_light_en.wav"), 16000)
-        with pytest.raises(errors.AuthenticationError):
+        with pytest.raises(errors.AuthenticationError) as refused:
             async with bad_token.listen("nova-3", sample_rate=16000):
                 pass
+        assert (refused.value.status, refused.value.code) == (401, 10000)
         bad_account = WorkersAIClient(
             session, "f" * 32, emulator.api_token, api_base_url=emulator.base_url
         )
         with pytest.raises(errors.AccountNotFoundError):
             await bad_account.verify()
+        with pytest.raises(errors.AccountNotFoundError):
+            async with bad_account.speak("aura-1"):
+                pass
 
 
 async def test_capacity_error_is_retried(client: WorkersAIClient, emulator: Emulator) -> None:

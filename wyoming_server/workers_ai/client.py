@@ -41,6 +41,8 @@ from .catalog import (
     get_model,
 )
 from .errors import (
+    AccountNotFoundError,
+    AuthenticationError,
     ConnectionFailedError,
     InvalidInputError,
     ProtocolError,
@@ -638,9 +640,7 @@ class WorkersAIClient:
                 max_msg_size=16 * 1024 * 1024,
             )
         except aiohttp.WSServerHandshakeError as err:
-            raise error_from_envelope(
-                err.status, {"errors": [{"message": f"WebSocket handshake refused: {err.message}"}]}
-            ) from err
+            raise _handshake_error(model_id, err.status) from err
         except TimeoutError as err:
             raise RequestTimeoutError(f"{model_id}: WebSocket connect timed out") from err
         except aiohttp.ClientError as err:
@@ -658,6 +658,21 @@ def _asr_model(model_id: str) -> SpeechModel:
     if model.task is not Task.ASR:
         raise InvalidInputError(f"{model.model_id} is not a speech-to-text model")
     return model
+
+
+def _handshake_error(model_id: str, status: int) -> WorkersAIError:
+    """The typed error for a refused WebSocket handshake.
+
+    aiohttp does not expose the refused handshake's body (the v4 envelope), so the error is
+    rebuilt from the HTTP status: 401 is always code 10000 (doc §2.1); 404 on a run URL means
+    the account does not route (7003), since model IDs come from the catalog.
+    """
+    message = f"{model_id}: WebSocket handshake refused (HTTP {status})"
+    if status == 401:
+        return AuthenticationError(message, status=status, code=10000)
+    if status == 404:
+        return AccountNotFoundError(message, status=status)
+    return error_from_envelope(status, {"errors": [{"message": message}]})
 
 
 def _raise_for_response(
