@@ -73,6 +73,19 @@ class Transcript:
         return sum(w.probability for w in words) / len(words) if words else 0.0
 
 
+def join_transcripts(parts: list[Transcript]) -> Transcript:
+    """Consecutive transcripts as one: texts joined with spaces, segments and durations summed
+    (segment and word times stay relative to each part's own audio)."""
+    return Transcript(
+        text=" ".join(part.text for part in parts if part.text),
+        segments=tuple(segment for part in parts for segment in part.segments),
+        language="en",
+        language_probability=min((part.language_probability for part in parts), default=1.0),
+        duration=sum(part.duration for part in parts),
+        duration_after_vad=sum(part.duration_after_vad for part in parts),
+    )
+
+
 @dataclass(frozen=True)
 class Options:
     """Decoding options (whisper-large-v3-turbo input fields, §4.3; ``hotwords`` for Deepgram

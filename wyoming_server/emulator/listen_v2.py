@@ -14,6 +14,11 @@ End-of-turn confidence is the emulator's stand-in for Flux's model: the silence 
 speech in seconds (capped at 1.0), so the turn ends after ``eot_threshold`` seconds of silence
 (0.7 s by default) or at ``eot_timeout_ms`` of silence, whichever is first. ``CloseStream``
 ends a pending turn (``EndOfTurn`` if there was speech) and closes (1000).
+
+Like the real model, a turn is recognised incrementally: each stretch of speech that ends in a
+short pause (:data:`SEGMENT_PAUSE`, below any end-of-turn threshold) is transcribed once, and
+the cumulative transcript is those pieces plus the speech since the last pause. So the work
+left at the end of a turn does not grow with the length of the turn.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ TURN_PRE_ROLL = samples_for_ms(200)
 """Audio kept before the detected speech onset of a turn (samples)."""
 TURN_TAIL = samples_for_ms(250)
 """Audio transcribed after the last speech of a turn (samples)."""
+SEGMENT_PAUSE = samples_for_ms(250)
+"""A pause this long inside a turn closes a piece of the turn's transcript (samples)."""
 SAMPLE_RATES = (8000, 16000, 24000, 44100, 48000)
 """Sample rates Flux accepts (Hz, Deepgram)."""
 ONSET_LOOKBACK = (ONSET_FRAMES - 1) * FRAME_SAMPLES
@@ -135,6 +142,9 @@ class FluxSession(ListenSession):
         self.speech_end = 0  # end of the turn's last speech frame (samples)
         self.eager_sent = False
         self._transcript: Transcript | None = None
+        self._pieces: list[Transcript] = []  # the turn's speech before segment_start
+        self.segment_start = 0  # where the turn's untranscribed speech starts (samples)
+        self._current: Transcript | None = None
         self._transcribed: tuple[int, int] | None = None
 
     async def _send(self, kind: str, **fields: Any) -> None:
@@ -175,6 +185,9 @@ class FluxSession(ListenSession):
             self.turn_start = max(buffer.start, onset - TURN_PRE_ROLL)
             self.speech_end = buffer.last_speech_end(start, end) or end
             self._transcript = None
+            self._pieces = []
+            self.segment_start = self.turn_start
+            self._current = None
             self._transcribed = None
             await self._turn_info("StartOfTurn", self.turn_start, end, None, 0.0)
             return
@@ -182,6 +195,7 @@ class FluxSession(ListenSession):
         resumed = last_speech is not None and buffer.has_speech(self.speech_end, end)
         if last_speech is not None:
             self.speech_end = max(self.speech_end, last_speech)
+        await self._close_pieces(end)
         silence_ms = max(0, end - self.speech_end) * 1000 / WHISPER_RATE
         confidence = min(1.0, round(silence_ms / 1000, 3))
         params = self.params
@@ -219,14 +233,37 @@ class FluxSession(ListenSession):
         self.eager_sent = False
         self.buffer.drop_before(end - TURN_PRE_ROLL)
 
+    async def _close_pieces(self, end: int) -> None:
+        """Transcribe, once, every stretch of the turn's speech that ended in a pause."""
+        while (cut := self.buffer.endpoint(self.segment_start, end, SEGMENT_PAUSE)) is not None:
+            if cut >= end:  # the pause may still become the end of the turn
+                break
+            if self.buffer.has_speech(self.segment_start, cut):
+                self._pieces.append(
+                    await asr.transcribe(
+                        self.buffer.audio(self.segment_start, cut),
+                        self.params.options,
+                        self.model_latency_ms,
+                    )
+                )
+            self.segment_start = cut
+            self._current = None
+            self._transcribed = None
+
     async def _turn_transcript(self) -> Transcript:
-        """The turn's transcript up to its last speech (+ a short tail), cached by range."""
-        window = (self.turn_start, min(self.speech_end + TURN_TAIL, self.buffer.end))
-        if self._transcript is None or self._transcribed != window:
-            self._transcript = await asr.transcribe(
-                self.buffer.audio(*window), self.params.options, self.model_latency_ms
-            )
-            self._transcribed = window
+        """The turn's cumulative transcript: its closed pieces, then the speech since the last
+        pause up to the last speech (+ a short tail), the latter cached by range."""
+        window = (self.segment_start, min(self.speech_end + TURN_TAIL, self.buffer.end))
+        if window[1] > window[0] and self.buffer.has_speech(*window):
+            if self._current is None or self._transcribed != window:
+                self._current = await asr.transcribe(
+                    self.buffer.audio(*window), self.params.options, self.model_latency_ms
+                )
+                self._transcribed = window
+            parts = [*self._pieces, self._current]
+        else:
+            parts = list(self._pieces)
+        self._transcript = asr.join_transcripts(parts)
         return self._transcript
 
     async def _turn_info(
