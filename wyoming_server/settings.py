@@ -46,7 +46,7 @@ class ServerSettings:
     stream_timeout: float = 30.0
     """Seconds a WebSocket may stay silent while we wait for it before the request fails."""
     max_utterance_seconds: float = 15.0
-    """Seconds of audio after which a streaming utterance is finished as if ``audio-stop`` had
+    """Seconds of audio after which a flux turn is finished as if ``audio-stop`` had
     come: with flux as default HA does not segment the audio itself, so a turn without speech
     would never end. 15 s is HA's own voice-command timeout (home-assistant-2026.10.md §1.3)."""
     stt_streaming: bool = True

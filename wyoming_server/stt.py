@@ -204,8 +204,8 @@ class StreamingUtterance(Utterance):
 
     A background *pump* task reads the session's updates and sends each newly finalized piece
     of text as a chunk. The ``transcript`` is sent exactly once, by whichever comes first:
-    flux ``EndOfTurn`` (pump), ``audio-stop`` (:meth:`stop`), ``max_utterance_seconds`` of audio,
-    or a failure (either side).
+    flux ``EndOfTurn`` (pump), ``audio-stop`` (:meth:`stop`), ``max_utterance_seconds`` of
+    flux audio, or a failure (either side).
     """
 
     def __init__(
@@ -273,7 +273,10 @@ class StreamingUtterance(Utterance):
             await self.aclose()
             return
         self._audio_bytes += len(data)
-        if self._audio_bytes >= self.settings.max_utterance_seconds * STT_SAMPLE_RATE_HZ * 2:
+        if (
+            self.request.model.model_id == catalog.FLUX
+            and self._audio_bytes >= self.settings.max_utterance_seconds * STT_SAMPLE_RATE_HZ * 2
+        ):
             # Nobody ended the utterance (no flux EndOfTurn; HA does not cut the audio when
             # requires_external_vad is False): finish it as if audio-stop had come.
             _LOGGER.info(

@@ -191,3 +191,21 @@ async def test_a_turn_that_never_ends_is_finished_after_max_utterance_seconds(
     assert types(events) == ["transcript-start", "transcript", "transcript-stop"]
     assert events[1].data["text"] == ""
     assert types(after) == ["pong"]
+
+
+async def test_nova3_utterances_are_not_cut_at_max_utterance_seconds(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    """nova-3 relies on the client's VAD to end the audio: the flux limit does not apply."""
+    args = emulator_args(emulator_process, "--stt-model", "nova-3", "--max-utterance-seconds", "1")
+    pcm, _, _, _ = read_wav(speech_dir / "living_room_light_en.wav")
+    async with (
+        ServerProcess(args, emulator_env(emulator_process)) as server,
+        server.client() as client,
+    ):
+        await client.write_event(Transcribe(language="en").event())
+        for event in audio_events(pcm, RATE, 2, 1, CHUNK):  # audio-start ... audio-stop
+            await client.write_event(event)
+        events = await read_until(client, ["transcript-stop"])
+    [transcript] = [e for e in events if e.type == "transcript"]
+    assert normalize(transcript.data["text"]) == LIGHT
