@@ -29,7 +29,21 @@ async def main() -> None:
         "--model-latency-ms",
         type=float,
         default=300.0,
-        help="constant emulator inference time per call (ms)",
+        help="emulator inference time floor per call (ms) for the STT run",
+    )
+    parser.add_argument(
+        "--tts-model-latency-ms",
+        type=float,
+        default=0.0,
+        help="inference time floor for the TTS run (ms); 0 keeps Piper's own time, which grows "
+        "with the text like a real TTS model's",
+    )
+    parser.add_argument(
+        "--overhead-model-latency-ms",
+        type=float,
+        default=700.0,
+        help="inference time floor for the overhead run (ms): above the slowest real "
+        "inference, so that the backend takes the same time for both paths",
     )
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
@@ -49,11 +63,13 @@ async def main() -> None:
             report["stt"] = await stt.run(emu, repeats, args.model_latency_ms)
         if "tts" in only:
             print("TTS time to first audio")
-            report["tts"] = await tts.run(emu, max(repeats, 5), args.model_latency_ms)
+            report["tts"] = await tts.run(emu, max(repeats, 5), args.tts_model_latency_ms)
         if "overhead" in only:
             print("Server overhead")
-            report["overhead"] = await overhead.run(emu, calls, 100.0)
+            report["overhead"] = await overhead.run(emu, calls, args.overhead_model_latency_ms)
     args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and args.output.exists():  # a partial run updates the previous report
+        report = {**json.loads(args.output.read_text()), **report}
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.output}")
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import numpy as np
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 
@@ -81,19 +82,39 @@ def speech_pcm16k(name: str) -> bytes:
     return audio.convert_pcm(pcm, rate, width, channels, 16000)
 
 
+def trim_silence(
+    pcm: bytes, *, trailing: bool = True, threshold: int = 600, margin_seconds: float = 0.05
+) -> bytes:
+    """Cut leading (and, if ``trailing``, trailing) silence (|sample| < ``threshold``) from
+    16 kHz s16le PCM, keeping ``margin_seconds`` around the speech."""
+    samples = np.frombuffer(pcm, dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= threshold)
+    if not loud.size:
+        return pcm
+    margin = int(margin_seconds * 16000)
+    start = max(0, loud[0] - margin)
+    end = min(len(samples), loud[-1] + margin) if trailing else len(samples)
+    return samples[start:end].tobytes()
+
+
 def long_utterance(seconds: float = 15.0) -> bytes:
-    """About ``seconds`` of real English speech: the recordings back to back, 0.3 s apart."""
-    parts = [
-        speech_pcm16k("living_room_light_en.wav"),
-        speech_pcm16k("turn_on_the_living_room_lamp.wav"),
-    ]
+    """About ``seconds`` (at most) of real English speech: recordings 0.3 s apart.
+
+    The recordings are trimmed of their own silence, so the pauses inside the long utterance
+    are 0.3 s, like between sentences (shorter than an end of turn). The last one is the short
+    utterance's recording with its trailing silence kept, so both utterances end the same way
+    and differ only in how much speech came before.
+    """
+    short = speech_pcm16k("living_room_light_en.wav")
+    last = trim_silence(short, trailing=False)
+    parts = (trim_silence(speech_pcm16k("turn_on_the_living_room_lamp.wav")), trim_silence(short))
     gap = bytes(int(0.3 * 16000) * 2)
-    out = b""
+    body = b""
     i = 0
-    while len(out) < seconds * 32000:
-        out += parts[i % 2] + gap
+    while len(body) + len(parts[i % 2]) + 2 * len(gap) + len(last) <= seconds * 32000:
+        body += parts[i % 2] + gap
         i += 1
-    return out[: int(seconds * 32000)]
+    return body + last
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:

@@ -50,7 +50,11 @@ async def wait_after_stop(port: int, model: str, pcm: bytes) -> tuple[float, str
 
 async def run(emu: EmulatorProcess, repeats: int, model_latency_ms: float) -> dict[str, Any]:
     utterances = {"2s": speech_pcm16k("living_room_light_en.wav"), "15s": long_utterance(15.0)}
-    results: dict[str, Any] = {"model_latency_ms": model_latency_ms, "through_server": {}}
+    results: dict[str, Any] = {
+        "model_latency_ms": model_latency_ms,
+        "utterance_seconds": {k: round(len(v) / 32000, 2) for k, v in utterances.items()},
+        "through_server": {},
+    }
     await emu.set_faults(model_latency_ms=model_latency_ms)
     async with wyoming_server(emu) as port:
         for model in (

@@ -61,6 +61,7 @@ async def run(emu: EmulatorProcess, repeats: int, model_latency_ms: float) -> di
     await emu.set_faults(model_latency_ms=model_latency_ms)
     streamed: list[float] = []
     async with wyoming_server(emu, "--tts-voice", VOICE) as port:
+        await streamed_first_audio(port)  # warm-up: loads the TTS model in the emulator
         for _ in range(repeats):
             streamed.append(await streamed_first_audio(port))
     ws_first, rest_first, rest_whole = [], [], []
