@@ -28,7 +28,7 @@ from .models import ModelInfo
 from .query import flag, milliseconds, query_instance
 from .rest_asr import nova_options
 from .results import deepgram_alternative
-from .streaming import ListenSession, json_message, prepare_socket
+from .streaming import ListenSession, json_message, serve_listen
 from .vad import FRAME_SAMPLES, samples_for_ms, seconds
 
 _LOGGER = logging.getLogger(__name__)
@@ -109,14 +109,7 @@ async def serve(
 ) -> web.StreamResponse:
     """Validate the handshake (4xx envelope before upgrading), then run the session."""
     params = parse_params(request)
-    ws = prepare_socket()
-    await ws.prepare(request)
-    sock = ServerSocket(request, ws, context)
-    try:
-        await ListenV1Session(sock, context, params).run()
-    finally:
-        sock.forget()
-    return ws
+    return await serve_listen(request, context, lambda sock: ListenV1Session(sock, context, params))
 
 
 class ListenV1Session(ListenSession):

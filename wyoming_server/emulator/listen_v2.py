@@ -37,7 +37,7 @@ from .errors import bad_input
 from .models import ModelInfo
 from .query import query_instance
 from .results import flux_words
-from .streaming import ListenSession, json_message, prepare_socket
+from .streaming import ListenSession, json_message, serve_listen
 from .vad import FRAME_SAMPLES, ONSET_FRAMES, samples_for_ms, seconds
 
 _LOGGER = logging.getLogger(__name__)
@@ -118,14 +118,7 @@ async def serve(
 ) -> web.StreamResponse:
     """Validate the handshake (4xx envelope before upgrading), then run the session."""
     params = parse_params(request)
-    ws = prepare_socket()
-    await ws.prepare(request)
-    sock = ServerSocket(request, ws, context)
-    try:
-        await FluxSession(sock, context, params).run()
-    finally:
-        sock.forget()
-    return ws
+    return await serve_listen(request, context, lambda sock: FluxSession(sock, context, params))
 
 
 class FluxSession(ListenSession):

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -225,3 +226,19 @@ def json_message(kind: str, **fields: Any) -> dict[str, Any]:
 def prepare_socket() -> web.WebSocketResponse:
     """A server WebSocket configured like the emulator's streaming endpoints."""
     return web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
+
+
+async def serve_listen(
+    request: web.Request,
+    context: EmulatorContext,
+    make_session: Callable[[ServerSocket], ListenSession],
+) -> web.WebSocketResponse:
+    """Upgrade ``request`` (already validated) to a WebSocket and run one ASR session on it."""
+    ws = prepare_socket()
+    await ws.prepare(request)
+    sock = ServerSocket(request, ws, context)
+    try:
+        await make_session(sock).run()
+    finally:
+        sock.forget()
+    return ws

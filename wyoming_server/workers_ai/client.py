@@ -50,7 +50,7 @@ from .errors import (
     WorkersAIError,
     error_from_envelope,
 )
-from .results import SynthesizedAudio, Transcription, Word
+from .results import SynthesizedAudio, Transcription, Word, words_from_json
 from .streaming import ListenSession, SpeakSession, connect_listen, connect_speak
 
 _LOGGER = logging.getLogger(__name__)
@@ -194,6 +194,7 @@ class WorkersAIClient:
                 state.attempt_number + 1,
             ),
         )
+
         async def once() -> _T:  # tenacity treats a plain callable (lambda) as synchronous
             return await call()
 
@@ -717,21 +718,6 @@ def _float(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _words(items: Any, key: str = "word") -> tuple[Word, ...]:
-    if not isinstance(items, list):
-        return ()
-    return tuple(
-        Word(
-            str(item.get(key) or item.get("word", "")).strip(),
-            _float(item.get("start")),
-            _float(item.get("end")),
-            _float(item.get("confidence")),
-        )
-        for item in items
-        if isinstance(item, Mapping)
-    )
-
-
 def _text(result: Mapping[str, Any], model_id: str) -> str:
     text = result.get("text")
     if not isinstance(text, str):
@@ -741,7 +727,7 @@ def _text(result: Mapping[str, Any], model_id: str) -> str:
 
 def _parse_whisper(model_id: str, result: Mapping[str, Any], language: str | None) -> Transcription:
     """whisper / whisper-tiny-en: ``{text, word_count, words[{word,start,end}], vtt}`` (§4.1)."""
-    words = _words(result.get("words"))
+    words = words_from_json(result.get("words"))
     duration = words[-1].end if words else None
     return Transcription(_text(result, model_id), model_id, language, words, duration)
 
@@ -757,7 +743,7 @@ def _parse_whisper_turbo(
     if isinstance(segments, list):
         for segment in segments:
             if isinstance(segment, Mapping):
-                words.extend(_words(segment.get("words")))
+                words.extend(words_from_json(segment.get("words")))
     detected = info.get("language")
     return Transcription(
         _text(result, model_id),
@@ -779,7 +765,7 @@ def _parse_nova3(model_id: str, result: Mapping[str, Any], language: str | None)
     if not isinstance(text, str):
         raise ProtocolError(f"{model_id}: transcript is not a string")
     detected = channel.get("detected_language") if isinstance(channel, Mapping) else None
-    words = _words(alternative.get("words"), key="punctuated_word")
+    words = words_from_json(alternative.get("words"), key="punctuated_word")
     metadata = result.get("metadata")
     duration = _float(metadata.get("duration")) if isinstance(metadata, Mapping) else None
     return Transcription(

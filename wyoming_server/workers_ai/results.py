@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +14,30 @@ class Word:
     start: float | None = None
     end: float | None = None
     confidence: float | None = None
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def words_from_json(items: Any, key: str = "word") -> tuple[Word, ...]:
+    """Parse a JSON ``words`` list (``[{word, start, end, confidence?}]``) leniently.
+
+    ``key`` names the text field to prefer (Deepgram's ``punctuated_word``), falling back to
+    ``word``; entries that are not objects are skipped, non-numbers become ``None``.
+    """
+    if not isinstance(items, list):
+        return ()
+    return tuple(
+        Word(
+            str(item.get(key) or item.get("word") or "").strip(),
+            _seconds(item.get("start")),
+            _seconds(item.get("end")),
+            _seconds(item.get("confidence")),
+        )
+        for item in items
+        if isinstance(item, dict)
+    )
 
 
 @dataclass(frozen=True, slots=True)

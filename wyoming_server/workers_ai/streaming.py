@@ -27,7 +27,7 @@ import aiohttp
 
 from .catalog import FLUX
 from .errors import ProtocolError, RequestTimeoutError, StreamClosedError, WorkersAIError
-from .results import Transcription, TranscriptUpdate, Word
+from .results import Transcription, TranscriptUpdate, Word, words_from_json
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ class ListenSession:
         self._finishing = False
         self._error: WorkersAIError | None = None
         self._words: list[Word] = []
+        self._committed: list[str] = []  # nova-3 is_final segments / flux completed turns
+        self._pending = ""  # the interim segment / the current turn, revised by the model
         self._closed = asyncio.Event()
         self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
         self._keepalive: asyncio.Task[None] | None = None
@@ -98,12 +100,12 @@ class ListenSession:
     @property
     def text(self) -> str:
         """The whole hypothesis so far (committed text plus the current interim part)."""
-        raise NotImplementedError
+        return " ".join(s for s in [*self._committed, self._pending] if s)
 
     @property
     def final_text(self) -> str:
-        """Only what the model has committed (``is_final`` / completed turns)."""
-        raise NotImplementedError
+        """Only what the model has committed (``is_final`` segments / completed turns)."""
+        return " ".join(s for s in self._committed if s)
 
     async def _send_finish(self) -> None:
         raise NotImplementedError
@@ -143,6 +145,13 @@ class ListenSession:
             return
         self._last_text = text
         self._updates.put_nowait(TranscriptUpdate(text, is_final=is_final, end_of_turn=end_of_turn))
+
+    def _commit(self, text: str, words: tuple[Word, ...]) -> None:
+        """The model committed ``text`` (a final segment or a completed turn)."""
+        if text:
+            self._committed.append(text)
+            self._words.extend(words)
+        self._pending = ""
 
     def _fail(self, message: str) -> None:
         self._error = StreamClosedError(f"{self.model_id}: {message}", partial_text=self.text)
@@ -244,17 +253,7 @@ class Nova3Session(ListenSession):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._segments: list[str] = []
-        self._interim = ""
         self._keepalive = asyncio.create_task(self._keepalive_loop(), name="nova-3 keepalive")
-
-    @property
-    def text(self) -> str:
-        return " ".join(s for s in [*self._segments, self._interim] if s)
-
-    @property
-    def final_text(self) -> str:
-        return " ".join(s for s in self._segments if s)
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
@@ -267,23 +266,11 @@ class Nova3Session(ListenSession):
                 return
             is_final = bool(message.get("is_final"))
             if is_final:
-                if transcript:
-                    self._segments.append(transcript)
-                    words = alternative.get("words")
-                    if isinstance(words, list):
-                        self._words.extend(
-                            Word(
-                                str(w.get("punctuated_word") or w.get("word") or ""),
-                                w.get("start"),
-                                w.get("end"),
-                                w.get("confidence"),
-                            )
-                            for w in words
-                            if isinstance(w, dict)
-                        )
-                self._interim = ""
+                self._commit(
+                    transcript, words_from_json(alternative.get("words"), "punctuated_word")
+                )
             else:
-                self._interim = transcript
+                self._pending = transcript
             self._publish(is_final=is_final, end_of_turn=bool(message.get("speech_final")))
         elif kind == "Error":
             self._fail(str(message.get("description") or message.get("message") or message))
@@ -304,45 +291,18 @@ class Nova3Session(ListenSession):
 class FluxSession(ListenSession):
     """flux over listen v2 (doc §4.6): one transcript per turn, cumulative within the turn."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._turns: list[str] = []
-        self._current = ""
-
-    @property
-    def text(self) -> str:
-        return " ".join(s for s in [*self._turns, self._current] if s)
-
-    @property
-    def final_text(self) -> str:
-        return " ".join(s for s in self._turns if s)
-
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "TurnInfo" or "event" in message:
             event = message.get("event")
             transcript = str(message.get("transcript") or "").strip()
             if event == "EndOfTurn":
-                if transcript:
-                    self._turns.append(transcript)
-                    words = message.get("words")
-                    if isinstance(words, list):
-                        self._words.extend(
-                            Word(
-                                str(w.get("word", "")),
-                                w.get("start"),
-                                w.get("end"),
-                                w.get("confidence"),
-                            )
-                            for w in words
-                            if isinstance(w, dict)
-                        )
-                self._current = ""
+                self._commit(transcript, words_from_json(message.get("words")))
                 if transcript:
                     self.end_of_turn.set()
                 self._publish(is_final=True, end_of_turn=bool(transcript))
             elif event in ("StartOfTurn", "Update", "EagerEndOfTurn", "TurnResumed"):
-                self._current = transcript
+                self._pending = transcript
                 self._publish(is_final=False)
         elif kind == "Error":
             self._fail(str(message.get("description") or message.get("code") or message))
