@@ -73,9 +73,15 @@ async def run(emu: EmulatorProcess, calls: int, model_latency_ms: float) -> dict
                     pass
             return time.perf_counter() - started
 
+        async def server_stt() -> float:
+            return await _server_stt(port, pcm)
+
+        async def server_tts() -> float:
+            return await _server_tts(port)
+
         for name, via_server, direct in (
-            ("stt", lambda: _server_stt(port, pcm), direct_stt),
-            ("tts", lambda: _server_tts(port), direct_tts),
+            ("stt", server_stt, direct_stt),
+            ("tts", server_tts, direct_tts),
         ):
             await via_server()  # warm-up: connections, model load
             await direct()

@@ -81,7 +81,7 @@ async def run(emu: EmulatorProcess, repeats: int, model_latency_ms: float) -> di
             await client.synthesize(MODEL, " ".join(SENTENCES), speaker="luna")
             rest_whole.append(time.perf_counter() - started)
     await emu.reset_faults()
-    result = {
+    result: dict[str, Any] = {
         "model_latency_ms": model_latency_ms,
         "streaming_first_audio": summary(streamed),
         "first_sentence_websocket_first_audio": summary(ws_first),
