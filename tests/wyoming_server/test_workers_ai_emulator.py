@@ -207,3 +207,11 @@ async def test_dropped_websocket_raises_with_partial_text(
 async def test_invalid_input_is_not_retried(client: WorkersAIClient) -> None:
     with pytest.raises(errors.InvalidInputError):
         await client.transcribe("whisper-tiny-en", b"definitely not audio" * 20)
+
+
+async def test_melotts_long_text_is_spoken_whole(client: WorkersAIClient) -> None:
+    sentence = "The living room lamp is now on. "
+    one = await client.synthesize_pcm("melotts", sentence, sample_rate=16000)
+    many = await client.synthesize_pcm("melotts", sentence * 25, sample_rate=16000)  # 800 chars
+    # two requests (melotts takes 600 characters), decoded as one MP3 stream
+    assert many.duration == pytest.approx(25 * one.duration, rel=0.2)

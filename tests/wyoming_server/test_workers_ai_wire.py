@@ -392,3 +392,26 @@ async def test_connection_refused_is_connection_error() -> None:
 def test_repr_hides_token() -> None:
     client = WorkersAIClient(None, ACCOUNT, TOKEN)  # type: ignore[arg-type]
     assert TOKEN not in repr(client)
+
+
+async def test_long_text_is_split_into_requests_and_pcm_concatenated(
+    recorder: tuple[Recorder, WorkersAIClient],
+) -> None:
+    rec, client = recorder
+    sentence = "The living room lamp is now on and the kitchen light is off. "  # 61 characters
+    text = sentence * 20  # 1220 characters: over aura-2-en's 1000
+    rec.answer_bytes(b"\x01\x00\x02\x00", "application/octet-stream")
+    rec.answer_bytes(b"\x03\x00", "application/octet-stream")
+    result = await client.synthesize_pcm("aura-2-en", text, sample_rate=16000)
+    bodies = [json.loads(r["body"])["text"] for r in rec.requests]
+    assert len(bodies) == 2
+    assert all(len(b) <= 1000 for b in bodies)
+    assert " ".join(bodies).split() == text.split()
+    assert result.pcm == b"\x01\x00\x02\x00\x03\x00"
+
+
+async def test_long_text_as_one_mp3_is_refused(recorder: tuple[Recorder, WorkersAIClient]) -> None:
+    rec, client = recorder
+    with pytest.raises(errors.InvalidInputError, match="synthesize_pcm"):
+        await client.synthesize("aura-1", "word " * 500)
+    assert rec.requests == []

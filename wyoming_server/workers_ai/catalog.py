@@ -73,6 +73,8 @@ class SpeechModel:
     speakers: tuple[str, ...] = ()
     default_speaker: str | None = None
     beta: bool = False
+    max_text_chars: int | None = None
+    """TTS: longest text one request takes (characters); longer text is split (text.py)."""
     doc_section: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -170,22 +172,25 @@ MODELS: dict[str, SpeechModel] = {
         SpeechModel(
             AURA_1, Task.TTS, "Aura 1", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
             rest=True, websocket=True, languages=("en",), price=Price(0.015, "1k characters"),
-            speakers=AURA_1_SPEAKERS, default_speaker="angus", doc_section="§5.1, §5.4",
+            speakers=AURA_1_SPEAKERS, default_speaker="angus", max_text_chars=2000,
+            doc_section="§5.1, §5.4",
         ),
         SpeechModel(
             AURA_2_EN, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
             rest=True, websocket=True, languages=("en",), price=Price(0.03, "1k characters"),
-            speakers=AURA_2_EN_SPEAKERS, default_speaker="luna", doc_section="§5.2, §5.4",
+            speakers=AURA_2_EN_SPEAKERS, default_speaker="luna", max_text_chars=1000,
+            doc_section="§5.2, §5.4",
         ),
         SpeechModel(
             AURA_2_ES, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
             rest=True, websocket=True, languages=("es",), price=Price(0.03, "1k characters"),
-            speakers=AURA_2_ES_SPEAKERS, default_speaker="aquila", doc_section="§5.3, §5.4",
+            speakers=AURA_2_ES_SPEAKERS, default_speaker="aquila", max_text_chars=1000,
+            doc_section="§5.3, §5.4",
         ),
         SpeechModel(
             MELOTTS, Task.TTS, "MeloTTS", *_MYSHELL, InputConvention.PROMPT_JSON_BASE64_MP3,
             rest=True, websocket=False, languages=MELOTTS_LANGUAGES,
-            price=Price(0.0002, "audio minute"), doc_section="§5.5",
+            price=Price(0.0002, "audio minute"), max_text_chars=600, doc_section="§5.5",
         ),
     )
 }  # fmt: skip

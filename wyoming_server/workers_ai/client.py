@@ -52,6 +52,7 @@ from .errors import (
 )
 from .results import SynthesizedAudio, Transcription, Word, words_from_json
 from .streaming import ListenSession, SpeakSession, connect_listen, connect_speak
+from .text import split_text
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -503,6 +504,12 @@ class WorkersAIClient:
         the audio itself, MP3 unless ``encoding`` says otherwise (doc §5.1-5.3, §1.4).
         melotts: JSON ``{prompt, lang}``; the answer is an envelope with base64 MP3 (doc §5.5).
 
+        Text longer than the model's ``max_text_chars`` can only be returned as raw PCM
+        (``encoding="linear16"``, ``container="none"``): it is then sent as several requests,
+        split at sentence ends (:func:`text.split_text`), and the PCM concatenated. Encoded
+        files (MP3, WAV) do not concatenate into one valid file: use :meth:`synthesize_pcm`,
+        which splits any text.
+
         Raises:
             InvalidInputError: empty text, unknown speaker or language, not a TTS model.
             WorkersAIError: any other API failure.
@@ -510,8 +517,42 @@ class WorkersAIClient:
         model = get_model(model_id)
         if model.task is not Task.TTS:
             raise InvalidInputError(f"{model.model_id} is not a text-to-speech model")
-        if not text.strip():
+        pieces = split_text(text, model.max_text_chars or len(text) or 1)
+        if not pieces:
             raise InvalidInputError("no text to synthesize")
+        if len(pieces) > 1 and (encoding, container) != ("linear16", "none"):
+            raise InvalidInputError(
+                f"{model.model_id} takes at most {model.max_text_chars} characters per request "
+                f"and {encoding or 'mp3'} audio does not concatenate; use synthesize_pcm"
+            )
+        parts = [
+            await self._synthesize_one(
+                model,
+                piece,
+                speaker=speaker,
+                language=language,
+                encoding=encoding,
+                sample_rate=sample_rate,
+                container=container,
+            )
+            for piece in pieces
+        ]
+        return SynthesizedAudio(
+            b"".join(part.audio for part in parts), parts[0].content_type, parts[0].sample_rate
+        )
+
+    async def _synthesize_one(
+        self,
+        model: SpeechModel,
+        text: str,
+        *,
+        speaker: str | None,
+        language: str | None,
+        encoding: str | None,
+        sample_rate: int | None,
+        container: str | None,
+    ) -> SynthesizedAudio:
+        """One REST TTS request (see :meth:`synthesize`)."""
         if model.input is InputConvention.PROMPT_JSON_BASE64_MP3:
             lang = _base_language(language) or model.languages[0]
             if lang not in model.languages:
@@ -563,12 +604,36 @@ class WorkersAIClient:
         """Synthesize ``text`` to mono s16le PCM over REST.
 
         aura-* are asked for raw linear16 at ``sample_rate`` Hz (no decoding; a WAV header is
-        stripped if one comes anyway); melotts' MP3 is decoded and resampled to ``sample_rate``.
+        parsed if one comes anyway); melotts' MP3 is decoded and resampled to ``sample_rate``.
+        Text longer than the model's ``max_text_chars`` is split at sentence ends
+        (:func:`text.split_text`) into several requests whose PCM is concatenated.
 
         Raises:
             WorkersAIError: see :meth:`synthesize`; ProtocolError for undecodable audio.
         """
         model = get_model(model_id)
+        if model.task is not Task.TTS:
+            raise InvalidInputError(f"{model.model_id} is not a text-to-speech model")
+        pieces = split_text(text, model.max_text_chars or len(text) or 1)
+        if not pieces:
+            raise InvalidInputError("no text to synthesize")
+        pcm = b"".join(
+            [
+                (await self._synthesize_pcm_one(model, piece, speaker, language, sample_rate)).pcm
+                for piece in pieces
+            ]
+        )
+        return audio.PcmAudio(pcm, sample_rate)
+
+    async def _synthesize_pcm_one(
+        self,
+        model: SpeechModel,
+        text: str,
+        speaker: str | None,
+        language: str | None,
+        sample_rate: int,
+    ) -> audio.PcmAudio:
+        """One piece of :meth:`synthesize_pcm`: one request, decoded."""
         if model.input is InputConvention.TEXT_JSON_AUDIO_BODY:
             result = await self.synthesize(
                 model.model_id,
