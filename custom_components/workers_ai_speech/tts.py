@@ -45,6 +45,14 @@ SENTENCE_SCHEDULE = (1, 3)
 everything available (the schedule of Home Assistant's ElevenLabs integration). Aura's
 WebSocket allows 20 flushes a minute (workers-ai-speech-api.md §2.3)."""
 
+TEXT_IDLE_TIMEOUT = 60.0
+"""Seconds to wait for more text of a streamed message before ending its audio.
+
+Home Assistant 2026.10.4's Assist pipeline ends the text stream only after the conversation
+agent returns; when the agent fails after streaming began, the stream never ends and nothing
+cancels the TTS task (assist_pipeline/default_pipeline.py). Without this bound the task and
+its aura WebSocket would stay open forever."""
+
 _EXTENSIONS = {"audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/wav": "wav", "audio/x-wav": "wav"}
 
 
@@ -77,6 +85,7 @@ async def sentence_batches(message_gen: AsyncIterator[str]) -> AsyncGenerator[st
 
     Text chunks may end anywhere (LLM deltas); sentences are found with ``sentence-stream``.
     Sentences that arrive while a batch is being spoken are joined into the next batch.
+    Ends (and closes ``message_gen``) when no text arrives for :data:`TEXT_IDLE_TIMEOUT` s.
     """
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -97,7 +106,12 @@ async def sentence_batches(message_gen: AsyncIterator[str]) -> AsyncGenerator[st
     done = False
     try:
         while not done:
-            first = await queue.get()
+            try:
+                async with asyncio.timeout(TEXT_IDLE_TIMEOUT):
+                    first = await queue.get()
+            except TimeoutError:
+                _LOGGER.warning("No text for %s s: ending the speech here", TEXT_IDLE_TIMEOUT)
+                return
             if first is None:
                 break
             batch = [first]

@@ -18,6 +18,7 @@ from homeassistant.exceptions import HomeAssistantError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from tts_helpers import TTS_ENTITY_ID, get_tts_audio, mp3_duration, wav_duration
 
+from custom_components.workers_ai_speech import tts as tts_module
 from custom_components.workers_ai_speech.const import CONF_LANGUAGE, CONF_MODEL, CONF_VOICE
 from custom_components.workers_ai_speech.tts import sentence_batches
 from wyoming_server.emulator import EmulatorProcess, speaker_length_scale
@@ -260,3 +261,33 @@ async def test_melotts_speaks_by_language(
     assert fr_scale != en_scale
     assert (mp3_duration(french) > mp3_duration(english)) == (fr_scale > en_scale)
     assert hass.states.get("select.melo_voice") is None
+
+
+async def test_text_stream_that_never_ends_stops_the_speech(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pipeline whose agent fails after streaming began never ends its text stream.
+
+    Home Assistant 2026.10.4 (assist_pipeline/default_pipeline.py) only puts the end marker
+    into the TTS text queue after the agent returns, and nothing cancels the TTS background
+    task. The sentence already received is spoken; then, after ``TEXT_IDLE_TIMEOUT`` seconds
+    without text, the audio ends and the text stream (and the aura WebSocket) are closed
+    instead of waiting forever.
+    """
+    monkeypatch.setattr(tts_module, "TEXT_IDLE_TIMEOUT", 0.5)
+    closed = asyncio.Event()
+
+    async def stalled_agent() -> AsyncGenerator[str]:
+        try:
+            yield "The living room light is on. And"
+            await asyncio.Event().wait()  # the agent raised; no end marker ever comes
+        finally:
+            closed.set()
+
+    stream = tts.async_create_stream(hass, TTS_ENTITY_ID, options=WAV)
+    stream.async_set_message_stream(stalled_agent())
+    async with asyncio.timeout(60):  # only so that the failing version does not hang the run
+        streamed = b"".join([chunk async for chunk in stream.async_stream_result()])
+    _, first_sentence = await get_tts_audio(hass, "The living room light is on.", options=WAV)
+    assert wav_duration(streamed) == pytest.approx(wav_duration(first_sentence), rel=0.5)
+    assert closed.is_set()
