@@ -230,6 +230,8 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = _normalize({**entry.data, CONF_API_TOKEN: user_input[CONF_API_TOKEN]})
             errors, extra = await _async_validate(self.hass, data)
+            # The form has only the token field: show other fields' errors form-wide.
+            errors = {"base": next(iter(errors.values()))} if errors else {}
             placeholders.update(extra)
             if not errors:
                 return self._async_update(entry, data)

@@ -217,6 +217,26 @@ async def test_reauth_flow(
     assert entry.state is ConfigEntryState.LOADED
 
 
+async def test_reauth_errors_show_on_the_reauth_form(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """The reauth form has only the token field, so every error must be a form-wide one.
+
+    An error keyed to ``account_id`` (not a field of this form) would not be shown: the user
+    would see the same form again with no message.
+    """
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_ACCOUNT_ID: "1" * 32}
+    )
+    result = await config_entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_TOKEN: config_entry.data[CONF_API_TOKEN]}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["errors"] == {"base": "invalid_account"}
+
+
 async def test_reauth_flow_of_loaded_entry(
     hass: HomeAssistant, setup_entry: MockConfigEntry, entry_data: dict[str, str]
 ) -> None:
