@@ -1,6 +1,8 @@
 """The integration's static files: manifest (hassfest rules), translations, HACS, brand."""
 
+import ast
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -71,3 +73,89 @@ def test_brand_images() -> None:
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", data[16:24])
         assert (width, height) == (size, size), name
+
+
+def _calls_with(keyword: str) -> list[tuple[str, ast.Call]]:
+    """(module name, call) for every call in the component that passes ``keyword=``."""
+    found = []
+    for path in sorted(COMPONENT.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and any(k.arg == keyword for k in node.keywords):
+                found.append((path.stem, node))
+    return found
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _placeholders(message: str) -> set[str]:
+    return set(re.findall(r"{(\w+)}", message))
+
+
+def test_every_translation_key_in_the_code_exists() -> None:
+    """Exceptions, entity names, selectors, flow steps, errors and aborts are all translated.
+
+    Reads the component's source (ast), so a key added to the code without a string fails here
+    instead of showing a raw key (or no message) to the user.
+    """
+    strings = _json(COMPONENT / "strings.json")
+    seen = 0
+    # Exceptions: translation_key (+ the placeholders their message uses).
+    for _module, call in _calls_with("translation_key"):
+        key = _keyword(call, "translation_key")
+        assert isinstance(key, ast.Constant)
+        if _keyword(call, "translation_domain") is None:  # a selector config
+            assert key.value in strings["selector"], key.value
+        else:
+            message = strings["exceptions"][key.value]["message"]
+            given = _keyword(call, "translation_placeholders")
+            names = {k.value for k in given.keys} if isinstance(given, ast.Dict) else set()  # type: ignore[union-attr]
+            assert _placeholders(message) == names, key.value
+        seen += 1
+    # Entity names: _attr_translation_key of each platform's entities.
+    for platform in ("stt", "tts", "select"):
+        tree = ast.parse((COMPONENT / f"{platform}.py").read_text())
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and any(
+                    isinstance(t, ast.Name) and t.id == "_attr_translation_key"
+                    for t in node.targets
+                )
+                and isinstance(node.value, ast.Constant)
+            ):
+                assert strings["entity"][platform][node.value.value]["name"]
+                seen += 1
+    # Flow steps, form errors and abort reasons of the config flow and the subentry flows.
+    flows = [strings["config"], *strings["config_subentries"].values()]
+    for _module, call in _calls_with("step_id"):
+        step = _keyword(call, "step_id")
+        if isinstance(step, ast.Constant):
+            assert any(step.value in flow["step"] for flow in flows), step.value
+            seen += 1
+    for _module, call in _calls_with("reason"):
+        reason = _keyword(call, "reason")
+        assert isinstance(reason, ast.Constant)
+        assert reason.value in strings["config"]["abort"], reason.value
+        seen += 1
+    tree = ast.parse((COMPONENT / "config_flow.py").read_text())
+    validate = next(
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.AsyncFunctionDef) and n.name == "_async_validate"
+    )
+    for node in ast.walk(validate):
+        if isinstance(node, ast.Dict):
+            for value in node.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    assert value.value in strings["config"]["error"], value.value
+                    seen += 1
+    # Reasons Home Assistant aborts with on our behalf (unique ID, update-and-abort helpers).
+    for reason in ("already_configured", "reauth_successful", "reconfigure_successful"):
+        assert reason in strings["config"]["abort"]
+    for subentry in strings["config_subentries"].values():
+        assert "reconfigure_successful" in subentry["abort"]
+        assert subentry["entry_type"]
+        assert subentry["initiate_flow"]["user"]
+    assert seen >= 15  # the scan found the code's keys (guards against a broken scan)
