@@ -9,15 +9,16 @@ from typing import Any, Self, override
 
 from homeassistant.components.select import SelectEntity
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 
 from wyoming_server.workers_ai import catalog
 
-from .const import CONF_MODEL, CONF_VOICE, SIGNAL_VOICE_SELECTED, SUBENTRY_TTS
+from .const import CONF_MODEL, CONF_VOICE, DOMAIN, SIGNAL_VOICE_SELECTED, SUBENTRY_TTS
 from .entity import WorkersAIEntity
 from .models import WorkersAIConfigEntry
 
@@ -29,15 +30,27 @@ async def async_setup_entry(
     entry: WorkersAIConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a voice select for each ``tts`` subentry whose model has speakers (aura)."""
+    """Add a voice select for each ``tts`` subentry whose model has speakers (aura).
+
+    A subentry reconfigured to a model without speakers (MeloTTS) loses its select: the
+    registry entry is removed rather than left behind as an unavailable entity.
+    """
+    registry = er.async_get(hass)
     for subentry in entry.subentries.values():
-        if (
-            subentry.subentry_type == SUBENTRY_TTS
-            and catalog.get_model(subentry.data[CONF_MODEL]).speakers
-        ):
+        if subentry.subentry_type != SUBENTRY_TTS:
+            continue
+        if catalog.get_model(subentry.data[CONF_MODEL]).speakers:
             async_add_entities(
                 [WorkersAIVoiceSelect(entry, subentry)], config_subentry_id=subentry.subentry_id
             )
+        elif entity_id := registry.async_get_entity_id(
+            Platform.SELECT, DOMAIN, _unique_id(subentry)
+        ):
+            registry.async_remove(entity_id)
+
+
+def _unique_id(subentry: ConfigSubentry) -> str:
+    return f"{subentry.subentry_id}-voice"
 
 
 @dataclass
@@ -70,7 +83,7 @@ class WorkersAIVoiceSelect(WorkersAIEntity, SelectEntity, RestoreEntity):
     def __init__(self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry) -> None:
         """Offer the model's speakers; start with the subentry's configured voice."""
         super().__init__(entry, subentry)
-        self._attr_unique_id = f"{subentry.subentry_id}-voice"
+        self._attr_unique_id = _unique_id(subentry)
         self._attr_options = sorted(self.model.speakers)
         configured = subentry.data.get(CONF_VOICE)
         self._configured_voice: str | None = configured

@@ -13,6 +13,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from tts_helpers import TTS_ENTITY_ID, cache_keys, get_tts_audio, wav_duration
 
+from custom_components.workers_ai_speech.const import CONF_LANGUAGE, CONF_MODEL
 from wyoming_server.emulator import speaker_length_scale
 from wyoming_server.workers_ai import catalog
 
@@ -129,3 +130,23 @@ async def test_stale_choice_is_not_restored(
     assert hass.states.get(SELECT_ID).state == "luna"
     entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
     assert entity.default_options == {tts.ATTR_VOICE: "luna"}
+
+
+async def test_switching_to_a_model_without_speakers_removes_the_select(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """Reconfiguring an aura service to MeloTTS leaves no orphaned (unavailable) voice select."""
+    subentry = next(s for s in setup_entry.subentries.values() if s.subentry_type == "tts")
+    assert entity_registry.async_get(SELECT_ID) is not None
+    result = await setup_entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_MODEL: catalog.MELOTTS}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_LANGUAGE: "en"}
+    )
+    await hass.async_block_till_done()
+    assert result["reason"] == "reconfigure_successful"
+    assert hass.states.get(TTS_ENTITY_ID) is not None
+    assert entity_registry.async_get(SELECT_ID) is None
+    assert hass.states.get(SELECT_ID) is None
