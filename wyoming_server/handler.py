@@ -201,10 +201,14 @@ class WorkersAIEventHandler(AsyncEventHandler):
         self._request = None
 
     async def _fail_stt(self, err: BaseException, *, at_stop: bool) -> None:
-        """``error`` + empty/partial ``transcript``; then ignore audio until ``audio-stop``."""
+        """``error`` + empty/partial ``transcript``; then ignore audio until ``audio-stop``.
+
+        The partial ``transcript`` keeps the text already sent as ``transcript-chunk``s, so the
+        chunks still add up to it.
+        """
         utterance = self._utterance
         if utterance is not None and not utterance.done:
-            await utterance.fail(err, logged=True)
+            await utterance.fail(err, utterance.events.sent_text, logged=True)
         elif utterance is None:
             await self.write_event(describe_failure(err).event().event())
             await TranscriptEvents(self.write_event, None).finish("")

@@ -209,3 +209,28 @@ async def test_nova3_utterances_are_not_cut_at_max_utterance_seconds(
         events = await read_until(client, ["transcript-stop"])
     [transcript] = [e for e in events if e.type == "transcript"]
     assert normalize(transcript.data["text"]) == LIGHT
+
+
+async def test_bad_chunk_after_transcript_chunks_keeps_the_partial_text(
+    server: ServerProcess, speech_dir: Path
+) -> None:
+    """A failure mid-utterance ends it with the text already sent as chunks, not less."""
+    async with server.client() as client:
+        early, _ = await speak_then_wait(
+            client,
+            speech_dir / "living_room_light_en.wav",
+            "@cf/deepgram/nova-3",
+            until="transcript-chunk",
+        )
+        bad = Event(type="audio-chunk", data={"rate": "fast", "width": 2, "channels": 1})
+        await client.write_event(bad)
+        await client.write_event(AudioStop().event())
+        await client.write_event(Ping(text="after").event())
+        late = await read_until(client, ["pong"])
+    events = early + late
+    assert types(late)[-4:] == ["error", "transcript", "transcript-stop", "pong"]
+    assert late[-4].data["code"] == "unsupported-audio-format"
+    chunks = "".join(e.data["text"] for e in events if e.type == "transcript-chunk")
+    [transcript] = [e for e in events if e.type == "transcript"]
+    assert chunks
+    assert transcript.data["text"] == chunks
