@@ -21,7 +21,7 @@ from wyoming.server import AsyncEventHandler
 from wyoming.tts import SynthesizeStopped
 
 from . import protocol
-from .languages import check_language
+from .languages import LANGUAGE_FALLBACK, check_language, supports
 from .protocol import MalformedEventError, TranscribeRequest
 from .request_errors import Failure, describe_failure
 from .settings import ServerSettings
@@ -29,7 +29,8 @@ from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_mode
 from .transcripts import TranscriptEvents
 from .tts import SynthesisReply
 from .voices import resolve_voice
-from .workers_ai import WorkersAIClient
+from .workers_ai import WorkersAIClient, catalog
+from .workers_ai.catalog import FLUX
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -154,7 +155,18 @@ class WorkersAIEventHandler(AsyncEventHandler):
 
     def _utterance_request(self, request: TranscribeRequest) -> UtteranceRequest:
         model = resolve_asr_model(request.name, self.settings.stt_model)
-        language = check_language(model, request.language or self.settings.language)
+        tag = request.language or self.settings.language
+        if request.name is None and model.model_id != FLUX and not supports(model, tag):
+            # Home Assistant offers the languages of every listed model but never names one:
+            # use the multilingual Whisper rather than fail. (Not with flux as the default:
+            # Home Assistant then leaves the end of speech to the model, which REST cannot do.)
+            fallback = catalog.get_model(LANGUAGE_FALLBACK)
+            if supports(fallback, tag):
+                _LOGGER.info(
+                    "%s does not support %s: using %s", model.model_id, tag, fallback.model_id
+                )
+                model = fallback
+        language = check_language(model, tag)
         return UtteranceRequest(model, language, self.settings.keyterms + request.terms)
 
     async def _on_transcribe(self, request: TranscribeRequest) -> None:

@@ -27,6 +27,16 @@ def primary(tag: str) -> str:
     return normalize(tag).split("-", 1)[0]
 
 
+def supports(model: catalog.SpeechModel, tag: str) -> bool:
+    """Whether ``model`` can transcribe the language of ``tag`` (region ignored)."""
+    return primary(tag) in {primary(code) for code in model.languages}
+
+
+LANGUAGE_FALLBACK = catalog.WHISPER_LARGE_V3_TURBO
+"""The model used when the client names none and the default model lacks the language: the
+multilingual Whisper (99 languages, workers-ai-speech-api.md §4.3)."""
+
+
 def check_language(model: catalog.SpeechModel, tag: str) -> str:
     """Return ``tag`` normalized when ``model`` can transcribe its language.
 
@@ -37,7 +47,7 @@ def check_language(model: catalog.SpeechModel, tag: str) -> str:
     Raises:
         BadRequestError: code ``unsupported-language`` when the model lacks the language.
     """
-    if primary(tag) in {primary(code) for code in model.languages}:
+    if supports(model, tag):
         return normalize(tag)
     raise BadRequestError(
         f"{model.model_id} does not support language '{tag}'", UNSUPPORTED_LANGUAGE

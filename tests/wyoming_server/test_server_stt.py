@@ -120,6 +120,24 @@ async def test_no_audio_gives_an_empty_transcript(server: ServerProcess) -> None
     assert transcript_of(events).data["text"] == ""
 
 
+async def test_a_language_the_default_model_lacks_falls_back_to_whisper(
+    server: ServerProcess, speech_dir: Path
+) -> None:
+    """HA offers the languages of every listed model but never names one: Swedish is not a
+    nova-3 language (the default), so the multilingual Whisper answers instead of an error."""
+    pcm, rate, width, channels = read_wav(speech_dir / "living_room_light_en.wav")
+    async with server.client() as client:
+        await client.write_event(Transcribe(language="sv").event())
+        for event in audio_events(pcm, rate, width, channels):
+            await client.write_event(event)
+        events = await read_until(client, ["transcript-stop"])
+    assert "error" not in types(events)
+    transcript = transcript_of(events)
+    assert transcript.data["language"] == "sv"
+    # The emulator's Whisper is English-only, so the English words come back.
+    assert normalize(transcript.data["text"]) == "turn on the living room light"
+
+
 @pytest.mark.parametrize(
     ("transcribe_event", "code"),
     [
