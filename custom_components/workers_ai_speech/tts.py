@@ -23,6 +23,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from sentence_stream import SentenceBoundaryDetector
 
 from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai.audio import pcm_to_wav
 from wyoming_server.workers_ai.errors import AuthenticationError, WorkersAIError
 
 from .const import (
@@ -225,19 +226,31 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
     async def async_get_tts_audio(
         self, message: str, language: str, options: dict[str, Any]
     ) -> TtsAudioType:
-        """Synthesize a whole message with one REST call; returns ``("mp3", bytes)`` usually.
+        """Synthesize a whole message over REST.
+
+        Returns ``("mp3", bytes)`` from one request; a message longer than one request takes
+        (``max_text_chars``) is split at sentence ends into several requests and returned as
+        ``("wav", bytes)`` (24 kHz mono), since MP3 files do not concatenate.
 
         Raises:
             HomeAssistantError: Workers AI failed or the voice is unknown.
         """
         speaker = self._speaker(options)
         client = self.entry.runtime_data.client
+        language_option = None if speaker else language
+        limit = self.model.max_text_chars
         try:
+            if limit is not None and len(message.strip()) > limit:
+                pcm = await client.synthesize_pcm(
+                    self.model.model_id,
+                    message,
+                    speaker=speaker,
+                    language=language_option,
+                    sample_rate=TTS_WEBSOCKET_SAMPLE_RATE,
+                )
+                return "wav", pcm_to_wav(pcm.pcm, pcm.sample_rate)
             audio = await client.synthesize(
-                self.model.model_id,
-                message,
-                speaker=speaker,
-                language=None if speaker else language,
+                self.model.model_id, message, speaker=speaker, language=language_option
             )
         except WorkersAIError as err:
             raise self._error(err) from err

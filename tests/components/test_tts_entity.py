@@ -263,6 +263,20 @@ async def test_melotts_speaks_by_language(
     assert hass.states.get("select.melo_voice") is None
 
 
+async def test_melotts_message_longer_than_one_request_is_spoken_whole(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """MeloTTS takes 600 characters per request: a longer message is split at sentence ends
+    and the pieces come back as one WAV (MP3 files do not concatenate)."""
+    sentence = "La lumière du salon est allumée. "
+    engine = "tts.melo_text_to_speech"
+    _, one = await get_tts_audio(hass, sentence, engine=engine)  # MP3, passed through
+    extension, many = await get_tts_audio(hass, sentence * 25, engine=engine, options=WAV)
+    assert len(sentence * 25) > 600
+    assert extension == "wav"
+    assert wav_duration(many) == pytest.approx(25 * mp3_duration(one), rel=0.2)
+
+
 async def test_text_stream_that_never_ends_stops_the_speech(
     hass: HomeAssistant, setup_entry: MockConfigEntry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
