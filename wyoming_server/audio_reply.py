@@ -8,6 +8,8 @@ that arrives at another rate is resampled to it.
 
 from __future__ import annotations
 
+import asyncio
+
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 
 from .transcripts import WriteEvent
@@ -29,6 +31,11 @@ class AudioReply:
         """Sample rate of the reply in Hz, fixed by the first audio."""
         self.stopped = False
         self._samples_sent = 0
+        # Held for each event written: audio-stop cannot slip between a check and a chunk.
+        self._lock = asyncio.Lock()
+
+    def _stopped(self) -> bool:
+        return self.stopped
 
     @property
     def started(self) -> bool:
@@ -40,34 +47,43 @@ class AudioReply:
         return self._samples_sent * 1000 // self.rate if self.rate else 0
 
     async def pcm(self, data: bytes, rate: int) -> None:
-        """Send s16le mono PCM at ``rate`` Hz (the first call sends ``audio-start``)."""
-        if self.stopped:
-            return
-        if self.rate is None:
-            self.rate = rate
-            await self._write(
-                AudioStart(rate=rate, width=WIDTH, channels=CHANNELS, timestamp=0).event()
-            )
-        elif rate != self.rate:
+        """Send s16le mono PCM at ``rate`` Hz (the first call sends ``audio-start``).
+
+        Audio that comes after :meth:`stop` (e.g. from a sentence still arriving while the
+        reply fails) is dropped, never written after ``audio-stop``.
+        """
+        async with self._lock:
+            if self._stopped():
+                return
+            if self.rate is None:
+                self.rate = rate
+                await self._write(
+                    AudioStart(rate=rate, width=WIDTH, channels=CHANNELS, timestamp=0).event()
+                )
+        if rate != self.rate:
             data = audio.convert_pcm(data, rate, WIDTH, CHANNELS, self.rate)
         data = self._carry + data
         usable = len(data) - len(data) % WIDTH
         self._carry = data[usable:]
         for offset in range(0, usable, self._chunk_bytes):
             piece = data[offset : min(offset + self._chunk_bytes, usable)]
-            await self._write(
-                AudioChunk(
-                    rate=self.rate,
-                    width=WIDTH,
-                    channels=CHANNELS,
-                    audio=piece,
-                    timestamp=self._timestamp_ms,
-                ).event()
-            )
-            self._samples_sent += len(piece) // WIDTH
+            async with self._lock:
+                if self._stopped():  # stop() may have run while we waited for the lock
+                    return
+                await self._write(
+                    AudioChunk(
+                        rate=self.rate,
+                        width=WIDTH,
+                        channels=CHANNELS,
+                        audio=piece,
+                        timestamp=self._timestamp_ms,
+                    ).event()
+                )
+                self._samples_sent += len(piece) // WIDTH
 
     async def stop(self) -> None:
         """Send ``audio-stop`` once (also when no audio was sent)."""
-        if not self.stopped:
-            self.stopped = True
-            await self._write(AudioStop(timestamp=self._timestamp_ms).event())
+        async with self._lock:
+            if not self.stopped:
+                self.stopped = True
+                await self._write(AudioStop(timestamp=self._timestamp_ms).event())
