@@ -45,6 +45,9 @@ from .workers_ai.streaming import SpeakSession
 
 _LOGGER = logging.getLogger(__name__)
 
+MAX_PENDING_CHARS = 500
+"""Characters of text without a sentence end after which it is spoken anyway (at a space)."""
+
 REST_IN_FLIGHT = 2
 """REST synthesis requests one reply may have open at once (the one playing and the next)."""
 
@@ -102,9 +105,24 @@ class SynthesisReply:
     # ------------------------------------------------------------------ text in
 
     async def add_text(self, text: str) -> None:
-        """Add text; every sentence it completes is submitted for synthesis right away."""
+        """Add text; every sentence it completes is submitted for synthesis right away.
+
+        Text that runs on for :data:`MAX_PENDING_CHARS` without a sentence end (a list, an
+        unpunctuated LLM reply) is submitted up to its last space, so speech starts and the
+        buffer stays bounded.
+        """
         for sentence in self._detector.add_chunk(text):
             await self._submit(sentence)
+        detector = self._detector
+        if len(detector.current_sentence) + len(detector.remaining_text) > MAX_PENDING_CHARS:
+            pending = detector.finish()
+            head, _, tail = pending.rpartition(" ")
+            if not head.strip():
+                head, tail = pending, ""
+            self._detector = SentenceBoundaryDetector()
+            await self._submit(head.strip())
+            for sentence in self._detector.add_chunk(tail):
+                await self._submit(sentence)
 
     async def finish(self) -> None:
         """Submit the remaining text, wait for all audio, send the terminal events."""

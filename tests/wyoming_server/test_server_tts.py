@@ -128,6 +128,23 @@ async def test_streaming_audio_starts_before_synthesize_stop(
     assert await speech_to_text(server, pcm, rate) == normalize(f"{WEATHER} {KITCHEN}")
 
 
+async def test_run_on_text_without_sentence_ends_is_spoken_before_synthesize_stop(
+    server: ServerProcess,
+) -> None:
+    """An unpunctuated reply must not wait for synthesize-stop (nor grow without bound)."""
+    words = "the lamp is on and the door is locked and the heating is at twenty degrees "
+    async with server.client() as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice("aura-2-en-luna")).event())
+        for _ in range(10):  # about 750 characters, no sentence end
+            await client.write_event(SynthesizeChunk(text=words).event())
+        early = await read_until(client, ["audio-chunk"])
+        await client.write_event(SynthesizeStop().event())
+        late = await read_until(client, ["synthesize-stopped"])
+    events = early + late
+    assert "error" not in types(events)
+    assert_one_audio_group(events)
+
+
 async def test_streaming_without_text_just_stops(server: ServerProcess) -> None:
     async with server.client() as client:
         await client.write_event(SynthesizeStart().event())
