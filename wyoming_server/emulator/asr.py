@@ -144,6 +144,9 @@ def _transcribe(model: Any, audio: FloatAudio, options: Options) -> Transcript:
         "language": "en",  # tiny.en is English-only
         "task": "transcribe",
         "beam_size": max(1, options.beam_size),
+        # No temperature fallback (which samples at random): the same audio always gives the
+        # same text, so tests that transcribe audio cannot pass on one run and fail on the next.
+        "temperature": 0.0,
         "initial_prompt": options.initial_prompt,
         "prefix": options.prefix,
         "vad_filter": options.vad_filter,

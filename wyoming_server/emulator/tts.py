@@ -39,9 +39,11 @@ async def preload() -> None:
 def _chunks(voice: Any, text: str, length_scale: float) -> Iterator[bytes]:
     from piper import SynthesisConfig  # noqa: PLC0415 - heavy: first use only
 
-    # noise_w_scale=0: phoneme durations without random variation, so the audio duration of a
-    # text depends only on the speaker's length_scale (tests can predict it).
-    config = SynthesisConfig(length_scale=length_scale, noise_w_scale=0.0)
+    # noise_w_scale=0 and noise_scale=0: no random variation at all (as wyoming-piper's own
+    # tests run it), so the same text and speaker always give the same audio: its duration
+    # depends only on the speaker's length_scale, and a test that transcribes it back cannot
+    # pass on one run and fail on the next.
+    config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0)
     for chunk in voice.synthesize(text, syn_config=config):
         yield bytes(chunk.audio_int16_bytes)
 
