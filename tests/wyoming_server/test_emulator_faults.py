@@ -100,6 +100,27 @@ async def test_upload_bandwidth_throttles_request_bodies(
     assert time.monotonic() - started >= len(audio) / 100_000 * 0.9
 
 
+async def test_websocket_audio_is_received_at_the_upload_rate(
+    http: aiohttp.ClientSession, emulator: Emulator
+) -> None:
+    """2 s of audio sent at once over a 32 kB/s uplink cannot all arrive in under 2 s, so the
+    session's Metadata (after CloseStream, after all audio) comes no sooner."""
+    emulator.faults.upload_bytes_per_second = 32_000
+    url = emulator.run_url("@cf/deepgram/nova-3") + "?encoding=linear16&sample_rate=16000"
+    audio = bytes(16000 * 2 * 2)  # 2 s of silence: 64 kB
+    async with http.ws_connect(url) as ws:
+        started = time.monotonic()
+        for offset in range(0, len(audio), 3200):
+            await ws.send_bytes(audio[offset : offset + 3200])
+        await ws.send_str(json.dumps({"type": "CloseStream"}))
+        kinds = []
+        while (msg := await ws.receive(timeout=30)).type is aiohttp.WSMsgType.TEXT:
+            kinds.append(json.loads(msg.data)["type"])
+        elapsed = time.monotonic() - started
+    assert kinds[-1] == "Metadata"
+    assert elapsed >= len(audio) / 32_000 * 0.9
+
+
 async def test_websocket_is_dropped_after_n_messages(
     http: aiohttp.ClientSession, emulator: Emulator
 ) -> None:
