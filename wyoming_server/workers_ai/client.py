@@ -514,12 +514,7 @@ class WorkersAIClient:
             InvalidInputError: empty text, unknown speaker or language, not a TTS model.
             WorkersAIError: any other API failure.
         """
-        model = get_model(model_id)
-        if model.task is not Task.TTS:
-            raise InvalidInputError(f"{model.model_id} is not a text-to-speech model")
-        pieces = split_text(text, model.max_text_chars or len(text) or 1)
-        if not pieces:
-            raise InvalidInputError("no text to synthesize")
+        model, pieces = _tts_pieces(model_id, text)
         if len(pieces) > 1 and (encoding, container) != ("linear16", "none"):
             raise InvalidInputError(
                 f"{model.model_id} takes at most {model.max_text_chars} characters per request "
@@ -611,12 +606,7 @@ class WorkersAIClient:
         Raises:
             WorkersAIError: see :meth:`synthesize`; ProtocolError for undecodable audio.
         """
-        model = get_model(model_id)
-        if model.task is not Task.TTS:
-            raise InvalidInputError(f"{model.model_id} is not a text-to-speech model")
-        pieces = split_text(text, model.max_text_chars or len(text) or 1)
-        if not pieces:
-            raise InvalidInputError("no text to synthesize")
+        model, pieces = _tts_pieces(model_id, text)
         pcm = b"".join(
             [
                 (await self._synthesize_pcm_one(model, piece, speaker, language, sample_rate)).pcm
@@ -714,6 +704,21 @@ class WorkersAIClient:
 
 
 # ---------------------------------------------------------------------- response parsing
+
+
+def _tts_pieces(model_id: str, text: str) -> tuple[SpeechModel, list[str]]:
+    """The TTS model and ``text`` split into the pieces one request each takes (text.py).
+
+    Raises:
+        InvalidInputError: not a TTS model, or no text.
+    """
+    model = get_model(model_id)
+    if model.task is not Task.TTS:
+        raise InvalidInputError(f"{model.model_id} is not a text-to-speech model")
+    pieces = split_text(text, model.max_text_chars or len(text) or 1)
+    if not pieces:
+        raise InvalidInputError("no text to synthesize")
+    return model, pieces
 
 
 def _asr_model(model_id: str) -> SpeechModel:
