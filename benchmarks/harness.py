@@ -20,7 +20,7 @@ from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import audio
 
 REPO = Path(__file__).resolve().parents[1]
-SPEECH = REPO.parent / "shared" / "speech"
+SPEECH = REPO / "tests" / "data"
 
 
 def free_port() -> int:

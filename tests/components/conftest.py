@@ -28,7 +28,7 @@ from custom_components.workers_ai_speech.const import (
 from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import catalog
 
-SPEECH_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+SPEECH_DIR = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Speech-to-text: real speech through the Assist pipeline, the HTTP API and the entity.
 
 Every transcript comes from the emulator's Whisper tiny.en run on the real recording
-../shared/speech/living_room_light_en.wav ("Turn on the living room light.").
+tests/data/living_room_light_en.wav ("Turn on the living room light.").
 """
 
 import re

@@ -16,12 +16,12 @@ import pytest_asyncio
 
 from wyoming_server.emulator import Emulator, EmulatorProcess
 
-SPEECH_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+SPEECH_DIR = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="session")
 def speech_dir() -> Path:
-    """Folder of the real speech recordings (``../shared/speech``)."""
+    """Folder of the real speech recordings (``tests/data``, with their licence and transcripts)."""
     return SPEECH_DIR
 
 

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from wyoming_server.emulator import Emulator, schemas, speaker_length_scale
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "data"
 LAMP_WAV = "turn_on_the_living_room_lamp.wav"  # 44.1 kHz stereo
 LIGHT_WAV = "living_room_light_en.wav"  # 16 kHz mono
 LAMP = ["turn", "on", "the", "living", "room", "lamp"]

@@ -1,6 +1,6 @@
 """Speech to text end to end: Wyoming client → server subprocess → emulator (real Whisper).
 
-The recordings are real human speech from ``../shared/speech`` (transcripts in its README).
+The recordings are real human speech from ``tests/data`` (transcripts in its README).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 
 from wyoming_server.workers_ai import audio
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "data"
 
 
 def _read(name: str) -> tuple[bytes, int, int, int]:
