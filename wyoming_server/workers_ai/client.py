@@ -68,6 +68,9 @@ DEFAULT_DEADLINE: Final = 60.0
 
 DEFAULT_MAX_ATTEMPTS: Final = 4
 
+DEFAULT_CONNECT_TIMEOUT: Final = 3.0
+"""Seconds to open a TCP/TLS connection or a WebSocket (handshake included)."""
+
 UPLOAD_FORMATS: Final = ("flac", "wav")
 
 
@@ -122,6 +125,10 @@ class WorkersAIClient:
         max_attempts: attempts per call, first one included.
         upload_format: how :meth:`transcribe_pcm` uploads PCM to REST models: ``"flac"``
             (lossless, about half the bytes of WAV; see benchmarks/) or ``"wav"``.
+        gateway_token: an AI Gateway token, sent as ``cf-aig-authorization: Bearer ...`` to an
+            authenticated gateway; never logged. See
+            https://developers.cloudflare.com/ai-gateway/configuration/authentication/
+        connect_timeout: seconds to connect (TCP + TLS, WebSocket handshake included).
     """
 
     def __init__(
@@ -135,6 +142,8 @@ class WorkersAIClient:
         deadline: float = DEFAULT_DEADLINE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         upload_format: str = "flac",
+        gateway_token: str | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         if upload_format not in UPLOAD_FORMATS:
             raise ValueError(f"upload_format must be one of {UPLOAD_FORMATS}")
@@ -146,6 +155,8 @@ class WorkersAIClient:
         self.deadline = deadline
         self.max_attempts = max_attempts
         self.upload_format = upload_format
+        self._gateway_token = (gateway_token or "").strip() or None
+        self.connect_timeout = connect_timeout
 
     def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
         return (
@@ -169,7 +180,10 @@ class WorkersAIClient:
 
     @property
     def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_token}"}
+        headers = {"Authorization": f"Bearer {self._api_token}"}
+        if self._gateway_token:
+            headers["cf-aig-authorization"] = f"Bearer {self._gateway_token}"
+        return headers
 
     async def _with_retries(self, what: str, call: Callable[[], Awaitable[_T]]) -> _T:
         """Run ``call`` with retries for retryable errors, bounded by ``self.deadline``.

@@ -46,7 +46,8 @@ class Transcription:
 
     ``language`` is what the model reported (turbo's ``transcription_info.language``, nova-3's
     detected language) or, failing that, the language that was requested; ``None`` if neither.
-    ``duration`` is the audio length in seconds when the model reports it.
+    ``duration`` is the audio length in seconds when the model reports it. ``neurons`` is what
+    the call cost, from the ``cf-ai-neurons`` response header, when Workers AI sent one.
     """
 
     text: str
@@ -54,6 +55,7 @@ class Transcription:
     language: str | None = None
     words: tuple[Word, ...] = ()
     duration: float | None = None
+    neurons: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,10 @@ class SynthesizedAudio:
 
     ``content_type`` is ``audio/mpeg`` for MP3 (aura's default and melotts), ``audio/wav`` or
     ``audio/l16`` for linear16. ``sample_rate`` (Hz) is set when it is known without decoding.
+    ``neurons`` is what the call cost (``cf-ai-neurons`` header), when Workers AI sent one.
     """
 
     audio: bytes
     content_type: str
     sample_rate: int | None = None
+    neurons: float | None = None
