@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 from custom_components.workers_ai_speech.const import DOMAIN
+from wyoming_server import __version__
 from wyoming_server.workers_ai import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +31,7 @@ def test_manifest_follows_hassfest_rules() -> None:
     assert manifest["codeowners"]
     assert manifest["documentation"].startswith("https://")
     assert manifest["issue_tracker"].startswith("https://")
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    version = pyproject.split('version = "', 1)[1].split('"', 1)[0]
-    assert manifest["requirements"] == [f"wyoming-workers-ai=={version}"]
+    assert manifest["requirements"] == [f"wyoming-workers-ai=={__version__}"]
 
 
 def test_translations_are_the_strings() -> None:
