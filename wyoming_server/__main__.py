@@ -21,12 +21,11 @@ from . import __version__
 from .backend import BackendError, open_client
 from .cli import parse_args
 from .credentials import CredentialsError, load_credentials
+from .discovery import DiscoveryError, ZeroconfAnnouncement, announced_address
 from .handler import WorkersAIEventHandler
 from .info import build_info
 
 _LOGGER = logging.getLogger("wyoming_server")
-
-_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names, not a bind
 
 
 def _bound_port(server: AsyncTcpServer) -> int:
@@ -44,21 +43,15 @@ def _listening_uri(server: AsyncServer, uri: str) -> str:
     return uri
 
 
-async def _register_zeroconf(server: AsyncServer, name: str, host: str | None) -> None:
-    """Announce ``_wyoming._tcp`` (tcp only), with a real IP instead of a wildcard bind.
+def _announcement(server: AsyncServer, name: str, host: str | None) -> ZeroconfAnnouncement:
+    """The ``_wyoming._tcp`` announcement of a tcp server, with a real IP for a wildcard bind.
 
-    wyoming's ``HomeAssistantZeroconf`` advertises its ``host`` verbatim, so ``0.0.0.0`` must
-    become ``None`` (autodetect) (wyoming-protocol-and-servers.md §1.8).
+    Raises:
+        DiscoveryError: not a tcp:// server, or no address to announce.
     """
     if not isinstance(server, AsyncTcpServer):
-        raise TypeError("--zeroconf needs a tcp:// URI")
-    from wyoming.zeroconf import HomeAssistantZeroconf  # noqa: PLC0415 - optional extra
-
-    port = _bound_port(server)
-    advertised = host or (None if server.host in _WILDCARD_HOSTS else server.host)
-    zeroconf = HomeAssistantZeroconf(name=name, port=port, host=advertised)
-    await zeroconf.register_server()
-    _LOGGER.info("Zeroconf discovery enabled: %s on port %d", name, port)
+        raise DiscoveryError("--zeroconf needs a tcp:// URI")
+    return ZeroconfAnnouncement(name, announced_address(server.host, host), _bound_port(server))
 
 
 async def main() -> int:
@@ -108,17 +101,20 @@ async def main() -> int:
             else:
                 assert isinstance(server, (AsyncTcpServer, AsyncUnixServer))
                 await server.start(factory)
-                if args.zeroconf:
-                    await _register_zeroconf(server, args.zeroconf, args.zeroconf_host)
-                _LOGGER.info("Ready: listening on %s", _listening_uri(server, args.uri))
-                await stop.wait()
-                _LOGGER.info("Stopping")
+                async with contextlib.AsyncExitStack() as announcement:
+                    if args.zeroconf:  # withdrawn (mDNS goodbye) before the server stops
+                        await announcement.enter_async_context(
+                            _announcement(server, args.zeroconf, args.zeroconf_host)
+                        )
+                    _LOGGER.info("Ready: listening on %s", _listening_uri(server, args.uri))
+                    await stop.wait()
+                    _LOGGER.info("Stopping")
                 await server.stop()
                 # Let each connection's handler close its WebSockets before the session goes.
                 handlers = list(server._handlers)
                 if handlers:
                     await asyncio.wait(handlers, timeout=5.0)
-    except BackendError as err:
+    except (BackendError, DiscoveryError) as err:
         _LOGGER.error("%s", err)  # noqa: TRY400 - a configuration error, not a crash
         return 2
     except OSError as err:

@@ -32,7 +32,7 @@ async def describe(uri: str, timeout: float) -> Info:
     Raises:
         OSError: the connection failed.
         TimeoutError: no ``info`` within ``timeout``.
-        ConnectionError: the server closed the connection before answering.
+        ConnectionResetError: the server closed the connection before answering.
     """
     async with asyncio.timeout(timeout):
         async with AsyncClient.from_uri(uri) as client:
@@ -40,7 +40,7 @@ async def describe(uri: str, timeout: float) -> Info:
             while True:
                 event = await client.read_event()
                 if event is None:
-                    raise ConnectionError("connection closed before info")
+                    raise ConnectionResetError("connection closed before info")
                 if Info.is_type(event.type):
                     return Info.from_event(event)
 
@@ -51,13 +51,15 @@ async def check(uri: str, timeout: float, wait: float) -> str | None:
     while True:
         try:
             info = await describe(uri, timeout)
-        except OSError as err:
+        except TimeoutError:  # before OSError: TimeoutError is one
+            return f"no info from {uri} within {timeout} s"
+        except (ConnectionRefusedError, FileNotFoundError) as err:  # not (yet) listening
             if time.monotonic() >= deadline:
                 return f"cannot connect to {uri}: {err}"
             await asyncio.sleep(0.2)
             continue
-        except (TimeoutError, ConnectionError) as err:
-            return f"no info from {uri}: {err or 'timed out'}"
+        except OSError as err:  # incl. ConnectionError: closed without info
+            return f"no info from {uri}: {err}"
         if not any(p.installed for p in info.asr) and not any(p.installed for p in info.tts):
             return f"{uri} answered info without speech-to-text or text-to-speech programs"
         return None

@@ -26,7 +26,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 
-READY_RE = re.compile(r"Ready: listening on tcp://127\.0\.0\.1:(\d+)")
+READY_RE = re.compile(r"Ready: listening on tcp://[^\s:]+:(\d+)")
 EVENT_TIMEOUT = 60.0
 """Seconds a test waits for one event before it fails (a hang guard, not a speed check)."""
 
