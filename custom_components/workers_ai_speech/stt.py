@@ -70,6 +70,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             prefers_auto_gain_enabled=True,
             prefers_noise_reduction_enabled=True,
         )
+        self._streams: set[asyncio.Task[str]] = set()
 
     @property
     @override
@@ -123,11 +124,19 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         AI fails; a rejected API token also starts re-authentication.
         """
         language = stt_request_language(self._language_setting, metadata.language)
+        if self.model.websocket:
+            work = asyncio.create_task(self._async_transcribe_streaming(stream, language))
+        else:
+            work = asyncio.create_task(self._async_transcribe_batch(stream, language))
+        self._streams.add(work)
         try:
-            if self.model.websocket:
-                text = await self._async_transcribe_streaming(stream, language)
-            else:
-                text = await self._async_transcribe_batch(stream, language)
+            text = await work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # our caller was cancelled
+            _LOGGER.warning("Speech-to-text stopped: the entity was removed (entry unloaded)")
+            return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         except AuthenticationError as err:
             _LOGGER.error("Workers AI rejected the API token: %s", err)  # noqa: TRY400
             self.entry.async_start_reauth(self.hass)
@@ -135,7 +144,17 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         except WorkersAIError as err:
             _LOGGER.error("Speech-to-text with %s failed: %s", self.model.model_id, err)  # noqa: TRY400
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+        finally:
+            self._streams.discard(work)
         return stt.SpeechResult(text, stt.SpeechResultState.SUCCESS)
+
+    @override
+    async def async_will_remove_from_hass(self) -> None:
+        """Stop the streams still running (entry unloaded): they end with an error result."""
+        for work in list(self._streams):
+            work.cancel()
+        await asyncio.gather(*self._streams, return_exceptions=True)
+        await super().async_will_remove_from_hass()
 
     async def _async_transcribe_batch(
         self, stream: AsyncIterable[bytes], language: str | None

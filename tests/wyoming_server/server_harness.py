@@ -57,6 +57,12 @@ class ServerProcess:
         self.stderr_path = Path(self._tmpdir.name) / "stderr"
 
     @property
+    def pid(self) -> int:
+        """The child's process ID (after :meth:`start`)."""
+        assert self._process is not None
+        return self._process.pid
+
+    @property
     def stderr(self) -> str:
         """Everything the server logged so far."""
         return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""

@@ -17,6 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
+from . import load_mode
 from .config import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_API_TOKEN,
@@ -71,6 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds without audio before a Deepgram WebSocket closes (default %(default)s)",
     )
     parser.add_argument("--preload", action="store_true", help="load the models before serving")
+    parser.add_argument(
+        "--load-mode",
+        action="store_true",
+        help="answer without the models (canned transcript, synthetic audio) for load tests; "
+        "the model_latency_ms fault sets the answer time",
+    )
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.add_argument(
         "--exit-on-stdin-eof",
@@ -88,6 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
+    if args.load_mode:
+        load_mode.enable()
     emulator = Emulator(
         account_id=args.account_id,
         api_token=args.api_token,
@@ -95,7 +104,7 @@ async def serve(args: argparse.Namespace) -> None:
         port=args.port,
         max_request_bytes=args.max_request_bytes,
         ws_idle_timeout_s=args.ws_idle_timeout,
-        preload=args.preload,
+        preload=args.preload and not args.load_mode,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
