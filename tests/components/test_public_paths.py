@@ -10,6 +10,7 @@ per-speaker speaking rate (:func:`wyoming_server.emulator.speaker_length_scale`)
 """
 
 import asyncio
+import json
 import re
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -241,6 +242,18 @@ async def test_melotts_speaks_the_requested_language(
     expected = await whisper.synthesize(catalog.MELOTTS, MESSAGE, language=other)
     assert duration(foreign) == pytest.approx(duration(expected.audio), rel=0.02)
     assert duration(english) != pytest.approx(duration(expected.audio), rel=0.05)
+
+
+@pytest.mark.xfail(strict=True, reason="§9 C4: fixed by fidelity branch")
+async def test_melotts_offers_only_the_languages_workers_ai_speaks(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """Workers AI answers MeloTTS ``lang`` es and fr with 404/8002 (§9 C4); en, zh, ja, ko
+    work. Quoted in tests/data/schemas/melotts.json."""
+    published = json.loads((DATA / "schemas" / "melotts.json").read_text())["languages"]
+    entity = hass.data[tts.DATA_COMPONENT].get_entity("tts.melo_text_to_speech")
+    assert entity is not None
+    assert sorted(entity.supported_languages) == sorted(published)
 
 
 # ---------------------------------------------------------------------- a pipeline, end to end

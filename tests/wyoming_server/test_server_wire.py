@@ -22,6 +22,7 @@ from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
+from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from tests.wire_recorder import WireRecorder
@@ -255,6 +256,25 @@ async def test_named_model_without_the_language_is_refused_before_any_request(
 
 
 # ---------------------------------------------------------------------- text to speech
+
+
+@pytest.mark.xfail(strict=True, reason="§9 C4: fixed by fidelity branch")
+async def test_only_the_melotts_languages_workers_ai_speaks_are_advertised(
+    server: ServerProcess,
+) -> None:
+    """MeloTTS on Workers AI answers ``lang`` es and fr with 404/8002 (§9 C4): HA must not be
+    offered a voice that always fails."""
+    async with server.client() as client:
+        await client.write_event(Describe().event())
+        [info] = await read_until(client, ["info"])
+    melo = {
+        lang
+        for voice in Info.from_event(info).tts[0].voices
+        if voice.name.startswith("melotts")
+        for lang in voice.languages
+    }
+    assert melo == set(schema("melotts.json")["languages"])
+
 
 TEXT = "The weather is sunny today and the garden lights are on."
 
