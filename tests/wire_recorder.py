@@ -208,7 +208,12 @@ class WireRecorder:
                 elif msg.type is aiohttp.WSMsgType.BINARY:
                     await downstream.send_bytes(msg.data)
             code = upstream.close_code
-            await downstream.close(code=code if code and 1000 <= code < 5000 else 1000)
+            if code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE and request.transport is not None:
+                request.transport.abort()  # the upstream dropped: drop the client too
+                return
+            # A close without a status (1005, or none) is passed on as a normal close.
+            sendable = code is not None and (1000 <= code <= 1011 or 3000 <= code < 5000)
+            await downstream.close(code=code if sendable and code != 1005 else 1000)
 
         tasks = [
             asyncio.create_task(client_to_upstream()),
