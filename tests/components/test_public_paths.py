@@ -425,3 +425,22 @@ async def test_pinned_language_reaches_whisper_turbo(
     assert response.status == 200, await response.text()
     [request] = wire.runs(catalog.WHISPER_LARGE_V3_TURBO)
     assert request.json()["language"] == "fr"
+
+
+async def test_tts_get_url_melotts_failure_is_an_error_not_audio(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    emulator: EmulatorProcess,
+) -> None:
+    """Workers AI refuses the MeloTTS request: the media URL answers an error, not audio."""
+    await emulator.set_faults(fail_next=1, status=400, code=5006, message="Invalid input")
+    client = await hass_client()
+    response = await client.post(
+        "/api/tts_get_url",
+        json={"engine_id": "tts.melo_text_to_speech", "message": MESSAGE, "cache": False},
+    )
+    assert response.status == 200, await response.text()
+    audio_response = await client.get((await response.json())["path"])
+    assert audio_response.status >= 400
+    assert (await emulator.get_faults())["pending_failures"] == 0
