@@ -128,7 +128,12 @@ async def main() -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: ``wyoming-workers-ai [flags]`` serves,
+    ``wyoming-workers-ai doctor [flags]`` checks the account (:mod:`.doctor_cli`)."""
+    if sys.argv[1:2] == ["doctor"]:
+        from .doctor_cli import run as run_doctor  # noqa: PLC0415 - only for the subcommand
+
+        sys.exit(run_doctor(sys.argv[2:]))
     sys.exit(asyncio.run(main()))
 
 

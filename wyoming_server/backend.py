@@ -24,7 +24,12 @@ class BackendError(Exception):
 
 
 @asynccontextmanager
-async def _embedded_emulator() -> AsyncIterator[tuple[str, Credentials]]:
+async def embedded_emulator() -> AsyncIterator[tuple[str, Credentials]]:
+    """Start the embedded emulator on a free loopback port; yield its API root and credentials.
+
+    Raises:
+        BackendError: the emulator extra is not installed.
+    """
     try:
         from .emulator import Emulator  # noqa: PLC0415 - optional extra, heavy models
     except ImportError as err:
@@ -65,7 +70,7 @@ async def open_client(
     """
     async with AsyncExitStack() as stack:
         if credentials is None:
-            emulator_url, creds = await stack.enter_async_context(_embedded_emulator())
+            emulator_url, creds = await stack.enter_async_context(embedded_emulator())
             api_base_url = emulator_url
         else:
             creds = credentials
