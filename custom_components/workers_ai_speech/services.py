@@ -6,7 +6,7 @@ report as response data. It spends neurons (a few hundred at most), so it is an 
 runs, not part of diagnostics.
 """
 
-import voluptuous as vol
+import probatio
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
@@ -22,11 +22,11 @@ ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_MODELS = "models"
 ATTR_UNDOCUMENTED = "undocumented"
 
-RUN_CHECK_SCHEMA = vol.Schema(
+RUN_CHECK_SCHEMA = probatio.Schema(
     {
-        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-        vol.Optional(ATTR_MODELS, default=list): vol.All(cv.ensure_list, [cv.string]),
-        vol.Optional(ATTR_UNDOCUMENTED, default=False): cv.boolean,
+        probatio.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        probatio.Optional(ATTR_MODELS, default=list): probatio.All(cv.ensure_list, [cv.string]),
+        probatio.Optional(ATTR_UNDOCUMENTED, default=False): cv.boolean,
     }
 )
 
