@@ -22,8 +22,8 @@ class Transport(StrEnum):
 class Outcome(StrEnum):
     """The verdict on one check.
 
-    ``ok``: answered as the project expects (known quirks from
-    https://developers.cloudflare.com/workers-ai/ behaviour listed in ``known``).
+    ``ok``: answered as the project expects (differences it already handles are listed in
+    :attr:`Check.known`).
     ``deviation``: answered, but differently from what the project expects.
     ``error``: no usable answer (refused, unreachable, timed out); ``skipped``: not run
     because an earlier check showed the account cannot be used (authentication, quota).
@@ -113,6 +113,8 @@ class Check:
         for key in ("connect_ms", "first_result_ms", "total_ms"):
             if data[key] is not None:
                 data[key] = round(data[key], 1)
+        if data["expected_neurons"] is not None:
+            data["expected_neurons"] = round(data["expected_neurons"], 3)
         return data
 
 
