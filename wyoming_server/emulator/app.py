@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from . import billing, control, listen_v1, listen_v2, rest_asr, rest_tts, speak_v1
+from . import billing, control, listen_v1, listen_v2, network, rest_asr, rest_tts, speak_v1
 from .auth import check_account, check_token
 from .config import CONTROL_PREFIX, EmulatorConfig
 from .context import EmulatorContext, check_body_headers, read_body
@@ -51,7 +51,11 @@ _RUN_PATH = "/client/v4/accounts/{account_id}/ai/run/{model:.+}"
 def create_app(config: EmulatorConfig, faults: Faults) -> web.Application:
     """Build the emulator's application for ``config`` with live ``faults``."""
     app = web.Application(
-        client_max_size=config.max_request_bytes + 1, middlewares=[_cloudflare_errors]
+        client_max_size=config.max_request_bytes + 1,
+        middlewares=[
+            network.middleware(lambda request: request.app[CONTEXT_KEY].faults, CONTROL_PREFIX),
+            _cloudflare_errors,
+        ],
     )
     app[CONTEXT_KEY] = EmulatorContext(config=config, faults=faults)
     app.on_response_prepare.append(billing.add_header)
