@@ -48,14 +48,22 @@ async def wait_after_stop(port: int, model: str, pcm: bytes) -> tuple[float, str
     raise RuntimeError("connection closed without a transcript")
 
 
-async def run(emu: EmulatorProcess, repeats: int, model_latency_ms: float) -> dict[str, Any]:
+async def run(
+    emu: EmulatorProcess,
+    repeats: int,
+    model_latency_ms: float,
+    rtt_ms: float = 0.0,
+    *,
+    uploads: bool = True,
+) -> dict[str, Any]:
     utterances = {"2s": speech_pcm16k("living_room_light_en.wav"), "15s": long_utterance(15.0)}
     results: dict[str, Any] = {
         "model_latency_ms": model_latency_ms,
+        "rtt_ms": rtt_ms,
         "utterance_seconds": {k: round(len(v) / 32000, 2) for k, v in utterances.items()},
         "through_server": {},
     }
-    await emu.set_faults(model_latency_ms=model_latency_ms)
+    await emu.set_faults(model_latency_ms=model_latency_ms, rtt_ms=rtt_ms)
     async with wyoming_server(emu) as port:
         for model in (
             "@cf/deepgram/nova-3",
@@ -77,7 +85,8 @@ async def run(emu: EmulatorProcess, repeats: int, model_latency_ms: float) -> di
             print(
                 f"  {model}: 2 s {per_model['2s']['p50_ms']} ms, 15 s {per_model['15s']['p50_ms']} ms"
             )
-    results["whisper_upload"] = await _upload_formats(emu, utterances, repeats)
+    if uploads:
+        results["whisper_upload"] = await _upload_formats(emu, utterances, repeats)
     await emu.reset_faults()
     return results
 
