@@ -19,6 +19,10 @@ from .workers_ai import WorkersAIClient
 _LOGGER = logging.getLogger(__name__)
 
 
+KEEPALIVE_S = 60.0
+"""Seconds an idle pooled HTTP connection to Workers AI is kept open."""
+
+
 class BackendError(Exception):
     """The Workers AI backend cannot be set up (e.g. no credentials and no emulator)."""
 
@@ -74,7 +78,11 @@ async def open_client(
             api_base_url = emulator_url
         else:
             creds = credentials
-        session = await stack.enter_async_context(aiohttp.ClientSession())
+        # Connections stay pooled for a minute (aiohttp: 15 s), longer than an utterance: the
+        # upload at audio-stop reuses the one opened at transcribe (WorkersAIClient.preconnect).
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+        )
         yield WorkersAIClient(
             session,
             creds.account_id,

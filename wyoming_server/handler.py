@@ -59,6 +59,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
         # Speech to text
         self._request: UtteranceRequest | None = None
         self._utterance: Utterance | None = None
+        self._prepared: Utterance | None = None  # connecting since transcribe
         self._discard_audio = False
         # Streaming text to speech (synthesize-start ... synthesize-stop)
         self._in_stream = False
@@ -173,11 +174,20 @@ class WorkersAIEventHandler(AsyncEventHandler):
         await self._end_utterance()
         self._discard_audio = False
         self._request = self._utterance_request(request)
+        # Connect now (WebSocket, or a pooled HTTP connection), not at audio-start/audio-stop.
+        self._prepared = create_utterance(
+            self.client, self._request, self.settings, self.write_event
+        )
+        self._prepared.prepare()
 
     async def _start_utterance(self, data: dict[str, Any]) -> Utterance:
         protocol.audio_format(data)  # validate before any network work
         request = self._request or self._utterance_request(TranscribeRequest())
-        utterance = create_utterance(self.client, request, self.settings, self.write_event)
+        utterance, self._prepared = self._prepared, None
+        if utterance is None or utterance.request is not request:
+            if utterance is not None:
+                await utterance.aclose()
+            utterance = create_utterance(self.client, request, self.settings, self.write_event)
         self._utterance = utterance
         _LOGGER.debug("Utterance with %s (%s)", request.model.model_id, request.language)
         await utterance.start()
@@ -186,7 +196,9 @@ class WorkersAIEventHandler(AsyncEventHandler):
     async def _on_audio_start(self, data: dict[str, Any]) -> None:
         if self._discard_audio:
             return
-        await self._end_utterance()
+        utterance, self._utterance = self._utterance, None  # keep the prepared one
+        if utterance is not None:
+            await utterance.aclose()
         await self._start_utterance(data)
 
     async def _on_audio_chunk(self, data: dict[str, Any], payload: bytes) -> None:
@@ -231,9 +243,10 @@ class WorkersAIEventHandler(AsyncEventHandler):
         self._discard_audio = not at_stop
 
     async def _end_utterance(self) -> None:
-        utterance, self._utterance = self._utterance, None
-        if utterance is not None:
-            await utterance.aclose()
+        for utterance in (self._utterance, self._prepared):
+            if utterance is not None:
+                await utterance.aclose()
+        self._utterance = self._prepared = None
 
     # ------------------------------------------------------------------ text to speech
 
@@ -261,6 +274,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
         await self._end_stream()
         self._in_stream = True
         self._stream = self._reply(data, streaming=True)
+        self._stream.open_early()
 
     async def _on_synthesize_chunk(self, text: str) -> None:
         if not self._in_stream:

@@ -51,11 +51,7 @@ _RUN_PATH = "/client/v4/accounts/{account_id}/ai/run/{model:.+}"
 def create_app(config: EmulatorConfig, faults: Faults) -> web.Application:
     """Build the emulator's application for ``config`` with live ``faults``."""
     app = web.Application(
-        client_max_size=config.max_request_bytes + 1,
-        middlewares=[
-            network.middleware(lambda request: request.app[CONTEXT_KEY].faults, CONTROL_PREFIX),
-            _cloudflare_errors,
-        ],
+        client_max_size=config.max_request_bytes + 1, middlewares=[_cloudflare_errors]
     )
     app[CONTEXT_KEY] = EmulatorContext(config=config, faults=faults)
     app.on_response_prepare.append(billing.add_header)
@@ -63,6 +59,7 @@ def create_app(config: EmulatorConfig, faults: Faults) -> web.Application:
     app.router.add_get(_RUN_PATH, _run_websocket, allow_head=False)
     app.router.add_get("/client/v4/accounts/{account_id}/ai/models/search", _models_search)
     control.add_routes(app, CONTROL_PREFIX, lambda request: request.app[CONTEXT_KEY])
+    network.install(app, lambda request: request.app[CONTEXT_KEY], CONTROL_PREFIX)
     app.router.add_route("*", "/{tail:.*}", _no_route)
     return app
 

@@ -9,7 +9,8 @@
   (:class:`~.context.ServerSocket`): the client's message or audio needed half a round trip to
   arrive and the answer needs the other half.
 
-Connections are told apart by their transport object, held weakly.
+Connections are told apart by their transport object, held weakly. ``GET
+/__emulator__/network`` tells tests which calls paid for a new connection.
 """
 
 from __future__ import annotations
@@ -17,43 +18,95 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Final
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
-from .faults import Faults
+from .auth import check_token
+from .context import EmulatorContext
+from .errors import success_envelope
 
 NEW_CONNECTION_ROUND_TRIPS: Final = 2
 """Extra round trips before the first request of a connection (TCP + TLS 1.3)."""
 
-_known: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def request_delay(request: web.BaseRequest, rtt_ms: float) -> float:
-    """Seconds before ``request`` is answered: one RTT, plus the handshakes of a new connection."""
+@dataclass
+class NetworkStats:
+    """What the network saw: connections, and Workers AI calls on new or reused ones.
+
+    ``model_calls_on_new_connections`` counts REST runs and WebSocket handshakes that paid the
+    TCP and TLS handshakes; ``model_calls_on_reused_connections`` those that did not.
+    """
+
+    connections: int = 0
+    requests: int = 0
+    model_calls_on_new_connections: int = 0
+    model_calls_on_reused_connections: int = 0
+    _known: weakref.WeakSet[asyncio.BaseTransport] = field(
+        default_factory=weakref.WeakSet, repr=False
+    )
+
+    def seen(self, request: web.BaseRequest) -> bool:
+        """Count ``request``; True when its connection is new."""
+        self.requests += 1
+        transport = request.transport
+        new = transport is not None and transport not in self._known
+        if new:
+            assert transport is not None
+            self._known.add(transport)
+            self.connections += 1
+        if "/ai/run/" in request.path:
+            if new:
+                self.model_calls_on_new_connections += 1
+            else:
+                self.model_calls_on_reused_connections += 1
+        return new
+
+    def snapshot(self) -> dict[str, int]:
+        """The counters as JSON-able data."""
+        return {
+            "connections": self.connections,
+            "requests": self.requests,
+            "model_calls_on_new_connections": self.model_calls_on_new_connections,
+            "model_calls_on_reused_connections": self.model_calls_on_reused_connections,
+        }
+
+
+def request_delay(new_connection: bool, rtt_ms: float) -> float:
+    """Seconds before a request is answered: one RTT, plus the handshakes of a new connection."""
     if rtt_ms <= 0:
         return 0.0
-    round_trips = 1
-    transport = request.transport
-    if transport is not None and transport not in _known:
-        _known.add(transport)
-        round_trips += NEW_CONNECTION_ROUND_TRIPS
+    round_trips = 1 + (NEW_CONNECTION_ROUND_TRIPS if new_connection else 0)
     return round_trips * rtt_ms / 1000
 
 
-def middleware(get_faults: Callable[[web.Request], Faults], skip_prefix: str) -> Middleware:
-    """An aiohttp middleware applying :func:`request_delay` to every request outside
-    ``skip_prefix`` (the emulator's own control API)."""
+def install(
+    app: web.Application,
+    get_context: Callable[[web.Request], EmulatorContext],
+    control_prefix: str,
+) -> None:
+    """Add the ``rtt_ms`` middleware (first) and ``GET {control_prefix}/network`` (the
+    :class:`NetworkStats` plus ``open_websockets``; needs the emulator's token) to ``app``.
+    Call before the catch-all route is added."""
+    stats = NetworkStats()
 
     @web.middleware
     async def network(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(skip_prefix):
-            delay = request_delay(request, get_faults(request).rtt_ms)
+        if not request.path.startswith(control_prefix):
+            new = stats.seen(request)
+            delay = request_delay(new, get_context(request).faults.rtt_ms)
             if delay:
                 await asyncio.sleep(delay)
         return await handler(request)
 
-    return network
+    async def network_stats(request: web.Request) -> web.StreamResponse:
+        context = get_context(request)
+        check_token(request, context.config.api_token)
+        result = {**stats.snapshot(), "open_websockets": len(context.sessions)}
+        return web.json_response(success_envelope(result))
+
+    app.middlewares.insert(0, network)
+    app.router.add_get(f"{control_prefix}/network", network_stats)
