@@ -25,6 +25,7 @@ from .languages import LANGUAGE_FALLBACK, check_language, supports
 from .protocol import MalformedEventError, TranscribeRequest
 from .request_errors import Failure, describe_failure
 from .settings import ServerSettings
+from .speak_spares import spares_for
 from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
 from .transcripts import TranscriptEvents
 from .tts import SynthesisReply
@@ -179,6 +180,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
             self.client, self._request, self.settings, self.write_event
         )
         self._prepared.prepare()
+        if self.settings.tts_streaming:  # a voice command is being spoken: a reply will follow
+            spares_for(self.client).prepare(catalog.get_voice(self.settings.tts_voice))
 
     async def _start_utterance(self, data: dict[str, Any]) -> Utterance:
         protocol.audio_format(data)  # validate before any network work

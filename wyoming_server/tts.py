@@ -32,6 +32,7 @@ from wyoming.tts import SynthesizeStopped
 from .audio_reply import AudioReply
 from .request_errors import EMPTY_TEXT, INTERNAL_ERROR, BadRequestError, describe_failure
 from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ, ServerSettings
+from .speak_spares import spares_for
 from .transcripts import WriteEvent
 from .workers_ai import WorkersAIClient, audio, catalog
 from .workers_ai.errors import (
@@ -155,6 +156,9 @@ class SynthesisReply:
             await self._conclude(BadRequestError("Nothing to synthesize: empty text", EMPTY_TEXT))
         else:
             await self._conclude(None)
+            if self.streaming and self._speak is not None:
+                # Conversations continue: the next reply finds its WebSocket open.
+                spares_for(self.client).prepare(self.voice)
         await self.aclose()
 
     async def _submit(self, sentence: str) -> None:
@@ -202,6 +206,10 @@ class SynthesisReply:
         return self._speak
 
     async def _connect_websocket(self) -> SpeakSession:
+        spare = await spares_for(self.client).take(self.voice)
+        if spare is not None:  # opened ahead of this reply: no handshake on the path
+            self._stack.push_async_callback(spare.aclose)
+            return spare.session
         async with asyncio.timeout(self.settings.stream_timeout):
             return await self._stack.enter_async_context(
                 self.client.speak(

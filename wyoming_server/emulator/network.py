@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -37,14 +38,17 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class NetworkStats:
     """What the network saw: connections, and Workers AI calls on new or reused ones.
 
-    ``model_calls_on_new_connections`` counts REST runs and WebSocket handshakes that paid the
-    TCP and TLS handshakes; ``model_calls_on_reused_connections`` those that did not.
+    ``rest_calls_on_new_connections`` counts REST runs (POST) that paid the TCP and TLS
+    handshakes, ``rest_calls_on_reused_connections`` those that did not; the same for WebSocket
+    handshakes (``websockets_on_...``).
     """
 
     connections: int = 0
     requests: int = 0
-    model_calls_on_new_connections: int = 0
-    model_calls_on_reused_connections: int = 0
+    rest_calls_on_new_connections: int = 0
+    rest_calls_on_reused_connections: int = 0
+    websockets_on_new_connections: int = 0
+    websockets_on_reused_connections: int = 0
     _known: weakref.WeakSet[asyncio.BaseTransport] = field(
         default_factory=weakref.WeakSet, repr=False
     )
@@ -59,10 +63,9 @@ class NetworkStats:
             self._known.add(transport)
             self.connections += 1
         if "/ai/run/" in request.path:
-            if new:
-                self.model_calls_on_new_connections += 1
-            else:
-                self.model_calls_on_reused_connections += 1
+            kind = "rest_calls" if request.method == "POST" else "websockets"
+            name = f"{kind}_on_{'new' if new else 'reused'}_connections"
+            setattr(self, name, getattr(self, name) + 1)
         return new
 
     def snapshot(self) -> dict[str, int]:
@@ -70,8 +73,10 @@ class NetworkStats:
         return {
             "connections": self.connections,
             "requests": self.requests,
-            "model_calls_on_new_connections": self.model_calls_on_new_connections,
-            "model_calls_on_reused_connections": self.model_calls_on_reused_connections,
+            "rest_calls_on_new_connections": self.rest_calls_on_new_connections,
+            "rest_calls_on_reused_connections": self.rest_calls_on_reused_connections,
+            "websockets_on_new_connections": self.websockets_on_new_connections,
+            "websockets_on_reused_connections": self.websockets_on_reused_connections,
         }
 
 
@@ -89,7 +94,8 @@ def install(
     control_prefix: str,
 ) -> None:
     """Add the ``rtt_ms`` middleware (first) and ``GET {control_prefix}/network`` (the
-    :class:`NetworkStats` plus ``open_websockets``; needs the emulator's token) to ``app``.
+    :class:`NetworkStats` plus ``open_websockets``, a count per model ID; needs the emulator's
+    token) to ``app``.
     Call before the catch-all route is added."""
     stats = NetworkStats()
 
@@ -105,7 +111,8 @@ def install(
     async def network_stats(request: web.Request) -> web.StreamResponse:
         context = get_context(request)
         check_token(request, context.config.api_token)
-        result = {**stats.snapshot(), "open_websockets": len(context.sessions)}
+        models = Counter(s.request.match_info.get("model", "?") for s in context.sessions)
+        result = {**stats.snapshot(), "open_websockets": dict(models)}
         return web.json_response(success_envelope(result))
 
     app.middlewares.insert(0, network)

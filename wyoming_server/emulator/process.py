@@ -139,7 +139,8 @@ class EmulatorProcess:
         return await self._control("GET", None)
 
     async def network_stats(self) -> dict[str, Any]:
-        """Connections, requests, model calls on new/reused connections, open WebSockets
+        """Connections, requests, REST calls and WebSocket handshakes on new/reused
+        connections, open WebSockets per model
         (``GET /__emulator__/network``, see :class:`~.network.NetworkStats`)."""
         return await self._control("GET", None, "network")
 
