@@ -53,8 +53,16 @@ async def main() -> None:
         help="network round-trip times to run STT and TTS at (emulator rtt_ms fault), first one "
         "the baseline (default: 0 60)",
     )
+    parser.add_argument(
+        "--stt-lengths",
+        nargs="+",
+        choices=["2s", "15s"],
+        default=["2s", "15s"],
+        help="utterances for the STT run (default both)",
+    )
+    parser.add_argument("--repeats", type=int, help="repeats per STT/TTS measure (overrides)")
     args = parser.parse_args()
-    repeats = 1 if args.quick else 3
+    repeats = args.repeats or (1 if args.quick else 3)
     calls = 20 if args.quick else 200
     only = set(args.only or ["stt", "tts", "overhead"])
     report: dict[str, Any] = {
@@ -72,7 +80,12 @@ async def main() -> None:
             if "stt" in only:
                 print(f"STT wait after audio-stop (RTT {rtt:g} ms)")
                 run["stt"] = await stt.run(
-                    emu, repeats, args.model_latency_ms, rtt, uploads=index == 0
+                    emu,
+                    repeats,
+                    args.model_latency_ms,
+                    rtt,
+                    uploads=index == 0 and not args.repeats,
+                    lengths=tuple(args.stt_lengths),
                 )
             if "tts" in only:
                 print(f"TTS time to first audio (RTT {rtt:g} ms)")

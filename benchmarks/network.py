@@ -23,22 +23,30 @@ MEASURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )  # fmt: skip
 
 
-def _p50(run: dict[str, Any], section: str, path: tuple[str, ...]) -> float | None:
+def _stat(
+    run: dict[str, Any], section: str, path: tuple[str, ...], stat: str = "p50_ms"
+) -> float | None:
     node: Any = run.get(section)
     for key in path:
         if not isinstance(node, dict) or key not in node:
             return None
         node = node[key]
-    return node.get("p50_ms") if isinstance(node, dict) else None
+    return node.get(stat) if isinstance(node, dict) else None
 
 
 def compare(runs: dict[float, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows ``{measure, p50_ms: {rtt: ms}, growth_ms: {rtt: ms}, growth_rtt: {rtt: n}}``."""
+    """Rows ``{measure, p50_ms: {rtt: ms}, min_ms: {rtt: ms}, growth_ms: {rtt: ms},
+    growth_rtt: {rtt: n}, min_growth_ms: {rtt: ms}}``.
+
+    ``growth_*`` compare p50s; ``min_growth_ms`` compares minimums, which a CPU shared with
+    other work disturbs least (contention only ever adds time).
+    """
     rtts = list(runs)
     base = rtts[0]
     rows = []
     for label, section, path in MEASURES:
-        values = {rtt: _p50(runs[rtt], section, path) for rtt in rtts}
+        values = {rtt: _stat(runs[rtt], section, path) for rtt in rtts}
+        minimums = {rtt: _stat(runs[rtt], section, path, "min_ms") for rtt in rtts}
         first = values[base]
         if first is None:
             continue
@@ -54,6 +62,13 @@ def compare(runs: dict[float, dict[str, Any]]) -> list[dict[str, Any]]:
                 in_rtts[f"{rtt:g}"] = round((value - first) / (rtt - base), 2)
         row["growth_ms"] = growth
         row["growth_rtt"] = in_rtts
+        row["min_ms"] = {f"{r:g}": v for r, v in minimums.items()}
+        base_min = minimums[base]
+        row["min_growth_ms"] = {
+            f"{r:g}": round(v - base_min, 1)
+            for r, v in minimums.items()
+            if r != base and v is not None and base_min is not None
+        }
         rows.append(row)
     return rows
 
@@ -61,11 +76,15 @@ def compare(runs: dict[float, dict[str, Any]]) -> list[dict[str, Any]]:
 def markdown(rows: list[dict[str, Any]], rtts: list[float]) -> str:
     """A README-ready table of :func:`compare`'s rows."""
     head = " | ".join(f"p50 at {r:g} ms RTT" for r in rtts)
-    lines = [f"| measure | {head} | growth (RTTs) |", "|---" * (len(rtts) + 2) + "|"]
+    lines = [
+        f"| measure | {head} | growth of p50 (RTTs) | growth of min |",
+        "|---" * (len(rtts) + 3) + "|",
+    ]
     for row in rows:
         cells = " | ".join(f"{row['p50_ms'].get(f'{r:g}', 0) or 0:.0f} ms" for r in rtts)
         growth = ", ".join(
             f"{v:+.0f} ms ({row['growth_rtt'].get(k, 0):.1f})" for k, v in row["growth_ms"].items()
         )
-        lines.append(f"| {row['measure']} | {cells} | {growth} |")
+        low = ", ".join(f"{v:+.0f} ms" for v in row["min_growth_ms"].values())
+        lines.append(f"| {row['measure']} | {cells} | {growth} | {low} |")
     return "\n".join(lines)
