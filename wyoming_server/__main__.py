@@ -32,6 +32,7 @@ from .serve import ConnectionServer
 
 _LOGGER = logging.getLogger("wyoming_server")
 
+
 def _warn_if_token_file_readable(path: Path | None) -> None:
     """Warn when the API token file can be read by users other than its owner."""
     if path is None:
@@ -142,7 +143,12 @@ async def main() -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: ``wyoming-workers-ai [flags]`` serves,
+    ``wyoming-workers-ai doctor [flags]`` checks the account (:mod:`.doctor_cli`)."""
+    if sys.argv[1:2] == ["doctor"]:
+        from .doctor_cli import run as run_doctor  # noqa: PLC0415 - only for the subcommand
+
+        sys.exit(run_doctor(sys.argv[2:]))
     sys.exit(asyncio.run(main()))
 
 

@@ -26,6 +26,7 @@ from .limits import SERVER_STOPPING, BackendSlots, Slot
 from .protocol import ConnectionEndingError, TranscribeRequest
 from .request_errors import BadRequestError, describe_failure
 from .settings import ServerSettings
+from .speak_spares import spares_for
 from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
 from .transcripts import TranscriptEvents
 from .tts import SynthesisReply
@@ -71,6 +72,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
         # Speech to text
         self._request: UtteranceRequest | None = None
         self._utterance: Utterance | None = None
+        self._prepared: Utterance | None = None  # connecting since transcribe
         self._discard_audio = False
         # Streaming text to speech (synthesize-start ... synthesize-stop)
         self._in_stream = False
@@ -260,12 +262,23 @@ class WorkersAIEventHandler(AsyncEventHandler):
         await self._end_utterance()
         self._discard_audio = False
         self._request = self._utterance_request(request)
+        # Connect now (WebSocket, or a pooled HTTP connection), not at audio-start/audio-stop.
+        self._prepared = create_utterance(
+            self.client, self._request, self.settings, self.write_event
+        )
+        self._prepared.prepare()
+        if self.settings.tts_streaming:  # a voice command is being spoken: a reply will follow
+            spares_for(self.client).prepare(catalog.get_voice(self.settings.tts_voice))
 
     async def _start_utterance(self, data: dict[str, Any]) -> Utterance:
         protocol.audio_format(data)  # validate before any network work
         request = self._request or self._utterance_request(TranscribeRequest())
         self._stt_slot = await self.slots.acquire()
-        utterance = create_utterance(self.client, request, self.settings, self.write_event)
+        utterance, self._prepared = self._prepared, None
+        if utterance is None or utterance.request is not request:
+            if utterance is not None:
+                await utterance.aclose()
+            utterance = create_utterance(self.client, request, self.settings, self.write_event)
         self._utterance = utterance
         _LOGGER.debug("Utterance with %s (%s)", request.model.model_id, request.language)
         await utterance.start()
@@ -274,7 +287,9 @@ class WorkersAIEventHandler(AsyncEventHandler):
     async def _on_audio_start(self, data: dict[str, Any]) -> None:
         if self._discard_audio:
             return
-        await self._end_utterance()
+        utterance, self._utterance = self._utterance, None  # keep the prepared one
+        if utterance is not None:
+            await utterance.aclose()
         await self._start_utterance(data)
 
     async def _on_audio_chunk(self, data: dict[str, Any], payload: bytes) -> None:
@@ -320,9 +335,11 @@ class WorkersAIEventHandler(AsyncEventHandler):
 
     async def _end_utterance(self) -> None:
         utterance, self._utterance = self._utterance, None
+        prepared, self._prepared = self._prepared, None
         try:
-            if utterance is not None:
-                await utterance.aclose()
+            for pending in (utterance, prepared):
+                if pending is not None:
+                    await pending.aclose()
         finally:
             slot, self._stt_slot = self._stt_slot, None
             if slot is not None:
@@ -366,6 +383,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
         reply = self._reply(data, streaming=True)
         self._tts_slot = await self.slots.acquire()
         self._stream = reply
+        self._stream.open_early()
 
     async def _on_synthesize_chunk(self, text: str) -> None:
         if not self._in_stream:

@@ -158,6 +158,10 @@ class Utterance(ABC):
         await self.events.finish(result.text, result.language or self.request.language)
 
     @abstractmethod
+    def prepare(self) -> None:
+        """Start connecting before the audio (``transcribe``); :meth:`start` finishes it."""
+
+    @abstractmethod
     async def start(self) -> None:
         """Prepare for audio (``audio-start``)."""
 
@@ -187,9 +191,18 @@ class BufferedUtterance(Utterance):
         """See :class:`Utterance`."""
         super().__init__(client, request, settings, write)
         self._pcm = bytearray()
+        self._warming: asyncio.Task[None] | None = None
+
+    def prepare(self) -> None:
+        """Open a pooled HTTP connection now, so the upload at ``audio-stop`` skips the TCP and
+        TLS handshakes."""
+        if self._warming is None:
+            self._warming = asyncio.create_task(self.client.preconnect())
 
     async def start(self) -> None:
-        """Nothing to open: the upload happens at ``audio-stop``."""
+        """Nothing to open but the connection (:meth:`prepare`): the upload is at
+        ``audio-stop``."""
+        self.prepare()
 
     async def audio(self, pcm: bytes, fmt: PcmFormat) -> None:
         """Convert and buffer; at the utterance limit, transcribe at once."""
@@ -203,6 +216,8 @@ class BufferedUtterance(Utterance):
     async def aclose(self) -> None:
         """Drop buffered audio."""
         self._pcm.clear()
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
 
     async def stop(self) -> None:
         """Upload the utterance (WAV or FLAC, the client's choice) and send the transcript."""
@@ -250,24 +265,38 @@ class StreamingUtterance(Utterance):
         self._pump: asyncio.Task[None] | None = None
         self._stopping = False
         self._final_lock = asyncio.Lock()
+        self._opening: asyncio.Task[ListenSession] | None = None
+
+    def prepare(self) -> None:
+        """Start opening the WebSocket now (``transcribe``), before the audio."""
+        if self._opening is None:
+            self._opening = asyncio.create_task(
+                self._connect(), name=f"open {self.request.model.short_name}"
+            )
+
+    async def _connect(self) -> ListenSession:
+        flux = self.settings.flux
+        async with asyncio.timeout(self.settings.stream_timeout):
+            return await self._stack.enter_async_context(
+                self.client.listen(
+                    self.request.model.model_id,
+                    sample_rate=STT_SAMPLE_RATE_HZ,
+                    language=self.request.language,
+                    interim_results=True,
+                    keyterms=self.request.keyterms,
+                    eot_threshold=flux.eot_threshold,
+                    eager_eot_threshold=flux.eager_eot_threshold,
+                    eot_timeout_ms=flux.eot_timeout_ms,
+                )
+            )
 
     async def start(self) -> None:
-        """Open the WebSocket (linear16 at 16 kHz, interim results on) and start the pump."""
-        flux = self.settings.flux
+        """Finish opening the WebSocket (linear16 at 16 kHz, interim results on; begun by
+        :meth:`prepare`) and start the pump."""
+        self.prepare()
+        assert self._opening is not None
         try:
-            async with asyncio.timeout(self.settings.stream_timeout):
-                self._session = await self._stack.enter_async_context(
-                    self.client.listen(
-                        self.request.model.model_id,
-                        sample_rate=STT_SAMPLE_RATE_HZ,
-                        language=self.request.language,
-                        interim_results=True,
-                        keyterms=self.request.keyterms,
-                        eot_threshold=flux.eot_threshold,
-                        eager_eot_threshold=flux.eager_eot_threshold,
-                        eot_timeout_ms=flux.eot_timeout_ms,
-                    )
-                )
+            self._session = await self._opening
         except (WorkersAIError, TimeoutError) as err:
             await self.fail(err)
             await self.aclose()
@@ -392,6 +421,11 @@ class StreamingUtterance(Utterance):
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+        opening = self._opening
+        if opening is not None and not opening.done():
+            opening.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await opening
         try:
             await self._stack.aclose()
         except Exception:  # closing must never fail the connection

@@ -3,7 +3,9 @@
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
 from wyoming_server.workers_ai import WorkersAIClient
 from wyoming_server.workers_ai.errors import (
@@ -14,8 +16,16 @@ from wyoming_server.workers_ai.errors import (
 
 from .const import CONF_ACCOUNT_ID, CONF_API_BASE_URL, CONF_API_TOKEN, DEFAULT_API_BASE_URL, DOMAIN
 from .models import WorkersAIConfigEntry, WorkersAIData
+from .services import async_setup_services
 
 PLATFORMS = [Platform.SELECT, Platform.STT, Platform.TTS]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions (services.py)."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) -> bool:

@@ -71,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_WS_IDLE_TIMEOUT_S,
         help="seconds without audio before a Deepgram WebSocket closes (default %(default)s)",
     )
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=0.0,
+        help="network round-trip time to emulate in ms, e.g. 60 (the rtt_ms fault; default 0)",
+    )
     parser.add_argument("--preload", action="store_true", help="load the models before serving")
     parser.add_argument(
         "--load-mode",
@@ -115,6 +121,7 @@ async def serve(args: argparse.Namespace) -> None:
         threading.Thread(
             target=_wait_for_eof, args=(loop, stop), name="stdin-eof", daemon=True
         ).start()
+    emulator.faults.rtt_ms = max(0.0, args.rtt_ms)
     async with emulator:
         info = {
             "base_url": emulator.base_url,

@@ -143,14 +143,22 @@ class EmulatorProcess:
         """The current fault settings."""
         return await self._control("GET", None)
 
-    async def _control(self, method: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    async def network_stats(self) -> dict[str, Any]:
+        """Connections, requests, REST calls and WebSocket handshakes on new/reused
+        connections, open WebSockets per model
+        (``GET /__emulator__/network``, see :class:`~.network.NetworkStats`)."""
+        return await self._control("GET", None, "network")
+
+    async def _control(
+        self, method: str, payload: dict[str, Any] | None, path: str = "faults"
+    ) -> dict[str, Any]:
         if not self.url:
             raise RuntimeError("EmulatorProcess is not started")
         headers = {"Authorization": f"Bearer {self.api_token}"}
         async with (
             aiohttp.ClientSession() as session,
             session.request(
-                method, f"{self.url}{CONTROL_PREFIX}/faults", json=payload, headers=headers
+                method, f"{self.url}{CONTROL_PREFIX}/{path}", json=payload, headers=headers
             ) as response,
         ):
             body = await response.json()

@@ -337,6 +337,11 @@ class SpeakSession:
         self._pending_flushes = 0
         self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
 
+    @property
+    def closed(self) -> bool:
+        """True once the WebSocket is closed (by either side)."""
+        return self._ws.closed
+
     async def _read_loop(self) -> None:
         try:
             async for msg in self._ws:
