@@ -87,7 +87,8 @@ class UnknownModelRepairFlow(RepairsFlow):
         subentry = entry.subentries[self._subentry_id]
         task = catalog.Task.ASR if subentry.subentry_type == SUBENTRY_STT else catalog.Task.TTS
         models = [m for m in catalog.MODELS.values() if m.task is task]
-        if user_input is not None:
+        # The flow starts with the issue's data as input (repairs/issue_handler.py).
+        if user_input and CONF_MODEL in user_input:
             model = catalog.get_model(user_input[CONF_MODEL])
             title = subentry.title
             if title.startswith(DEFAULT_TITLE_PREFIX):
