@@ -17,6 +17,7 @@ from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from tts_helpers import TTS_ENTITY_ID, get_tts_audio, wav_duration
 
@@ -360,3 +361,21 @@ async def test_text_stream_that_never_ends_stops_the_speech(
     _, first_sentence = await get_tts_audio(hass, "The living room light is on.", options=WAV)
     assert wav_duration(streamed) == pytest.approx(wav_duration(first_sentence), rel=0.5)
     assert closed.is_set()
+
+
+async def test_spent_daily_allocation_is_a_clear_error_and_a_repair_issue(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    emulator: EmulatorProcess,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """429/3036 from MeloTTS: the error says the free allocation is used up until 00:00 UTC
+    (no retries, no reauth), and the repair issue is raised."""
+    message = "you have used up your daily free allocation of 10,000 neurons, please upgrade"
+    await emulator.set_faults(fail_next=2, status=429, code=3036, message=message)
+    entity = _entity(hass, "tts.melo_text_to_speech")
+    with pytest.raises(HomeAssistantError, match="used up until 00:00 UTC"):
+        await entity.async_get_tts_audio("The light is on.", "en", {})
+    assert (await emulator.get_faults())["pending_failures"] == 1
+    assert issue_registry.async_get_issue("workers_ai_speech", "quota_exceeded") is not None
+    assert not hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
