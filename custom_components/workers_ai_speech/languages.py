@@ -75,9 +75,17 @@ def language_name(code: str) -> str:
     return name if "-" not in code else f"{name} ({code})"
 
 
+MELOTTS_LANGUAGES = ("en", "zh", "ja", "ko")
+"""What MeloTTS on Workers AI speaks: it answers ``es`` and ``fr`` with 404, code 8002
+(observed live, 2026-09), although upstream MeloTTS has them."""
+
+
 def base_languages(model: catalog.SpeechModel) -> list[str]:
     """The model's languages without regions, in catalog order (``en-GB`` → ``en``)."""
-    return list(dict.fromkeys(base_language(code) for code in model.languages))
+    bases = list(dict.fromkeys(base_language(code) for code in model.languages))
+    if model.model_id == catalog.MELOTTS:
+        bases = [b for b in bases if b in MELOTTS_LANGUAGES]
+    return bases
 
 
 def language_tags(bases: list[str]) -> list[str]:
