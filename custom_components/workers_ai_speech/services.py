@@ -7,6 +7,7 @@ runs, not part of diagnostics.
 """
 
 import probatio
+from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
@@ -15,7 +16,7 @@ from homeassistant.helpers import service
 from wyoming_server import __version__
 from wyoming_server.workers_ai.doctor import run_doctor
 
-from .const import CONF_ACCOUNT_ID, CONF_API_BASE_URL, CONF_API_TOKEN, DEFAULT_API_BASE_URL, DOMAIN
+from .const import CONF_ACCOUNT_ID, CONF_API_BASE_URL, DEFAULT_API_BASE_URL, DOMAIN
 
 SERVICE_RUN_CHECK = "run_check"
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"

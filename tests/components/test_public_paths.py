@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from homeassistant.components import assist_pipeline, stt, tts
+from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
@@ -27,8 +28,6 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.workers_ai_speech.const import (
     CONF_API_BASE_URL,
-    CONF_LANGUAGE,
-    CONF_MODEL,
     CONF_VOICE,
 )
 from tests.wire_recorder import WireRecorder

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from homeassistant.components import stt
+from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.setup import async_setup_component
@@ -22,7 +23,6 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from tts_helpers import get_tts_audio
 
-from custom_components.workers_ai_speech.const import CONF_API_TOKEN
 from wyoming_server.emulator import EmulatorProcess
 
 CANARY = "CanaryTok3n-do-not-leak-4f9d2c1b7a6e5d4c"
