@@ -105,3 +105,23 @@ def test_containers_run_the_packaged_healthcheck_as_non_root() -> None:
         assert re.search(r"HEALTHCHECK .*\n?.*CMD \[\"wyoming-workers-ai-healthcheck\"", text)
     users = re.findall(r"^USER (\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
     assert users and users[-1].split(":")[0] not in {"0", "root"}
+
+
+def test_container_build_context_has_what_the_build_reads() -> None:
+    """The image builds from pyproject.toml: its readme, licence files and package are copied in
+    (and not excluded by .dockerignore), or ``pip wheel`` fails inside the build."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {"pyproject.toml", project["readme"], *project["license-files"], "wyoming_server"}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = {
+        Path(src).as_posix().rstrip("/")
+        for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.MULTILINE)
+        for src in line.split()[:-1]
+    }
+    assert needed <= copied, needed - copied
+    allowed = {
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    assert needed <= allowed, needed - allowed
