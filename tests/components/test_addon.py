@@ -41,6 +41,9 @@ def test_addon_config_has_the_required_keys() -> None:
     assert set(config["arch"]) <= ARCHES
     assert {"aarch64", "amd64"} <= set(config["arch"])  # Raspberry Pi 4/5 and PCs
     assert "wyoming" in config["discovery"]
+    for shown in ("DOCS.md", "README.md", "CHANGELOG.md", "icon.png"):  # the add-on store's pages
+        assert (ADDON / shown).is_file(), shown
+    assert f"## {config['version']}" in (ADDON / "CHANGELOG.md").read_text()
     build = _yaml(ADDON / "build.yaml")
     assert set(build["build_from"]) == set(config["arch"])
     repository = _yaml(ROOT / "repository.yaml")
