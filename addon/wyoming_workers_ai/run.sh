@@ -1,4 +1,4 @@
-#!/usr/bin/env bashio
+#!/usr/bin/with-contenv bashio
 # Start the server with the add-on's options, then tell Home Assistant about it (discovery).
 set -euo pipefail
 

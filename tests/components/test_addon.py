@@ -41,6 +41,9 @@ def test_addon_config_has_the_required_keys() -> None:
     assert set(config["arch"]) <= ARCHES
     assert {"aarch64", "amd64"} <= set(config["arch"])  # Raspberry Pi 4/5 and PCs
     assert "wyoming" in config["discovery"]
+    for shown in ("DOCS.md", "README.md", "CHANGELOG.md", "icon.png"):  # the add-on store's pages
+        assert (ADDON / shown).is_file(), shown
+    assert f"## {config['version']}" in (ADDON / "CHANGELOG.md").read_text()
     build = _yaml(ADDON / "build.yaml")
     assert set(build["build_from"]) == set(config["arch"])
     repository = _yaml(ROOT / "repository.yaml")
@@ -105,3 +108,23 @@ def test_containers_run_the_packaged_healthcheck_as_non_root() -> None:
         assert re.search(r"HEALTHCHECK .*\n?.*CMD \[\"wyoming-workers-ai-healthcheck\"", text)
     users = re.findall(r"^USER (\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
     assert users and users[-1].split(":")[0] not in {"0", "root"}
+
+
+def test_container_build_context_has_what_the_build_reads() -> None:
+    """The image builds from pyproject.toml: its readme, licence files and package are copied in
+    (and not excluded by .dockerignore), or ``pip wheel`` fails inside the build."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {"pyproject.toml", project["readme"], *project["license-files"], "wyoming_server"}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = {
+        Path(src).as_posix().rstrip("/")
+        for line in re.findall(r"^COPY (?!--from)(.+)$", dockerfile, re.MULTILINE)
+        for src in line.split()[:-1]
+    }
+    assert needed <= copied, needed - copied
+    allowed = {
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    assert needed <= allowed, needed - allowed

@@ -150,8 +150,27 @@ def test_services_and_translations_are_consistent() -> None:
     }  # fmt: skip
     icons = _json(COMPONENT / "icons.json")
     for platform, entities in icons.get("entity", {}).items():
-        for key in entities:
+        for key, icon in entities.items():
             assert key in strings["entity"][platform], f"icon for unknown entity {key}"
+            assert all(v.startswith("mdi:") for v in _leaves(icon)), icon
+
+
+def _leaves(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    return [str(value)]
+
+
+def test_setup_without_yaml_declares_it() -> None:
+    """hassfest config_schema.py: a config-flow integration with ``async_setup`` must declare
+    ``CONFIG_SCHEMA`` (e.g. ``cv.config_entry_only_config_schema``)."""
+    tree = ast.parse((COMPONENT / "__init__.py").read_text())
+    defines = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    assigns = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
+               if isinstance(t, ast.Name)}  # fmt: skip
+    if defines & {"async_setup", "setup"}:
+        assert "CONFIG_SCHEMA" in assigns
+    assert "async_setup_entry" in defines
 
 
 def test_hacs_repository_rules() -> None:
