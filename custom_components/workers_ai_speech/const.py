@@ -46,7 +46,7 @@ TTS_WEBSOCKET_SAMPLE_RATE: Final = 24000
 
 CONNECT_TIMEOUT: Final = 3.0
 """Seconds to open a connection or WebSocket to Workers AI (voice path)."""
-REQUEST_TIMEOUT: Final = 6.0
+REQUEST_TIMEOUT: Final = 8.0
 """Seconds one Workers AI request may take on the voice path."""
 DEADLINE: Final = 10.0
 """Seconds a voice request may take in all, retries included."""
