@@ -31,12 +31,15 @@ from .const import (
     SUBENTRY_TTS,
 )
 from .entity import subentry_model
+from .migration import async_migrate_entry
 from .models import WorkersAIConfigEntry, WorkersAIData, setup_key
 from .repairs import async_report_quota_exceeded
 
 _LOGGER = logging.getLogger(__name__)
 
 PLATFORMS = [Platform.SELECT, Platform.STT, Platform.TTS]
+
+__all__ = ["async_migrate_entry", "async_setup_entry", "async_unload_entry"]
 
 
 def create_client(hass: HomeAssistant, data: dict[str, str]) -> WorkersAIClient:

@@ -218,7 +218,7 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up a Cloudflare account for Workers AI speech models."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
