@@ -26,6 +26,8 @@ from .const import (
     DEFAULT_API_BASE_URL,
     DOMAIN,
     ISSUE_UNKNOWN_MODEL,
+    LONG_TEXT_DEADLINE,
+    LONG_TEXT_REQUEST_TIMEOUT,
     REQUEST_TIMEOUT,
     SIGNAL_VOICE_CHANGED,
     SUBENTRY_TTS,
@@ -42,8 +44,14 @@ PLATFORMS = [Platform.SELECT, Platform.STT, Platform.TTS]
 __all__ = ["async_migrate_entry", "async_setup_entry", "async_unload_entry"]
 
 
-def create_client(hass: HomeAssistant, data: dict[str, str]) -> WorkersAIClient:
-    """A client on Home Assistant's shared session with the voice-path time budgets."""
+def create_client(
+    hass: HomeAssistant,
+    data: dict[str, str],
+    *,
+    request_timeout: float = REQUEST_TIMEOUT,
+    deadline: float = DEADLINE,
+) -> WorkersAIClient:
+    """A client on Home Assistant's shared session (voice-path time budgets by default)."""
     return WorkersAIClient(
         async_get_clientsession(hass),
         data[CONF_ACCOUNT_ID],
@@ -51,8 +59,8 @@ def create_client(hass: HomeAssistant, data: dict[str, str]) -> WorkersAIClient:
         api_base_url=data.get(CONF_API_BASE_URL) or DEFAULT_API_BASE_URL,
         gateway_token=data.get(CONF_GATEWAY_TOKEN) or None,
         connect_timeout=CONNECT_TIMEOUT,
-        request_timeout=REQUEST_TIMEOUT,
-        deadline=DEADLINE,
+        request_timeout=request_timeout,
+        deadline=deadline,
     )
 
 
@@ -88,7 +96,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
         ) from err
 
     _async_check_models(hass, entry)
-    entry.runtime_data = WorkersAIData(client=client, setup_key=setup_key(entry))
+    entry.runtime_data = WorkersAIData(
+        client=client,
+        long_text_client=create_client(
+            hass,
+            dict(entry.data),
+            request_timeout=LONG_TEXT_REQUEST_TIMEOUT,
+            deadline=LONG_TEXT_DEADLINE,
+        ),
+        setup_key=setup_key(entry),
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     return True
