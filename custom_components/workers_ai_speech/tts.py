@@ -66,7 +66,8 @@ TEXT_IDLE_TIMEOUT = 60.0
 
 Home Assistant 2026.10.4's Assist pipeline ends the text stream only after the conversation
 agent returns; when the agent fails after streaming began, the stream never ends and nothing
-cancels the TTS task (assist_pipeline/default_pipeline.py). Without this bound the task and
+cancels the TTS task (homeassistant/components/assist_pipeline/default_pipeline.py in
+https://github.com/home-assistant/core). Without this bound the task and
 its aura WebSocket would stay open forever."""
 
 FOLLOW_SELECT_NAME = "Follow the voice select"
@@ -191,8 +192,8 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
     @callback
     @override
     def async_get_supported_voices(self, language: str) -> list[Voice] | None:
-        """ "Follow the voice select" first (what a new pipeline stores), then the speakers in a
-        fixed order; None for MeloTTS (its language decides the voice)."""
+        """The voices: "Follow the voice select" first (what a new pipeline stores), then the
+        speakers in a fixed order; None for MeloTTS (its language decides the voice)."""
         if not self._voices or base_language(language) not in base_languages(self.model):
             return None
         return list(self._voices)
