@@ -494,6 +494,9 @@ async def test_reconfigure_stt_subentry_keeps_its_model(
     subentry = setup_entry.subentries[subentry.subentry_id]
     assert dict(subentry.data) == {CONF_MODEL: catalog.NOVA_3, CONF_LANGUAGE: "de"}
     assert subentry.title == "Kitchen STT"
+    # The entity ID stays (automations, pipelines); its name follows the new title.
+    state = hass.states.get("stt.workers_ai_stt_speech_to_text")
+    assert state.attributes["friendly_name"] == "Kitchen STT Speech-to-text"
     engine = hass.data["stt"].get_entity("stt.workers_ai_stt_speech_to_text")
     assert "de-CH" in engine.supported_languages
     assert "en" not in engine.supported_languages
