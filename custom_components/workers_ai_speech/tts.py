@@ -40,6 +40,7 @@ from wyoming_server.workers_ai.errors import WorkersAIError
 from .audio_format import audio_extension
 from .const import (
     ATTR_SELECTED_VOICE,
+    DEADLINE,
     DOMAIN,
     SUBENTRY_TTS,
     TTS_WEBSOCKET_SAMPLE_RATE,
@@ -65,7 +66,8 @@ TEXT_IDLE_TIMEOUT = 60.0
 
 Home Assistant 2026.10.4's Assist pipeline ends the text stream only after the conversation
 agent returns; when the agent fails after streaming began, the stream never ends and nothing
-cancels the TTS task (assist_pipeline/default_pipeline.py). Without this bound the task and
+cancels the TTS task (homeassistant/components/assist_pipeline/default_pipeline.py in
+https://github.com/home-assistant/core). Without this bound the task and
 its aura WebSocket would stay open forever."""
 
 FOLLOW_SELECT_NAME = "Follow the voice select"
@@ -190,8 +192,8 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
     @callback
     @override
     def async_get_supported_voices(self, language: str) -> list[Voice] | None:
-        """ "Follow the voice select" first (what a new pipeline stores), then the speakers in a
-        fixed order; None for MeloTTS (its language decides the voice)."""
+        """The voices: "Follow the voice select" first (what a new pipeline stores), then the
+        speakers in a fixed order; None for MeloTTS (its language decides the voice)."""
         if not self._voices or base_language(language) not in base_languages(self.model):
             return None
         return list(self._voices)
@@ -230,24 +232,25 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         """Synthesize a whole message over REST (MeloTTS; Home Assistant streams to aura).
 
         Returns the audio with the extension its bytes show (MeloTTS answers WAV). A message
-        longer than one request takes (``max_text_chars``) is split at sentence ends and
-        returned as one WAV, since encoded files do not concatenate.
+        longer than one request takes (``max_text_chars``, an announcement rather than a voice
+        reply, so with the longer budgets) is split at sentence ends and returned as one WAV,
+        since encoded files do not concatenate.
 
         Raises:
             HomeAssistantError: Workers AI failed.
         """
         speaker = self._speaker(options)
-        client = self.entry.runtime_data.client
+        runtime = self.entry.runtime_data
         limit = self.model.max_text_chars
         request_language = None if speaker else base_language(language)
         try:
             if limit is not None and len(message.strip()) > limit:
-                pcm = await client.synthesize_pcm(
+                pcm = await runtime.long_text_client.synthesize_pcm(
                     self.model.model_id, message, speaker=speaker, language=request_language
                 )
                 data = pcm_to_wav(pcm.pcm, pcm.sample_rate)
             else:
-                audio = await client.synthesize(
+                audio = await runtime.client.synthesize(
                     self.model.model_id, message, speaker=speaker, language=request_language
                 )
                 data = audio.audio
@@ -280,7 +283,7 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
             ) as session:
                 async for text in sentence_batches(self.hass, message_gen):
                     await session.send_text(text)
-                    async for pcm in session.flushed_audio():
+                    async for pcm in session.flushed_audio(timeout=DEADLINE):
                         yield pcm
         except WorkersAIError as err:
             raise self._error(err) from err
