@@ -186,7 +186,6 @@ async def test_flux_flags_and_keyterms_reach_the_flux_handshake(
         ("living_room_light_de.wav", "de-DE", "de"),
         ("living_room_light_es.wav", "es", "es"),
         ("whats_your_name_french.wav", "fr-FR", "fr"),
-        ("living_room_light_en.wav", "en-GB", "en-GB"),
     ],
 )
 async def test_nova3_streams_with_the_requested_language_and_finalizes_at_audio_stop(
