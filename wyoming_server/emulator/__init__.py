@@ -30,6 +30,11 @@ Known differences from Cloudflare (choices where the doc marks facts UNVERIFIED 
   ``Authorization: Bearer`` is accepted. Non-MP3 aura Content-Types (``audio/wav``...) are
   guesses; aura ``text`` is limited to 2000 characters (Deepgram's limit); melotts ``lang``
   must be one of en, es, fr, zh, ja/jp, ko/kr.
+- Network: answers at loopback speed unless the ``rtt_ms`` fault (``--rtt-ms``) is set: then
+  one round trip per HTTP request or WebSocket handshake, two more on a new connection, and
+  every WebSocket message one round trip after its cause; no jitter, no loss.
+- ``cf-ai-neurons`` is sent on successful REST replies, computed from the list price
+  ($0.011 per 1,000 neurons); WebSocket handshakes carry none (unknown for Cloudflare).
 """
 
 from __future__ import annotations
