@@ -143,14 +143,21 @@ class EmulatorProcess:
         """The current fault settings."""
         return await self._control("GET", None)
 
-    async def _control(self, method: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    async def request_counts(self, *, reset: bool = False) -> dict[str, dict[str, int]]:
+        """Model calls received so far, ``{"rest": {model: n}, "websocket": {model: n}}``;
+        ``reset`` zeroes the counts (after reading them)."""
+        return await self._control("DELETE" if reset else "GET", None, "requests")
+
+    async def _control(
+        self, method: str, payload: dict[str, Any] | None, what: str = "faults"
+    ) -> dict[str, Any]:
         if not self.url:
             raise RuntimeError("EmulatorProcess is not started")
         headers = {"Authorization": f"Bearer {self.api_token}"}
         async with (
             aiohttp.ClientSession() as session,
             session.request(
-                method, f"{self.url}{CONTROL_PREFIX}/faults", json=payload, headers=headers
+                method, f"{self.url}{CONTROL_PREFIX}/{what}", json=payload, headers=headers
             ) as response,
         ):
             body = await response.json()
