@@ -12,8 +12,8 @@ text-to-speech).
 The server talks to the emulator in load mode, so the fuzz traffic costs no inference.
 The normal test run makes a short bounded run; the long run (10,000 streams) is::
 
-    FUZZ_EXAMPLES=10000 python -m pytest -p no:homeassistant \
-        tests/wyoming_server/test_server_fuzz.py
+    FUZZ_EXAMPLES=10000 FUZZ_REPORT=benchmarks/results/fuzz.json \
+        python -m pytest -p no:homeassistant tests/wyoming_server/test_server_fuzz.py
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -273,8 +274,21 @@ def test_hostile_streams_never_break_the_server(
     def one_stream(generated: tuple[list[bytes], str]) -> None:
         play(server.port, *generated)
 
+    started = time.monotonic()
     for _ in range(BATCHES):
         one_stream()
         asyncio.run(real_requests(server))
         assert "Traceback" not in server.stderr, server.stderr[-5000:]
     assert server._process is not None and server._process.poll() is None
+    if report := os.environ.get("FUZZ_REPORT"):
+        status = Path(f"/proc/{server.pid}/status").read_text().splitlines()
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+        result = {
+            "streams": BATCHES * (EXAMPLES // BATCHES),
+            "batches": BATCHES,
+            "seconds": round(time.monotonic() - started, 1),
+            "server_alive": True,
+            "real_requests_after_each_batch": "ok",
+            "server_peak_rss_mib": round(int(peak) / 1024, 1),
+        }
+        Path(report).write_text(json.dumps(result, indent=2) + "\n")
