@@ -282,14 +282,32 @@ async def test_aura_rejects_speaker_of_another_model(
     assert rec.requests == []
 
 
-async def test_melotts_sends_prompt_and_decodes_base64_mp3(
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [(b"RIFF\x24\x00\x00\x00WAVEfmt ", "audio/wav"), (b"ID3xyz", "audio/mpeg")],
+)
+async def test_melotts_sends_prompt_and_labels_the_audio_by_its_bytes(
+    recorder: tuple[Recorder, WorkersAIClient], data: bytes, content_type: str
+) -> None:
+    """Workers AI answers MeloTTS as WAV although the schema says MP3 (§9 C3): the label
+    comes from the bytes."""
+    rec, client = recorder
+    rec.answer_json(envelope({"audio": base64.b64encode(data).decode()}))
+    result = await client.synthesize("@cf/myshell-ai/melotts", "Ni hao.", language="zh-CN")
+    assert json.loads(rec.requests[0]["body"]) == {"prompt": "Ni hao.", "lang": "zh"}
+    assert result.audio == data
+    assert result.content_type == content_type
+
+
+async def test_melotts_refuses_spanish_and_french_before_calling(
     recorder: tuple[Recorder, WorkersAIClient],
 ) -> None:
+    """§9 C4: Workers AI answers es/fr with 404/8002; the client does not even ask."""
     rec, client = recorder
-    rec.answer_json(envelope({"audio": base64.b64encode(b"ID3xyz").decode()}))
-    result = await client.synthesize("@cf/myshell-ai/melotts", "Bonjour.", language="fr-FR")
-    assert json.loads(rec.requests[0]["body"]) == {"prompt": "Bonjour.", "lang": "fr"}
-    assert result.audio == b"ID3xyz"
+    for language in ("fr-FR", "es"):
+        with pytest.raises(errors.InvalidInputError):
+            await client.synthesize("@cf/myshell-ai/melotts", "Hola.", language=language)
+    assert rec.requests == []
 
 
 @pytest.mark.parametrize(
