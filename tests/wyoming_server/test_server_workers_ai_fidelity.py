@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
+from aiohttp import web
 from wyoming.asr import Transcribe
 from wyoming.event import Event
 from wyoming.info import Describe
@@ -309,3 +310,58 @@ async def test_unreachable_websocket_fails_within_the_connect_timeout(
     assert types(events) == STT_FAILED
     assert error_of(events)[0].startswith("timeout")
     assert elapsed < 5.0
+
+
+async def test_text_to_speech_fails_within_the_default_voice_budget(
+    server: ServerProcess, emulator_process: EmulatorProcess
+) -> None:
+    """A voice whose model never answers ends in an error within the budget (from the text
+    to the first audio), not after a 30 s silence per flush."""
+    await emulator_process.set_faults(model_latency_ms=60_000)
+    started = time.monotonic()
+    events = await synthesize(server, "Turn on the living room light.", "aura-2-en-luna")
+    elapsed = time.monotonic() - started
+    assert types(events) == ["error", "audio-stop"]
+    assert error_of(events)[0].startswith("timeout")
+    assert elapsed < 12.0
+
+
+# -- C7: AI Gateway ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+async def test_ai_gateway_token_is_sent_and_never_logged(
+    speech_dir: Path, tmp_path: Path, source: str
+) -> None:
+    """C7: with a gateway token (CLOUDFLARE_AI_GATEWAY_TOKEN or --gateway-token-file, never a
+    flag) every request carries ``cf-aig-authorization``; the token is not logged."""
+    secret = "gateway-token-that-must-not-leak-0123456789"
+    seen: list[tuple[str, str | None]] = []
+
+    async def gateway(request: web.Request) -> web.StreamResponse:
+        seen.append((request.path, request.headers.get("cf-aig-authorization")))
+        return web.json_response({"success": True, "result": {"text": "Hello."}})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", gateway)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    env = {"CLOUDFLARE_ACCOUNT_ID": "a" * 32, "CLOUDFLARE_API_TOKEN": "api-token"}
+    args = ["--debug", "--api-base-url", f"http://127.0.0.1:{port}/v1/{'a' * 32}/gw/workers-ai"]
+    if source == "env":
+        env["CLOUDFLARE_AI_GATEWAY_TOKEN"] = secret
+    else:
+        token_file = tmp_path / "gateway-token"
+        token_file.write_text(secret + "\n")
+        args += ["--gateway-token-file", str(token_file)]
+    try:
+        async with ServerProcess(args, env) as server:
+            events = await transcribe(server, speech_dir / "living_room_light_en.wav", WHISPER)
+    finally:
+        await runner.cleanup()
+    assert "error" not in types(events)
+    assert seen == [(f"/v1/{'a' * 32}/gw/workers-ai/{WHISPER}", f"Bearer {secret}")]
+    assert secret not in server.stderr

@@ -320,6 +320,10 @@ async def test_melotts_refuses_spanish_and_french_before_calling(
         (400, 5006, errors.InvalidInputError),
         (400, 3010, errors.InvalidInputError),
         (429, 3036, errors.QuotaExceededError),
+        (429, 4006, errors.QuotaExceededError),  # the daily allocation in practice (§9 C2)
+        (400, 7000, errors.InvalidInputError),  # unknown model (§9 C6)
+        (400, 8007, errors.InvalidInputError),  # empty TTS text (§9 C6)
+        (404, 8002, errors.InvalidInputError),  # MeloTTS es/fr (§9 C4)
         (200, 5006, errors.InvalidInputError),  # HTTP 200 with success:false is a failure (§1.3)
     ],
 )
@@ -334,6 +338,21 @@ async def test_error_envelopes_map_to_typed_errors_without_retry(
     assert (info.value.code, info.value.status) == (code, status)
     assert TOKEN not in str(info.value)
     assert len(rec.requests) == 1  # not retried
+
+
+async def test_daily_allocation_text_is_a_quota_error_whatever_the_code(
+    recorder: tuple[Recorder, WorkersAIClient],
+) -> None:
+    """§9 C2: the text decides, and the message says when it resets and what to do."""
+    rec, client = recorder
+    text = "you have used up your daily free allocation of 10,000 neurons, please upgrade"
+    rec.answer_json(failure(3040, text), status=429)
+    with pytest.raises(errors.QuotaExceededError) as info:
+        await client.transcribe("whisper-tiny-en", b"x")
+    assert not info.value.retryable
+    assert "00:00 UTC" in str(info.value)
+    assert "Workers Paid plan" in str(info.value)
+    assert len(rec.requests) == 1
 
 
 async def test_retryable_errors_are_retried_then_succeed(
