@@ -32,7 +32,7 @@ async def http(emulator: Emulator) -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def melotts(http: aiohttp.ClientSession, base: Any) -> tuple[int, dict[str, Any]]:
-    async with http.post(base.run_url(MELOTTS), json={"prompt": "Hi."}) as resp:
+    async with http.post(base.run_url(MELOTTS), json={"prompt": "Hi.", "lang": "en"}) as resp:
         return resp.status, await resp.json()
 
 
