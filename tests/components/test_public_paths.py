@@ -245,7 +245,6 @@ async def test_melotts_speaks_the_requested_language(
     assert duration(english) != pytest.approx(duration(expected.audio), rel=0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="§9 C4: fixed by fidelity branch")
 async def test_melotts_offers_only_the_languages_workers_ai_speaks(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:

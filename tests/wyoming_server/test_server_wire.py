@@ -257,7 +257,6 @@ async def test_named_model_without_the_language_is_refused_before_any_request(
 # ---------------------------------------------------------------------- text to speech
 
 
-@pytest.mark.xfail(strict=True, reason="§9 C4: fixed by fidelity branch")
 async def test_only_the_melotts_languages_workers_ai_speaks_are_advertised(
     server: ServerProcess,
 ) -> None:
