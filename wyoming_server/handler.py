@@ -135,7 +135,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
     def request_stop(self) -> None:
         """Server shutdown: close now if idle, else after the open request ends."""
         self._stopping = True
-        if not self.active:
+        # Events already received but not yet read are still served (they may open a request).
+        if not self.active and not getattr(self.reader, "_buffer", None):
             self.reader.feed_eof()
 
     async def abort_requests(self, err: BaseException) -> None:
