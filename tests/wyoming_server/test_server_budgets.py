@@ -37,7 +37,10 @@ async def _budget_server(
     _emulator_process_session: EmulatorProcess,
 ) -> AsyncIterator[ServerProcess]:
     emulator = _emulator_process_session
-    args = emulator_args(emulator, "--request-deadline", "2", "--request-timeout", "10")
+    # No spare aura WebSocket: one opened between tests would spare a request the slow backend.
+    args = emulator_args(
+        emulator, "--request-deadline", "2", "--request-timeout", "10", "--no-spare-websockets"
+    )
     async with ServerProcess(args, emulator_env(emulator)) as server:
         yield server
 
