@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import overhead, stt, tts
+from . import overhead, stt, tts, vocabulary
 from .harness import REPO, emulator
 
 
@@ -24,7 +24,7 @@ async def main() -> None:
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks" / "results" / "latest.json"
     )
-    parser.add_argument("--only", choices=["stt", "tts", "overhead"], action="append")
+    parser.add_argument("--only", choices=["stt", "tts", "overhead", "vocabulary"], action="append")
     parser.add_argument(
         "--model-latency-ms",
         type=float,
@@ -48,7 +48,7 @@ async def main() -> None:
     args = parser.parse_args()
     repeats = 1 if args.quick else 3
     calls = 20 if args.quick else 200
-    only = set(args.only or ["stt", "tts", "overhead"])
+    only = set(args.only or ["stt", "tts", "overhead", "vocabulary"])
     report: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {
@@ -67,6 +67,9 @@ async def main() -> None:
         if "overhead" in only:
             print("Server overhead")
             report["overhead"] = await overhead.run(emu, calls, args.overhead_model_latency_ms)
+        if "vocabulary" in only:
+            print("Vocabulary: names heard without and with the home's vocabulary")
+            report["vocabulary"] = await vocabulary.run(emu)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if args.only and args.output.exists():  # a partial run updates the previous report
         report = {**json.loads(args.output.read_text()), **report}
