@@ -18,6 +18,7 @@ from aiohttp import web
 
 from . import asr, audio, schemas
 from .asr import Options
+from .billing import bill_audio
 from .context import EmulatorContext
 from .errors import bad_input, incomplete_request, invalid_input, success_envelope
 from .models import ModelInfo
@@ -89,6 +90,7 @@ async def handle_whisper(
         data = body
     samples = decode(data)
     transcript = await asr.transcribe(samples, Options(), context.faults.model_latency_ms)
+    bill_audio(request, transcript.duration)
     return web.json_response(success_envelope(whisper_result(transcript)))
 
 
@@ -135,6 +137,7 @@ async def handle_whisper_turbo(
         raise invalid_input("beam_size must be >= 1")
     samples = decode(data)
     transcript = await asr.transcribe(samples, options, context.faults.model_latency_ms)
+    bill_audio(request, transcript.duration)
     return web.json_response(success_envelope(whisper_turbo_result(transcript)))
 
 
@@ -181,6 +184,7 @@ async def handle_nova_3(
         channel["detected_language"] = "en"
         channel["language_confidence"] = transcript.language_probability
     result = {"results": {"channels": [channel]}}
+    bill_audio(request, transcript.duration)
     return web.json_response(success_envelope(result))
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from . import schemas, tts
 from .audio import OutputFormat, encode
+from .billing import bill_audio, bill_characters
 from .context import EmulatorContext
 from .errors import bad_input, incomplete_request, invalid_input, success_envelope
 from .formats import rest_format
@@ -52,6 +53,7 @@ async def handle_aura(
     scale = speaker_length_scale(model.model_id, payload.get("speaker"))
     pcm = await tts.synthesize(text, scale, context.faults.model_latency_ms)
     data = encode(pcm, tts.PIPER_RATE, fmt)
+    bill_characters(request, len(text))
     return web.Response(body=data, content_type=fmt.content_type)
 
 
@@ -69,4 +71,5 @@ async def handle_melotts(
     scale = speaker_length_scale(model.model_id, lang.lower())
     pcm = await tts.synthesize(prompt, scale, context.faults.model_latency_ms)
     data = encode(pcm, tts.PIPER_RATE, _MELOTTS_MP3)
+    bill_audio(request, len(pcm) / 2 / tts.PIPER_RATE)
     return web.json_response(success_envelope({"audio": base64.b64encode(data).decode()}))

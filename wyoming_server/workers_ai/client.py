@@ -53,6 +53,7 @@ from .errors import (
 from .results import SynthesizedAudio, Transcription, Word, words_from_json
 from .streaming import ListenSession, SpeakSession, connect_listen, connect_speak
 from .text import split_text
+from .usage import Transport, UsageMeter
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -157,6 +158,8 @@ class WorkersAIClient:
         self.upload_format = upload_format
         self._gateway_token = (gateway_token or "").strip() or None
         self.connect_timeout = connect_timeout
+        self.usage: UsageMeter | None = None
+        """When set, every call is counted (neurons, audio seconds, characters): usage.py."""
 
     def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
         return (
@@ -265,6 +268,10 @@ class WorkersAIClient:
                         (time.monotonic() - started) * 1000,
                     )
                     _raise_for_response(response.status, ctype, payload, response.headers)
+                    if self.usage is not None:
+                        self.usage.record_rest(
+                            model_id, response.headers, json_body=json_body, data=data
+                        )
                     return ctype, payload
             except TimeoutError as err:
                 raise RequestTimeoutError(
@@ -498,6 +505,9 @@ class WorkersAIClient:
             yield session
         finally:
             await session.aclose()
+            if self.usage is not None:
+                seconds = session.audio_bytes_sent / 2 / sample_rate
+                self.usage.record(model.model_id, Transport.WEBSOCKET, audio_seconds=seconds)
 
     # ------------------------------------------------------------------ text to speech
 
@@ -690,6 +700,10 @@ class WorkersAIClient:
             yield session
         finally:
             await session.aclose()
+            if self.usage is not None:
+                self.usage.record(
+                    model.model_id, Transport.WEBSOCKET, characters=session.characters_sent
+                )
 
     async def _ws_connect(
         self, model_id: str, params: Sequence[tuple[str, str]]

@@ -79,6 +79,8 @@ class ListenSession:
         """Set when the model decided the speaker finished (flux ``EndOfTurn``)."""
         self._ws = ws
         self._frame_bytes = sample_rate * 2 * FRAME_MS // 1000
+        self.audio_bytes_sent = 0
+        """Bytes of PCM sent so far (usage metering: audio seconds = bytes / 2 / rate)."""
         self._buffer = bytearray()
         self._updates: asyncio.Queue[TranscriptUpdate | object] = asyncio.Queue()
         self._last_text = ""
@@ -193,6 +195,7 @@ class ListenSession:
                 f"{self.model_id}: cannot send audio: {err}", partial_text=self.text
             ) from err
         self._last_sent = time.monotonic()
+        self.audio_bytes_sent += len(frame)
 
     async def _send_json(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
@@ -335,6 +338,8 @@ class SpeakSession:
         self._ws = ws
         self._queue: asyncio.Queue[bytes | str | object] = asyncio.Queue()
         self._pending_flushes = 0
+        self.characters_sent = 0
+        """Characters of text sent so far (usage metering)."""
         self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
 
     async def _read_loop(self) -> None:
@@ -371,6 +376,7 @@ class SpeakSession:
         except (ConnectionError, aiohttp.ClientError, RuntimeError) as err:
             raise StreamClosedError(f"{self.model_id}: cannot send text: {err}") from err
         self._pending_flushes += 1
+        self.characters_sent += len(text)
 
     async def flushed_audio(self, timeout: float = RECEIVE_TIMEOUT) -> AsyncIterator[bytes]:
         """Yield the PCM frames of the oldest pending flush, ending at its ``Flushed``.
