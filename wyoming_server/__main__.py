@@ -21,6 +21,7 @@ from . import __version__
 from .backend import BackendError, open_client
 from .cli import parse_args
 from .credentials import CredentialsError, load_credentials
+from .extras import ExtrasError, server_extras
 from .handler import WorkersAIEventHandler
 from .info import build_info
 
@@ -87,14 +88,25 @@ async def main() -> int:
             loop.add_signal_handler(sig, stop.set)
 
     try:
-        async with open_client(
-            credentials,
-            api_base_url=args.api_base_url,
-            request_timeout=args.request_timeout,
-            deadline=args.request_deadline,
-        ) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            client = await stack.enter_async_context(
+                open_client(
+                    credentials,
+                    api_base_url=args.api_base_url,
+                    request_timeout=args.request_timeout,
+                    deadline=args.request_deadline,
+                )
+            )
+            extras = await stack.enter_async_context(
+                server_extras(args, client, os.environ, settings.keyterms)
+            )
             factory = partial(
-                WorkersAIEventHandler, info_event=info_event, client=client, settings=settings
+                WorkersAIEventHandler,
+                info_event=info_event,
+                client=client,
+                settings=settings,
+                vocabulary=extras.vocabulary,
+                metrics=extras.metrics,
             )
             if isinstance(server, AsyncStdioServer):
                 _LOGGER.info("Ready (stdio)")
@@ -118,7 +130,7 @@ async def main() -> int:
                 handlers = list(server._handlers)
                 if handlers:
                     await asyncio.wait(handlers, timeout=5.0)
-    except BackendError as err:
+    except (BackendError, ExtrasError) as err:
         _LOGGER.error("%s", err)  # noqa: TRY400 - a configuration error, not a crash
         return 2
     except OSError as err:

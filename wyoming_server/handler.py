@@ -22,8 +22,10 @@ from wyoming.tts import SynthesizeStopped
 
 from . import protocol
 from .languages import LANGUAGE_FALLBACK, check_language, supports
+from .metrics import LatencyProbe, ServerMetrics
 from .protocol import MalformedEventError, TranscribeRequest
 from .request_errors import Failure, describe_failure
+from .server_vocabulary import ServerVocabulary
 from .settings import ServerSettings
 from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
 from .transcripts import TranscriptEvents
@@ -49,12 +51,19 @@ class WorkersAIEventHandler(AsyncEventHandler):
         info_event: Event,
         client: WorkersAIClient,
         settings: ServerSettings,
+        vocabulary: ServerVocabulary | None = None,
+        metrics: ServerMetrics | None = None,
     ) -> None:
-        """``info_event`` is the prebuilt answer to ``describe``; ``client`` is shared."""
+        """``info_event`` is the prebuilt answer to ``describe``; ``client``, ``vocabulary``
+        (key terms; default: ``settings.keyterms``) and ``metrics`` are shared."""
         super().__init__(reader, writer)
         self.info_event = info_event
         self.client = client
         self.settings = settings
+        self.vocabulary = vocabulary or ServerVocabulary(settings.keyterms)
+        self._probe = (
+            LatencyProbe(metrics, self._stt_model_id, settings.tts_voice) if metrics else None
+        )
         self._write_lock = asyncio.Lock()
         # Speech to text
         self._request: UtteranceRequest | None = None
@@ -90,6 +99,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
         """Send one event; serialized, since background tasks write too."""
         async with self._write_lock:
             await super().write_event(event)
+        if self._probe is not None:
+            self._probe.event_out(event)
 
     async def disconnect(self) -> None:
         """Client gone: stop this connection's work and close its WebSockets."""
@@ -101,6 +112,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         """Handle one event; returns ``False`` only when the connection must close."""
         _LOGGER.debug("Event %s", event.type)
+        if self._probe is not None:
+            self._probe.event_in(event)
         try:
             await self._dispatch(event)
         except ConnectionError:
@@ -167,7 +180,14 @@ class WorkersAIEventHandler(AsyncEventHandler):
                 )
                 model = fallback
         language = check_language(model, tag)
-        return UtteranceRequest(model, language, self.settings.keyterms + request.terms)
+        vocabulary = self.vocabulary.current(request.terms)
+        return UtteranceRequest(model, language, vocabulary.keyterms, vocabulary.initial_prompt)
+
+    def _stt_model_id(self) -> str:
+        """The model of the current utterance (metrics label)."""
+        if self._utterance is not None:
+            return self._utterance.request.model.model_id
+        return self._request.model.model_id if self._request else self.settings.stt_model
 
     async def _on_transcribe(self, request: TranscribeRequest) -> None:
         await self._end_utterance()
