@@ -11,11 +11,14 @@ from wyoming_server.workers_ai.errors import (
     AuthenticationError,
     WorkersAIError,
 )
+from wyoming_server.workers_ai.usage import UsageMeter
 
 from .const import CONF_ACCOUNT_ID, CONF_API_BASE_URL, CONF_API_TOKEN, DEFAULT_API_BASE_URL, DOMAIN
 from .models import WorkersAIConfigEntry, WorkersAIData
+from .usage import AccountUsage
+from .vocabulary import HomeVocabulary
 
-PLATFORMS = [Platform.SELECT, Platform.STT, Platform.TTS]
+PLATFORMS = [Platform.SELECT, Platform.SENSOR, Platform.STT, Platform.TTS]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) -> bool:
@@ -49,7 +52,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
             translation_placeholders={"error": str(err)},
         ) from err
 
-    entry.runtime_data = WorkersAIData(client=client)
+    client.usage = UsageMeter()
+    usage = AccountUsage()
+    entry.async_on_unload(usage.async_attach(client.usage))
+    vocabulary = HomeVocabulary(hass, dict(entry.options))
+    for unsubscribe in vocabulary.async_start():
+        entry.async_on_unload(unsubscribe)
+    entry.runtime_data = WorkersAIData(client=client, vocabulary=vocabulary, usage=usage)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True

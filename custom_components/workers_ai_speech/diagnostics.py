@@ -35,4 +35,5 @@ async def async_get_config_entry_diagnostics(
             for subentry in entry.subentries.values()
         ],
         "selected_voices": dict(runtime.selected_voices) if runtime else {},
+        "vocabulary": runtime.vocabulary.as_dict() if runtime and runtime.vocabulary else None,
     }

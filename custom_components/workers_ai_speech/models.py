@@ -6,6 +6,9 @@ from homeassistant.config_entries import ConfigEntry
 
 from wyoming_server.workers_ai import WorkersAIClient
 
+from .usage import AccountUsage
+from .vocabulary import HomeVocabulary
+
 
 @dataclass
 class WorkersAIData:
@@ -17,6 +20,10 @@ class WorkersAIData:
 
     client: WorkersAIClient
     selected_voices: dict[str, str] = field(default_factory=dict)
+    vocabulary: HomeVocabulary | None = None
+    """The home's names for speech-to-text (vocabulary.py)."""
+    usage: AccountUsage | None = None
+    """Usage and latency of the account (usage.py, sensor.py)."""
 
 
 type WorkersAIConfigEntry = ConfigEntry[WorkersAIData]

@@ -8,8 +8,9 @@ Whisper models get one upload when the stream ends (§4.1-4.3).
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import override
+from typing import Any, override
 
 from homeassistant.components import stt
 from homeassistant.components.stt.models import SpeechAudioProcessing
@@ -24,6 +25,7 @@ from .const import CONF_LANGUAGE, STT_SAMPLE_RATE, SUBENTRY_STT
 from .entity import WorkersAIEntity
 from .languages import stt_request_language, stt_supported_languages
 from .models import WorkersAIConfigEntry
+from .usage import STT, timed_stream
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -123,6 +125,8 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         AI fails; a rejected API token also starts re-authentication.
         """
         language = stt_request_language(self._language_setting, metadata.language)
+        ended: list[float] = []
+        stream = timed_stream(stream, ended.append)
         try:
             if self.model.websocket:
                 text = await self._async_transcribe_streaming(stream, language)
@@ -135,7 +139,14 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         except WorkersAIError as err:
             _LOGGER.error("Speech-to-text with %s failed: %s", self.model.model_id, err)  # noqa: TRY400
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+        if ended and (usage := self.entry.runtime_data.usage) is not None:
+            usage.async_latency(STT, time.monotonic() - ended[0])
         return stt.SpeechResult(text, stt.SpeechResultState.SUCCESS)
+
+    def _vocabulary(self) -> dict[str, Any]:
+        """``keyterms`` / ``initial_prompt`` of the home's vocabulary for this model."""
+        vocabulary = self.entry.runtime_data.vocabulary
+        return vocabulary.request_options(self.model.model_id) if vocabulary else {}
 
     async def _async_transcribe_batch(
         self, stream: AsyncIterable[bytes], language: str | None
@@ -150,7 +161,11 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         if not pcm:
             return ""
         result = await self.entry.runtime_data.client.transcribe_pcm(
-            self.model.model_id, bytes(pcm), STT_SAMPLE_RATE, language=language
+            self.model.model_id,
+            bytes(pcm),
+            STT_SAMPLE_RATE,
+            language=language,
+            **self._vocabulary(),
         )
         return result.text
 
@@ -168,6 +183,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             sample_rate=STT_SAMPLE_RATE,
             language=language,
             interim_results=False,  # Home Assistant's STT API has no use for interim text
+            **self._vocabulary(),
         ) as session:
             upload = asyncio.create_task(self._async_upload(session, stream))
             end_of_turn = asyncio.create_task(session.end_of_turn.wait())

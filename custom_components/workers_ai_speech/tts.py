@@ -9,6 +9,7 @@ the language picks its voice (§5.5).
 import asyncio
 import io
 import logging
+import time
 import wave
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, override
@@ -36,6 +37,7 @@ from .const import (
 )
 from .entity import WorkersAIEntity
 from .models import WorkersAIConfigEntry
+from .usage import TTS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -239,6 +241,7 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         client = self.entry.runtime_data.client
         language_option = None if speaker else language
         limit = self.model.max_text_chars
+        started = time.monotonic()
         try:
             if limit is not None and len(message.strip()) > limit:
                 pcm = await client.synthesize_pcm(
@@ -254,6 +257,7 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
             )
         except WorkersAIError as err:
             raise self._error(err) from err
+        self._first_audio(started)
         content_type = audio.content_type.split(";", 1)[0].strip().lower()
         return _EXTENSIONS.get(content_type, "mp3"), audio.audio
 
@@ -275,12 +279,23 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
             async with client.speak(
                 self.model.model_id, speaker=speaker, sample_rate=TTS_WEBSOCKET_SAMPLE_RATE
             ) as session:
+                started: float | None = None  # first text sent, until its first audio
+                measured = False
                 async for text in sentence_batches(message_gen):
+                    started = started or time.monotonic()
                     await session.send_text(text)
                     async for pcm in session.flushed_audio():
+                        if not measured:
+                            self._first_audio(started)
+                            measured = True
                         yield pcm
         except WorkersAIError as err:
             raise self._error(err) from err
+
+    def _first_audio(self, started: float) -> None:
+        """Record the time to first audio since ``started`` (``time.monotonic()``)."""
+        if (usage := self.entry.runtime_data.usage) is not None:
+            usage.async_latency(TTS, time.monotonic() - started)
 
     def _error(self, err: WorkersAIError) -> HomeAssistantError:
         """Log ``err``, start re-authentication for a rejected token, and wrap it."""

@@ -102,10 +102,12 @@ def test_every_translation_key_in_the_code_exists() -> None:
     strings = _json(COMPONENT / "strings.json")
     seen = 0
     # Exceptions: translation_key (+ the placeholders their message uses).
-    for _module, call in _calls_with("translation_key"):
+    for module, call in _calls_with("translation_key"):
         key = _keyword(call, "translation_key")
         assert isinstance(key, ast.Constant)
-        if _keyword(call, "translation_domain") is None:  # a selector config
+        if isinstance(call.func, ast.Name) and call.func.id.endswith("Description"):
+            assert key.value in strings["entity"][module], key.value  # entity description
+        elif _keyword(call, "translation_domain") is None:  # a selector config
             assert key.value in strings["selector"], key.value
         else:
             message = strings["exceptions"][key.value]["message"]
