@@ -18,7 +18,6 @@ from aiohttp import web
 
 from . import control, listen_v1, listen_v2, rest_asr, rest_tts, speak_v1
 from .auth import check_account, check_token
-from .billing import set_neurons_header
 from .config import CONTROL_PREFIX, EmulatorConfig
 from .context import EmulatorContext, check_body_headers, read_body
 from .errors import CloudflareError, bad_input, error_envelope, no_such_model, success_envelope
@@ -119,9 +118,7 @@ async def _run_rest(request: web.Request) -> web.StreamResponse:
             "(GET with Upgrade: websocket) on this URL"
         )
     body = await read_body(request, context)
-    response = await handler(request, context, model, body)
-    set_neurons_header(request, response, model.model_id)
-    return response
+    return await handler(request, context, model, body)
 
 
 async def _run_websocket(request: web.Request) -> web.StreamResponse:

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from . import asr, audio, schemas
 from .asr import Options
-from .billing import bill_audio
+from .billing import neurons_header
 from .context import EmulatorContext
 from .errors import bad_input, incomplete_request, invalid_input, success_envelope
 from .models import ModelInfo
@@ -90,8 +90,8 @@ async def handle_whisper(
         data = body
     samples = decode(data)
     transcript = await asr.transcribe(samples, Options(), context.faults.model_latency_ms)
-    bill_audio(request, transcript.duration)
-    return web.json_response(success_envelope(whisper_result(transcript)))
+    billed = neurons_header(model.model_id, audio_seconds=transcript.duration)
+    return web.json_response(success_envelope(whisper_result(transcript)), headers=billed)
 
 
 async def handle_whisper_turbo(
@@ -137,8 +137,8 @@ async def handle_whisper_turbo(
         raise invalid_input("beam_size must be >= 1")
     samples = decode(data)
     transcript = await asr.transcribe(samples, options, context.faults.model_latency_ms)
-    bill_audio(request, transcript.duration)
-    return web.json_response(success_envelope(whisper_turbo_result(transcript)))
+    billed = neurons_header(model.model_id, audio_seconds=transcript.duration)
+    return web.json_response(success_envelope(whisper_turbo_result(transcript)), headers=billed)
 
 
 async def handle_nova_3(
@@ -184,8 +184,8 @@ async def handle_nova_3(
         channel["detected_language"] = "en"
         channel["language_confidence"] = transcript.language_probability
     result = {"results": {"channels": [channel]}}
-    bill_audio(request, transcript.duration)
-    return web.json_response(success_envelope(result))
+    billed = neurons_header(model.model_id, audio_seconds=transcript.duration)
+    return web.json_response(success_envelope(result), headers=billed)
 
 
 def nova_options(request: web.Request, instance: dict[str, Any]) -> Options:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from . import schemas, tts
 from .audio import OutputFormat, encode
-from .billing import bill_audio, bill_characters
+from .billing import neurons_header
 from .context import EmulatorContext
 from .errors import bad_input, incomplete_request, invalid_input, success_envelope
 from .formats import rest_format
@@ -53,8 +53,8 @@ async def handle_aura(
     scale = speaker_length_scale(model.model_id, payload.get("speaker"))
     pcm = await tts.synthesize(text, scale, context.faults.model_latency_ms)
     data = encode(pcm, tts.PIPER_RATE, fmt)
-    bill_characters(request, len(text))
-    return web.Response(body=data, content_type=fmt.content_type)
+    billed = neurons_header(model.model_id, characters=len(text))
+    return web.Response(body=data, content_type=fmt.content_type, headers=billed)
 
 
 async def handle_melotts(
@@ -71,5 +71,6 @@ async def handle_melotts(
     scale = speaker_length_scale(model.model_id, lang.lower())
     pcm = await tts.synthesize(prompt, scale, context.faults.model_latency_ms)
     data = encode(pcm, tts.PIPER_RATE, _MELOTTS_MP3)
-    bill_audio(request, len(pcm) / 2 / tts.PIPER_RATE)
-    return web.json_response(success_envelope({"audio": base64.b64encode(data).decode()}))
+    billed = neurons_header(model.model_id, audio_seconds=len(pcm) / 2 / tts.PIPER_RATE)
+    audio_b64 = base64.b64encode(data).decode()
+    return web.json_response(success_envelope({"audio": audio_b64}), headers=billed)
