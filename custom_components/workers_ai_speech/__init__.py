@@ -13,6 +13,7 @@ from wyoming_server.workers_ai.errors import (
 )
 from wyoming_server.workers_ai.usage import UsageMeter
 
+from .budget import BudgetGuard
 from .const import CONF_ACCOUNT_ID, CONF_API_BASE_URL, CONF_API_TOKEN, DEFAULT_API_BASE_URL, DOMAIN
 from .models import WorkersAIConfigEntry, WorkersAIData
 from .usage import AccountUsage
@@ -58,7 +59,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
     vocabulary = HomeVocabulary(hass, dict(entry.options))
     for unsubscribe in vocabulary.async_start():
         entry.async_on_unload(unsubscribe)
-    entry.runtime_data = WorkersAIData(client=client, vocabulary=vocabulary, usage=usage)
+    budget = BudgetGuard(hass, entry.entry_id, entry.title, usage, dict(entry.options))
+    entry.async_on_unload(usage.async_add_listener(budget.async_update_issue))
+    entry.runtime_data = WorkersAIData(
+        client=client, vocabulary=vocabulary, usage=usage, budget=budget
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True

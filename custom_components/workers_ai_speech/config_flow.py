@@ -13,6 +13,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     ConfigSubentryData,
     ConfigSubentryFlow,
+    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME
@@ -56,6 +57,7 @@ from .const import (
     SUBENTRY_TTS,
 )
 from .languages import default_language, stt_language_options
+from .options_flow import WorkersAIOptionsFlow
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -270,6 +272,13 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         if entry.update_listeners:
             return self.async_update_and_abort(entry, data=data)
         return self.async_update_reload_and_abort(entry, data=data)
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Vocabulary and daily budget (options_flow.py)."""
+        return WorkersAIOptionsFlow()
 
     @classmethod
     @callback

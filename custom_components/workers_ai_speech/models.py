@@ -6,6 +6,7 @@ from homeassistant.config_entries import ConfigEntry
 
 from wyoming_server.workers_ai import WorkersAIClient
 
+from .budget import BudgetGuard
 from .usage import AccountUsage
 from .vocabulary import HomeVocabulary
 
@@ -24,6 +25,8 @@ class WorkersAIData:
     """The home's names for speech-to-text (vocabulary.py)."""
     usage: AccountUsage | None = None
     """Usage and latency of the account (usage.py, sensor.py)."""
+    budget: BudgetGuard | None = None
+    """The daily budget (budget.py)."""
 
 
 type WorkersAIConfigEntry = ConfigEntry[WorkersAIData]

@@ -127,8 +127,11 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         language = stt_request_language(self._language_setting, metadata.language)
         ended: list[float] = []
         stream = timed_stream(stream, ended.append)
+        budget = self.entry.runtime_data.budget
         try:
-            if self.model.websocket:
+            if budget is not None and (fallback := budget.stt_fallback(self.model.model_id)):
+                text = await self._async_transcribe_batch(stream, language, fallback)
+            elif self.model.websocket:
                 text = await self._async_transcribe_streaming(stream, language)
             else:
                 text = await self._async_transcribe_batch(stream, language)
@@ -143,13 +146,14 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             usage.async_latency(STT, time.monotonic() - ended[0])
         return stt.SpeechResult(text, stt.SpeechResultState.SUCCESS)
 
-    def _vocabulary(self) -> dict[str, Any]:
-        """``keyterms`` / ``initial_prompt`` of the home's vocabulary for this model."""
+    def _vocabulary(self, model_id: str | None = None) -> dict[str, Any]:
+        """``keyterms`` / ``initial_prompt`` of the home's vocabulary for the model."""
         vocabulary = self.entry.runtime_data.vocabulary
-        return vocabulary.request_options(self.model.model_id) if vocabulary else {}
+        model_id = model_id or self.model.model_id
+        return vocabulary.request_options(model_id) if vocabulary else {}
 
     async def _async_transcribe_batch(
-        self, stream: AsyncIterable[bytes], language: str | None
+        self, stream: AsyncIterable[bytes], language: str | None, model_id: str | None = None
     ) -> str:
         """Collect the whole utterance, then upload it once (Whisper models).
 
@@ -160,12 +164,9 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             pcm.extend(chunk)
         if not pcm:
             return ""
+        model_id = model_id or self.model.model_id  # another one when over budget
         result = await self.entry.runtime_data.client.transcribe_pcm(
-            self.model.model_id,
-            bytes(pcm),
-            STT_SAMPLE_RATE,
-            language=language,
-            **self._vocabulary(),
+            model_id, bytes(pcm), STT_SAMPLE_RATE, language=language, **self._vocabulary(model_id)
         )
         return result.text
 

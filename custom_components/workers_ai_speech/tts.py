@@ -238,6 +238,7 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
             HomeAssistantError: Workers AI failed or the voice is unknown.
         """
         speaker = self._speaker(options)
+        self._check_budget()
         client = self.entry.runtime_data.client
         language_option = None if speaker else language
         limit = self.model.max_text_chars
@@ -268,6 +269,7 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         The WAV header comes first with 0 frames (length unknown), then PCM as it arrives.
         """
         speaker = self._speaker(request.options)
+        self._check_budget()
         return TTSAudioResponse("wav", self._async_stream_wav(request.message_gen, speaker))
 
     async def _async_stream_wav(
@@ -291,6 +293,14 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
                         yield pcm
         except WorkersAIError as err:
             raise self._error(err) from err
+
+    def _check_budget(self) -> None:
+        """Raises HomeAssistantError when the daily budget is spent (budget.py)."""
+        if (budget := self.entry.runtime_data.budget) is not None:
+            try:
+                budget.check_tts()
+            except WorkersAIError as err:
+                raise self._error(err) from err
 
     def _first_audio(self, started: float) -> None:
         """Record the time to first audio since ``started`` (``time.monotonic()``)."""

@@ -107,6 +107,11 @@ def test_every_translation_key_in_the_code_exists() -> None:
         assert isinstance(key, ast.Constant)
         if isinstance(call.func, ast.Name) and call.func.id.endswith("Description"):
             assert key.value in strings["entity"][module], key.value  # entity description
+        elif isinstance(call.func, ast.Attribute) and call.func.attr == "async_create_issue":
+            message = strings["issues"][key.value]["description"]
+            given = _keyword(call, "translation_placeholders")
+            names = {k.value for k in given.keys} if isinstance(given, ast.Dict) else set()  # type: ignore[union-attr]
+            assert _placeholders(message) == names, key.value
         elif _keyword(call, "translation_domain") is None:  # a selector config
             assert key.value in strings["selector"], key.value
         else:
@@ -130,7 +135,7 @@ def test_every_translation_key_in_the_code_exists() -> None:
                 assert strings["entity"][platform][node.value.value]["name"]
                 seen += 1
     # Flow steps, form errors and abort reasons of the config flow and the subentry flows.
-    flows = [strings["config"], *strings["config_subentries"].values()]
+    flows = [strings["config"], strings["options"], *strings["config_subentries"].values()]
     for _module, call in _calls_with("step_id"):
         step = _keyword(call, "step_id")
         if isinstance(step, ast.Constant):
