@@ -4,6 +4,7 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.event import async_track_utc_time_change
 
 from wyoming_server.workers_ai import WorkersAIClient
 from wyoming_server.workers_ai.errors import (
@@ -56,6 +57,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
     client.usage = UsageMeter()
     usage = AccountUsage()
     entry.async_on_unload(usage.async_attach(client.usage))
+    entry.async_on_unload(
+        async_track_utc_time_change(hass, usage.async_midnight, hour=0, minute=0, second=0)
+    )
     vocabulary = HomeVocabulary(hass, dict(entry.options))
     for unsubscribe in vocabulary.async_start():
         entry.async_on_unload(unsubscribe)

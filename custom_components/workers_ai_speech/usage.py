@@ -109,6 +109,12 @@ class AccountUsage:
             self.usd_month = 0.0
 
     @callback
+    def async_midnight(self, _now: datetime) -> None:
+        """00:00 UTC: start the new day even without requests (sensors, repair issue)."""
+        self.roll_over()
+        self._notify()
+
+    @callback
     def async_record(self, record: UsageRecord) -> None:
         """Add one call."""
         self.roll_over()

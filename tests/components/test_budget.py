@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components import stt, tts
+from homeassistant.components import stt
 from homeassistant.core import HomeAssistant, State
-from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_fire_time_changed,
     mock_restore_cache_with_extra_data,
 )
 
@@ -136,12 +136,10 @@ async def test_a_repair_issue_says_the_free_allocation_is_spent(
     assert issue is not None
     assert issue.translation_key == "free_allocation_spent"
 
-    freezer.move_to("2026-11-30T00:01:00+00:00")
-    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
-    await tts.async_get_media_source_audio(
-        hass,
-        tts.generate_media_source_id(
-            hass, "Morning.", TTS_ENTITY, "en", {tts.ATTR_PREFERRED_FORMAT: "wav"}
-        ),
-    )
+    # 00:00 UTC: the issue goes and the sensors start from zero, without any request.
+    midnight = datetime(2026, 11, 30, tzinfo=UTC)
+    freezer.move_to(midnight)
+    async_fire_time_changed(hass, midnight)
+    await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert hass.states.get(NEURONS).state == "0.0"  # type: ignore[union-attr]
