@@ -107,8 +107,9 @@ class ServerMetrics:
 
         return bytes(generate_latest(self.registry))
 
-    async def start_http(self, host: str, port: int) -> web.AppRunner:
-        """Serve ``GET /metrics`` on ``host:port``; returns the runner (call ``cleanup()``)."""
+    async def start_http(self, host: str | None, port: int) -> web.AppRunner:
+        """Serve ``GET /metrics`` on ``host:port`` (``None``: all interfaces); returns the
+        runner (call ``cleanup()``)."""
         from prometheus_client import CONTENT_TYPE_LATEST  # noqa: PLC0415
 
         async def metrics(request: web.Request) -> web.Response:
@@ -122,7 +123,7 @@ class ServerMetrics:
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
-        _LOGGER.info("Prometheus metrics on http://%s:%d/metrics", host, port)
+        _LOGGER.info("Prometheus metrics on http://%s:%d/metrics", host or "0.0.0.0", port)  # noqa: S104
         return runner
 
 

@@ -258,3 +258,26 @@ async def test_metrics_count_usage_and_latency(emulator_process: EmulatorProcess
     assert (
         metric(text, "wyoming_tts_time_to_first_audio_seconds_count", voice="aura-2-en-luna") == 1
     )
+
+
+def test_an_add_on_reads_names_through_the_supervisor_without_configuration(
+    tmp_path: Path,
+) -> None:
+    from wyoming_server.cli import build_parser  # noqa: PLC0415
+    from wyoming_server.extras import ExtrasError, hass_connection  # noqa: PLC0415
+
+    parser = build_parser()
+    assert hass_connection(parser.parse_args([]), {}) is None
+    assert hass_connection(parser.parse_args([]), {"SUPERVISOR_TOKEN": "abc"}) == (
+        "http://supervisor/core",
+        "abc",
+    )
+    token = tmp_path / "token"
+    token.write_text(" secret \n")
+    args = parser.parse_args(["--hass-url", "http://ha:8123", "--hass-token-file", str(token)])
+    assert hass_connection(args, {"SUPERVISOR_TOKEN": "abc"}) == ("http://ha:8123", "secret")
+    with pytest.raises(ExtrasError, match="go together"):
+        hass_connection(parser.parse_args(["--hass-url", "http://ha:8123"]), {})
+    token.write_text("")
+    with pytest.raises(ExtrasError, match="empty"):
+        hass_connection(args, {})
