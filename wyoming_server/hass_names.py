@@ -200,6 +200,8 @@ class HomeAssistantNames:
                 _LOGGER.warning("Home Assistant names (%s): %s", self.url, err)
             except ValueError as err:  # not JSON
                 _LOGGER.warning("Home Assistant names (%s): bad answer: %s", self.url, err)
+            except Exception:  # keep the names task alive whatever Home Assistant answers
+                _LOGGER.exception("Home Assistant names (%s) failed", self.url)
             await asyncio.sleep(self.retry_seconds)
 
     async def _session_once(self) -> None:
