@@ -53,7 +53,7 @@ from .errors import (
 from .results import SynthesizedAudio, Transcription, Word, words_from_json
 from .streaming import ListenSession, SpeakSession, connect_listen, connect_speak
 from .text import split_text
-from .usage import Transport, UsageMeter
+from .usage import Transport, UsageMeter, neurons_from_headers
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -268,10 +268,9 @@ class WorkersAIClient:
                         (time.monotonic() - started) * 1000,
                     )
                     _raise_for_response(response.status, ctype, payload, response.headers)
+                    neurons = neurons_from_headers(response.headers)
                     if self.usage is not None:
-                        self.usage.record_rest(
-                            model_id, response.headers, json_body=json_body, data=data
-                        )
+                        self.usage.record_rest(model_id, neurons, json_body=json_body, data=data)
                     return ctype, payload
             except TimeoutError as err:
                 raise RequestTimeoutError(

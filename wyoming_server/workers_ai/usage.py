@@ -333,17 +333,18 @@ class UsageMeter:
     def record_rest(
         self,
         model_id: str,
-        headers: Mapping[str, str],
+        neurons: float | None,
         *,
         json_body: Mapping[str, Any] | None = None,
         data: bytes | None = None,
     ) -> UsageRecord:
-        """Count a successful REST call from its request body and answer headers."""
+        """Count a successful REST call: ``neurons`` from its ``cf-ai-neurons`` header (``None``
+        when absent: estimated from the request body's audio seconds or characters)."""
         seconds, characters = request_quantities(json_body, data)
         return self.record(
             model_id,
             Transport.REST,
-            neurons=neurons_from_headers(headers),
+            neurons=neurons,
             audio_seconds=seconds,
             characters=characters,
         )
