@@ -1,16 +1,21 @@
 """A daily budget in neurons, and a repair issue when the free allocation is spent.
 
 When today's neurons (UTC, usage.py) reach the budget (option ``daily_budget_neurons``, 0 = no
-budget), speech-to-text switches to the cheaper REST model the user picked (option
-``budget_stt_model``, e.g. nova-3 → whisper-large-v3-turbo) or refuses with a clear message;
-text-to-speech refuses. At 00:00 UTC everything is back. Independently, a repair issue says when
-the day's 10,000 free neurons are spent: Workers AI then fails every request until 00:00 UTC
-unless the account is on Workers Paid (https://developers.cloudflare.com/workers-ai/platform/pricing/).
+budget), each service switches to the cheaper model the user picked (options
+``budget_stt_model``, e.g. nova-3 → whisper-large-v3-turbo, and ``budget_tts_model``, e.g.
+aura-2 → aura-1 or MeloTTS) or refuses with a clear message. At 00:00 UTC everything is back.
+Independently, a repair issue says when the day's 10,000 free neurons are spent: Workers AI then
+fails every request until 00:00 UTC unless the account is on Workers Paid
+(https://developers.cloudflare.com/workers-ai/platform/pricing/).
 """
+
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
+from wyoming_server.workers_ai import WorkersAIClient, catalog
+from wyoming_server.workers_ai.audio import pcm_to_wav
 from wyoming_server.workers_ai.errors import WorkersAIError
 from wyoming_server.workers_ai.usage import DAILY_FREE_NEURONS
 
@@ -19,6 +24,7 @@ from .usage import AccountUsage
 
 CONF_DAILY_BUDGET = "daily_budget_neurons"
 CONF_BUDGET_STT_MODEL = "budget_stt_model"
+CONF_BUDGET_TTS_MODEL = "budget_tts_model"
 BUDGET_REFUSE = "refuse"
 ISSUE_FREE_ALLOCATION_SPENT = "free_allocation_spent"
 
@@ -47,6 +53,8 @@ class BudgetGuard:
         self.budget = float(budget) if isinstance(budget, (int, float)) else 0.0
         model = options.get(CONF_BUDGET_STT_MODEL)
         self.stt_model = model if isinstance(model, str) and model != BUDGET_REFUSE else None
+        model = options.get(CONF_BUDGET_TTS_MODEL)
+        self.tts_model = model if isinstance(model, str) and model != BUDGET_REFUSE else None
 
     @property
     def reached(self) -> bool:
@@ -66,10 +74,13 @@ class BudgetGuard:
             raise BudgetExceededError(self._message())
         return self.stt_model
 
-    def check_tts(self) -> None:
-        """Raises BudgetExceededError when the budget is reached."""
-        if self.reached:
+    def tts_fallback(self, model_id: str) -> str | None:
+        """Like :meth:`stt_fallback`, for text-to-speech."""
+        if not self.reached or self.tts_model == model_id:
+            return None
+        if self.tts_model is None:
             raise BudgetExceededError(self._message())
+        return self.tts_model
 
     def _message(self) -> str:
         return (
@@ -95,3 +106,39 @@ class BudgetGuard:
             )
         else:
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+
+
+FALLBACK_SAMPLE_RATE = 24000
+"""Hz of the WAV a fallback TTS model's speech is returned in."""
+
+
+async def fallback_speech(
+    client: WorkersAIClient, model_id: str, text: str, speaker: str | None, language: str
+) -> bytes:
+    """``text`` spoken by the fallback TTS ``model_id`` as a WAV file (24 kHz mono).
+
+    The speaker is kept when the fallback has it (aura-2 ``luna`` is also an aura-1 voice),
+    else the fallback's default is used; MeloTTS takes the language instead.
+    """
+    model = catalog.get_model(model_id)
+    voice = speaker if speaker in model.speakers else model.default_speaker
+    pcm = await client.synthesize_pcm(
+        model_id,
+        text,
+        speaker=voice,
+        language=None if model.speakers else language,
+        sample_rate=FALLBACK_SAMPLE_RATE,
+    )
+    return pcm_to_wav(pcm.pcm, pcm.sample_rate)
+
+
+async def fallback_stream(
+    client: WorkersAIClient,
+    model_id: str,
+    message_gen: AsyncIterator[str],
+    speaker: str | None,
+    language: str,
+) -> AsyncGenerator[bytes]:
+    """The streamed message, gathered and spoken by the fallback model (one WAV)."""
+    text = "".join([part async for part in message_gen])
+    yield await fallback_speech(client, model_id, text, speaker, language)

@@ -19,7 +19,7 @@ from homeassistant.helpers.selector import (
 
 from wyoming_server.workers_ai import catalog
 
-from .budget import BUDGET_REFUSE, CONF_BUDGET_STT_MODEL, CONF_DAILY_BUDGET
+from .budget import BUDGET_REFUSE, CONF_BUDGET_STT_MODEL, CONF_BUDGET_TTS_MODEL, CONF_DAILY_BUDGET
 from .vocabulary import CONF_VOCABULARY, CONF_VOCABULARY_TERMS
 
 
@@ -39,6 +39,16 @@ class WorkersAIOptionsFlow(OptionsFlow):
                 if m.rest
             ),
         ]
+        tts_models = [
+            SelectOptionDict(value=BUDGET_REFUSE, label="Refuse until 00:00 UTC"),
+            *(
+                SelectOptionDict(
+                    value=m.model_id, label=f"Switch to {m.display_name} ({m.short_name})"
+                )
+                for m in catalog.TTS_MODELS
+                if m.rest
+            ),
+        ]
         schema = probatio.Schema(
             {
                 probatio.Optional(CONF_VOCABULARY, default=True): BooleanSelector(),
@@ -52,6 +62,9 @@ class WorkersAIOptionsFlow(OptionsFlow):
                 ),
                 probatio.Optional(CONF_BUDGET_STT_MODEL, default=BUDGET_REFUSE): SelectSelector(
                     SelectSelectorConfig(options=stt_models, mode=SelectSelectorMode.DROPDOWN)
+                ),
+                probatio.Optional(CONF_BUDGET_TTS_MODEL, default=BUDGET_REFUSE): SelectSelector(
+                    SelectSelectorConfig(options=tts_models, mode=SelectSelectorMode.DROPDOWN)
                 ),
             }
         )

@@ -27,6 +27,7 @@ from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.audio import pcm_to_wav
 from wyoming_server.workers_ai.errors import AuthenticationError, WorkersAIError
 
+from .budget import fallback_speech, fallback_stream
 from .const import (
     CONF_LANGUAGE,
     CONF_VOICE,
@@ -238,8 +239,9 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
             HomeAssistantError: Workers AI failed or the voice is unknown.
         """
         speaker = self._speaker(options)
-        self._check_budget()
         client = self.entry.runtime_data.client
+        if fallback := self._budget_fallback():
+            return "wav", await fallback_speech(client, fallback, message, speaker, language)
         language_option = None if speaker else language
         limit = self.model.max_text_chars
         started = time.monotonic()
@@ -269,7 +271,12 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         The WAV header comes first with 0 frames (length unknown), then PCM as it arrives.
         """
         speaker = self._speaker(request.options)
-        self._check_budget()
+        if fallback := self._budget_fallback():
+            client = self.entry.runtime_data.client
+            return TTSAudioResponse(
+                "wav",
+                fallback_stream(client, fallback, request.message_gen, speaker, request.language),
+            )
         return TTSAudioResponse("wav", self._async_stream_wav(request.message_gen, speaker))
 
     async def _async_stream_wav(
@@ -294,13 +301,18 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         except WorkersAIError as err:
             raise self._error(err) from err
 
-    def _check_budget(self) -> None:
-        """Raises HomeAssistantError when the daily budget is spent (budget.py)."""
-        if (budget := self.entry.runtime_data.budget) is not None:
-            try:
-                budget.check_tts()
-            except WorkersAIError as err:
-                raise self._error(err) from err
+    def _budget_fallback(self) -> str | None:
+        """The cheaper model to use now (budget.py), or ``None``.
+
+        Raises:
+            HomeAssistantError: the daily budget is spent and requests are refused.
+        """
+        if (budget := self.entry.runtime_data.budget) is None:
+            return None
+        try:
+            return budget.tts_fallback(self.model.model_id)
+        except WorkersAIError as err:
+            raise self._error(err) from err
 
     def _first_audio(self, started: float) -> None:
         """Record the time to first audio since ``started`` (``time.monotonic()``)."""

@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.workers_ai_speech.budget import (
     BUDGET_REFUSE,
     CONF_BUDGET_STT_MODEL,
+    CONF_BUDGET_TTS_MODEL,
     CONF_DAILY_BUDGET,
 )
 from custom_components.workers_ai_speech.const import DOMAIN
@@ -143,3 +144,23 @@ async def test_a_repair_issue_says_the_free_allocation_is_spent(
     await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert hass.states.get(NEURONS).state == "0.0"  # type: ignore[union-attr]
+
+
+async def test_over_budget_tts_switches_to_the_cheaper_model(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    await _set_options(
+        hass, setup_entry, **{CONF_DAILY_BUDGET: 1, CONF_BUDGET_TTS_MODEL: catalog.AURA_1}
+    )
+    entity = hass.data["tts"].get_entity(TTS_ENTITY)
+    extension, _ = await entity.async_get_tts_audio("Hello there.", "en", {})
+    assert extension == "mp3"  # aura-2 itself, which spends the budget
+    extension, data = await entity.async_get_tts_audio("Hello there.", "en", {"voice": "luna"})
+    assert extension == "wav"
+    assert data[:4] == b"RIFF"
+    assert len(data) > 24000  # over half a second of 24 kHz speech
+    meter = setup_entry.runtime_data.client.usage
+    assert meter is not None
+    totals = meter.today().totals
+    assert totals[(catalog.AURA_2_EN, Transport.REST)].requests == 1
+    assert totals[(catalog.AURA_1, Transport.REST)].requests == 1
