@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import overhead, stt, tts, vocabulary
+from . import network, overhead, startup, stt, tts, vocabulary
 from .harness import REPO, emulator
 
 
@@ -24,7 +24,9 @@ async def main() -> None:
     parser.add_argument(
         "--output", type=Path, default=REPO / "benchmarks" / "results" / "latest.json"
     )
-    parser.add_argument("--only", choices=["stt", "tts", "overhead", "vocabulary"], action="append")
+    parser.add_argument(
+        "--only", choices=["stt", "tts", "overhead", "startup", "vocabulary"], action="append"
+    )
     parser.add_argument(
         "--model-latency-ms",
         type=float,
@@ -45,10 +47,26 @@ async def main() -> None:
         help="inference time floor for the overhead run (ms): above the slowest real "
         "inference, so that the backend takes the same time for both paths",
     )
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        nargs="+",
+        default=[0.0, 60.0],
+        help="network round-trip times to run STT and TTS at (emulator rtt_ms fault), first one "
+        "the baseline (default: 0 60)",
+    )
+    parser.add_argument(
+        "--stt-lengths",
+        nargs="+",
+        choices=["2s", "15s"],
+        default=["2s", "15s"],
+        help="utterances for the STT run (default both)",
+    )
+    parser.add_argument("--repeats", type=int, help="repeats per STT/TTS measure (overrides)")
     args = parser.parse_args()
-    repeats = 1 if args.quick else 3
+    repeats = args.repeats or (1 if args.quick else 3)
     calls = 20 if args.quick else 200
-    only = set(args.only or ["stt", "tts", "overhead", "vocabulary"])
+    only = set(args.only or ["stt", "tts", "overhead", "startup", "vocabulary"])
     report: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {
@@ -57,16 +75,39 @@ async def main() -> None:
             "platform": platform.platform(),
         },
     }
+    runs: dict[float, dict[str, Any]] = {}
     async with emulator() as emu:
-        if "stt" in only:
-            print("STT wait after audio-stop")
-            report["stt"] = await stt.run(emu, repeats, args.model_latency_ms)
-        if "tts" in only:
-            print("TTS time to first audio")
-            report["tts"] = await tts.run(emu, max(repeats, 5), args.tts_model_latency_ms)
+        for index, rtt in enumerate(args.rtt_ms):
+            run: dict[str, Any] = {}
+            if "stt" in only:
+                print(f"STT wait after audio-stop (RTT {rtt:g} ms)")
+                run["stt"] = await stt.run(
+                    emu,
+                    repeats,
+                    args.model_latency_ms,
+                    rtt,
+                    uploads=index == 0 and not args.repeats,
+                    lengths=tuple(args.stt_lengths),
+                )
+            if "tts" in only:
+                print(f"TTS time to first audio (RTT {rtt:g} ms)")
+                run["tts"] = await tts.run(emu, max(repeats, 5), args.tts_model_latency_ms, rtt)
+            runs[rtt] = run
+        report.update(runs[args.rtt_ms[0]])  # the baseline, where it always was
+        if len(runs) > 1:
+            rows = network.compare(runs)
+            report["network"] = {
+                "rtt_ms": args.rtt_ms,
+                "runs": {f"{rtt:g}": run for rtt, run in runs.items()},
+                "critical_path": rows,
+            }
+            print(network.markdown(rows, args.rtt_ms))
         if "overhead" in only:
             print("Server overhead")
             report["overhead"] = await overhead.run(emu, calls, args.overhead_model_latency_ms)
+        if "startup" in only:
+            print("Start-up and memory (Raspberry Pi targets)")
+            report["startup"] = await startup.run(emu, repeats + 2)
         if "vocabulary" in only:
             print("Vocabulary: names heard without and with the home's vocabulary")
             report["vocabulary"] = await vocabulary.run(emu)

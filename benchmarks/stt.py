@@ -48,14 +48,24 @@ async def wait_after_stop(port: int, model: str, pcm: bytes) -> tuple[float, str
     raise RuntimeError("connection closed without a transcript")
 
 
-async def run(emu: EmulatorProcess, repeats: int, model_latency_ms: float) -> dict[str, Any]:
+async def run(
+    emu: EmulatorProcess,
+    repeats: int,
+    model_latency_ms: float,
+    rtt_ms: float = 0.0,
+    *,
+    uploads: bool = True,
+    lengths: tuple[str, ...] = ("2s", "15s"),
+) -> dict[str, Any]:
     utterances = {"2s": speech_pcm16k("living_room_light_en.wav"), "15s": long_utterance(15.0)}
+    utterances = {k: v for k, v in utterances.items() if k in lengths}
     results: dict[str, Any] = {
         "model_latency_ms": model_latency_ms,
+        "rtt_ms": rtt_ms,
         "utterance_seconds": {k: round(len(v) / 32000, 2) for k, v in utterances.items()},
         "through_server": {},
     }
-    await emu.set_faults(model_latency_ms=model_latency_ms)
+    await emu.set_faults(model_latency_ms=model_latency_ms, rtt_ms=rtt_ms)
     async with wyoming_server(emu) as port:
         for model in (
             "@cf/deepgram/nova-3",
@@ -70,14 +80,21 @@ async def run(emu: EmulatorProcess, repeats: int, model_latency_ms: float) -> di
                     waits.append(wait)
                     texts.append(text)
                 per_model[label] = {**summary(waits), "text": texts[-1]}
-            per_model["ratio_15s_to_2s"] = round(
-                per_model["15s"]["p50_ms"] / per_model["2s"]["p50_ms"], 2
-            )
+            if "15s" in per_model and "2s" in per_model:
+                per_model["ratio_15s_to_2s"] = round(
+                    per_model["15s"]["p50_ms"] / per_model["2s"]["p50_ms"], 2
+                )
             results["through_server"][model] = per_model
             print(
-                f"  {model}: 2 s {per_model['2s']['p50_ms']} ms, 15 s {per_model['15s']['p50_ms']} ms"
+                f"  {model}: "
+                + ", ".join(
+                    f"{k} {v['p50_ms']} ms (min {v['min_ms']})"
+                    for k, v in per_model.items()
+                    if isinstance(v, dict)
+                )
             )
-    results["whisper_upload"] = await _upload_formats(emu, utterances, repeats)
+    if uploads:
+        results["whisper_upload"] = await _upload_formats(emu, utterances, repeats)
     await emu.reset_faults()
     return results
 

@@ -1,10 +1,7 @@
 """Wyoming server for Cloudflare Workers AI speech models."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("wyoming-workers-ai")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+__version__ = "0.1.0"
+"""The distribution's version: the one place it is set (pyproject reads it; the Home Assistant
+component's manifest pins ``wyoming-workers-ai==<this>``)."""
 
 __all__ = ["__version__"]

@@ -12,54 +12,55 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import sys
 from functools import partial
+from pathlib import Path
+from urllib.parse import urlparse
 
-from wyoming.server import AsyncServer, AsyncStdioServer, AsyncTcpServer, AsyncUnixServer
+from wyoming.server import AsyncServer, AsyncStdioServer
 
 from . import __version__
 from .backend import BackendError, open_client
 from .cli import parse_args
 from .credentials import CredentialsError, load_credentials
+from .discovery import DiscoveryError, ZeroconfAnnouncement, announced_address
 from .extras import ExtrasError, server_extras
 from .handler import WorkersAIEventHandler
 from .info import build_info
+from .limits import BackendSlots
+from .serve import ConnectionServer
 
 _LOGGER = logging.getLogger("wyoming_server")
 
-_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names, not a bind
+
+def _warn_if_token_file_readable(path: Path | None) -> None:
+    """Warn when the API token file can be read by users other than its owner."""
+    if path is None:
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # load_credentials reports unreadable files
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        _LOGGER.warning(
+            "The API token file %s is readable by other users (mode %o): chmod 600 it",
+            path,
+            stat.S_IMODE(mode),
+        )
 
 
-def _bound_port(server: AsyncTcpServer) -> int:
-    """The TCP port actually bound (differs from ``server.port`` when ``:0`` was asked for)."""
-    listener = server._server  # wyoming keeps its asyncio server private
-    if isinstance(listener, asyncio.Server) and listener.sockets:
-        return int(listener.sockets[0].getsockname()[1])
-    return server.port
-
-
-def _listening_uri(server: AsyncServer, uri: str) -> str:
-    """The URI actually served (with the real port when ``:0`` was asked for)."""
-    if isinstance(server, AsyncTcpServer):
-        return f"tcp://{server.host}:{_bound_port(server)}"
-    return uri
-
-
-async def _register_zeroconf(server: AsyncServer, name: str, host: str | None) -> None:
-    """Announce ``_wyoming._tcp`` (tcp only), with a real IP instead of a wildcard bind.
-
-    wyoming's ``HomeAssistantZeroconf`` advertises its ``host`` verbatim, so ``0.0.0.0`` must
-    become ``None`` (autodetect) (wyoming-protocol-and-servers.md §1.8).
-    """
-    if not isinstance(server, AsyncTcpServer):
-        raise TypeError("--zeroconf needs a tcp:// URI")
-    from wyoming.zeroconf import HomeAssistantZeroconf  # noqa: PLC0415 - optional extra
-
-    port = _bound_port(server)
-    advertised = host or (None if server.host in _WILDCARD_HOSTS else server.host)
-    zeroconf = HomeAssistantZeroconf(name=name, port=port, host=advertised)
-    await zeroconf.register_server()
-    _LOGGER.info("Zeroconf discovery enabled: %s on port %d", name, port)
+async def _serve_stdio(
+    server: AsyncStdioServer, factory: partial[WorkersAIEventHandler], stop: asyncio.Event
+) -> None:
+    _LOGGER.info("Ready (stdio)")
+    run = asyncio.create_task(server.run(factory))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (run, stopping):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def main() -> int:
@@ -78,8 +79,17 @@ async def main() -> int:
     except CredentialsError as err:
         _LOGGER.error("%s", err)  # noqa: TRY400 - a configuration error, not a crash
         return 2
+    _warn_if_token_file_readable(args.api_token_file)
     info_event = build_info(settings).event()
-    server = AsyncServer.from_uri(args.uri)
+    parsed = urlparse(args.uri)
+    if args.zeroconf and parsed.scheme != "tcp":
+        _LOGGER.error("--zeroconf needs a tcp:// URI")
+        return 2
+    try:
+        stdio = AsyncServer.from_uri(args.uri)
+    except ValueError as err:
+        _LOGGER.error("%s", err)  # noqa: TRY400 - a configuration error, not a crash
+        return 2
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -105,32 +115,34 @@ async def main() -> int:
                 info_event=info_event,
                 client=client,
                 settings=settings,
+                slots=BackendSlots(settings.limits),
                 vocabulary=extras.vocabulary,
                 metrics=extras.metrics,
             )
-            if isinstance(server, AsyncStdioServer):
-                _LOGGER.info("Ready (stdio)")
-                run = asyncio.create_task(server.run(factory))
-                stopping = asyncio.create_task(stop.wait())
-                await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (run, stopping):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            else:
-                assert isinstance(server, (AsyncTcpServer, AsyncUnixServer))
-                await server.start(factory)
-                if args.zeroconf:
-                    await _register_zeroconf(server, args.zeroconf, args.zeroconf_host)
-                _LOGGER.info("Ready: listening on %s", _listening_uri(server, args.uri))
+            if isinstance(stdio, AsyncStdioServer):
+                await _serve_stdio(stdio, factory, stop)
+                return 0
+            server = ConnectionServer(factory, settings.limits)
+            async with contextlib.AsyncExitStack() as announcement:
+                if parsed.scheme == "tcp":
+                    await server.start_tcp(str(parsed.hostname), int(parsed.port or 0))
+                    uri = f"tcp://{parsed.hostname}:{server.port}"
+                    if args.zeroconf:  # withdrawn (mDNS goodbye) before the server stops
+                        await announcement.enter_async_context(
+                            ZeroconfAnnouncement(
+                                args.zeroconf,
+                                announced_address(parsed.hostname, args.zeroconf_host),
+                                int(server.port or 0),
+                            )
+                        )
+                else:
+                    await server.start_unix(parsed.path)
+                    uri = args.uri
+                _LOGGER.info("Ready: listening on %s", uri)
                 await stop.wait()
                 _LOGGER.info("Stopping")
-                await server.stop()
-                # Let each connection's handler close its WebSockets before the session goes.
-                handlers = list(server._handlers)
-                if handlers:
-                    await asyncio.wait(handlers, timeout=5.0)
-    except (BackendError, ExtrasError) as err:
+            await server.shutdown()
+    except (BackendError, DiscoveryError, ExtrasError) as err:
         _LOGGER.error("%s", err)  # noqa: TRY400 - a configuration error, not a crash
         return 2
     except OSError as err:
@@ -140,7 +152,12 @@ async def main() -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: ``wyoming-workers-ai [flags]`` serves,
+    ``wyoming-workers-ai doctor [flags]`` checks the account (:mod:`.doctor_cli`)."""
+    if sys.argv[1:2] == ["doctor"]:
+        from .doctor_cli import run as run_doctor  # noqa: PLC0415 - only for the subcommand
+
+        sys.exit(run_doctor(sys.argv[2:]))
     sys.exit(asyncio.run(main()))
 
 

@@ -19,12 +19,21 @@ from .workers_ai import WorkersAIClient
 _LOGGER = logging.getLogger(__name__)
 
 
+KEEPALIVE_S = 60.0
+"""Seconds an idle pooled HTTP connection to Workers AI is kept open."""
+
+
 class BackendError(Exception):
     """The Workers AI backend cannot be set up (e.g. no credentials and no emulator)."""
 
 
 @asynccontextmanager
-async def _embedded_emulator() -> AsyncIterator[tuple[str, Credentials]]:
+async def embedded_emulator() -> AsyncIterator[tuple[str, Credentials]]:
+    """Start the embedded emulator on a free loopback port; yield its API root and credentials.
+
+    Raises:
+        BackendError: the emulator extra is not installed.
+    """
     try:
         from .emulator import Emulator  # noqa: PLC0415 - optional extra, heavy models
     except ImportError as err:
@@ -65,11 +74,15 @@ async def open_client(
     """
     async with AsyncExitStack() as stack:
         if credentials is None:
-            emulator_url, creds = await stack.enter_async_context(_embedded_emulator())
+            emulator_url, creds = await stack.enter_async_context(embedded_emulator())
             api_base_url = emulator_url
         else:
             creds = credentials
-        session = await stack.enter_async_context(aiohttp.ClientSession())
+        # Connections stay pooled for a minute (aiohttp: 15 s), longer than an utterance: the
+        # upload at audio-stop reuses the one opened at transcribe (WorkersAIClient.preconnect).
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+        )
         yield WorkersAIClient(
             session,
             creds.account_id,

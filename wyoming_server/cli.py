@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .languages import check_language, normalize
+from .limits import add_limit_arguments, limits_from_args
 from .request_errors import BadRequestError
 from .settings import FluxOptions, ServerSettings
 from .workers_ai import DEFAULT_API_BASE_URL, catalog
@@ -109,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-utterance-seconds",
         type=_positive_float,
         default=15.0,
-        help="Seconds of audio after which a flux turn is finished as if audio-stop had come; "
-        "flux is the model that ends turns itself, so the client may not (default %(default)s)",
+        help="Seconds of audio after which an utterance (any model) is finished as if "
+        "audio-stop had come; flux relies on it when nobody ends the turn (default %(default)s)",
     )
     parser.add_argument(
         "--no-stt-streaming",
@@ -153,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="Seconds a request may take including retries (default %(default)s)",
     )
+    add_limit_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="Log DEBUG messages")
     parser.add_argument(
         "--log-format", default=logging.BASIC_FORMAT, help="Format for log messages"
@@ -236,6 +238,7 @@ def settings_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         max_utterance_seconds=args.max_utterance_seconds,
         stt_streaming=not args.no_stt_streaming,
         tts_streaming=not args.no_tts_streaming,
+        limits=limits_from_args(args),
     )
 
 

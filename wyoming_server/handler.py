@@ -22,11 +22,13 @@ from wyoming.tts import SynthesizeStopped
 
 from . import protocol
 from .languages import LANGUAGE_FALLBACK, check_language, supports
+from .limits import SERVER_STOPPING, BackendSlots, Slot
 from .metrics import LatencyProbe, ServerMetrics
-from .protocol import MalformedEventError, TranscribeRequest
-from .request_errors import Failure, describe_failure
+from .protocol import ConnectionEndingError, TranscribeRequest
+from .request_errors import BadRequestError, describe_failure
 from .server_vocabulary import ServerVocabulary
 from .settings import ServerSettings
+from .speak_spares import spares_for
 from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
 from .transcripts import TranscriptEvents
 from .tts import SynthesisReply
@@ -38,6 +40,9 @@ _LOGGER = logging.getLogger(__name__)
 
 _STT_EVENTS = frozenset({"transcribe", "audio-start", "audio-chunk", "audio-stop"})
 _TTS_EVENTS = frozenset({"synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop"})
+LINGER_SECONDS = 1.0
+"""After an error, unread input is drained this long before the socket closes, so the client
+reads the ``error`` instead of a TCP reset (closing with unread data sends RST)."""
 
 
 class WorkersAIEventHandler(AsyncEventHandler):
@@ -51,23 +56,32 @@ class WorkersAIEventHandler(AsyncEventHandler):
         info_event: Event,
         client: WorkersAIClient,
         settings: ServerSettings,
+        slots: BackendSlots | None = None,
         vocabulary: ServerVocabulary | None = None,
         metrics: ServerMetrics | None = None,
     ) -> None:
-        """``info_event`` is the prebuilt answer to ``describe``; ``client``, ``vocabulary``
-        (key terms; default: ``settings.keyterms``) and ``metrics`` are shared."""
+        """``info_event`` is the prebuilt answer to ``describe``; ``client``, ``slots`` (the
+        process-wide Workers AI request limit), ``vocabulary`` (key terms; default:
+        ``settings.keyterms``) and ``metrics`` are shared by all connections."""
         super().__init__(reader, writer)
         self.info_event = info_event
         self.client = client
         self.settings = settings
+        self.limits = settings.limits
+        self.slots = slots or BackendSlots(settings.limits)
         self.vocabulary = vocabulary or ServerVocabulary(settings.keyterms)
         self._probe = (
             LatencyProbe(metrics, self._stt_model_id, settings.tts_voice) if metrics else None
         )
         self._write_lock = asyncio.Lock()
+        self._stopping = False
+        self._stt_slot: Slot | None = None
+        self._tts_slot: Slot | None = None
+        self._plain_slot: Slot | None = None
         # Speech to text
         self._request: UtteranceRequest | None = None
         self._utterance: Utterance | None = None
+        self._prepared: Utterance | None = None  # connecting since transcribe
         self._discard_audio = False
         # Streaming text to speech (synthesize-start ... synthesize-stop)
         self._in_stream = False
@@ -76,29 +90,103 @@ class WorkersAIEventHandler(AsyncEventHandler):
 
     # ------------------------------------------------------------------ connection
 
+    @property
+    def active(self) -> bool:
+        """True while a request is open (utterance, TTS reply or stream)."""
+        return (
+            self._request is not None
+            or self._utterance is not None
+            or self._discard_audio
+            or self._in_stream
+            or self._plain is not None
+        )
+
     async def run(self) -> None:
-        """Read events until EOF, a malformed event, or a write failure."""
+        """Read events until EOF, a malformed or over-limit event, a timeout, a write failure,
+        or (when the server stops) the end of the open request."""
         self._is_running = True
+        linger = False
         try:
-            while self._is_running:
+            while self._is_running and not (self._stopping and not self.active):
                 try:
-                    event = await protocol.read_event(self.reader)
-                except MalformedEventError as err:
+                    event = await protocol.read_event(
+                        self.reader, self.limits, idle=not self.active
+                    )
+                except ConnectionEndingError as err:
                     _LOGGER.warning("Closing connection: %s", err.message)
-                    await self.write_event(Failure(err.message, err.code).event().event())
+                    linger = True
+                    await self.abort_requests(err)
                     break
                 if event is None or not await self.handle_event(event):
                     break
         except ConnectionError as err:
             _LOGGER.debug("Connection lost: %s", err)
         finally:
-            await self.disconnect()
-            self.writer.close()
+            await self._close(linger=linger)
+
+    async def _close(self, *, linger: bool) -> None:
+        await self.disconnect()
+        if linger:
+            await self._linger()
+        self.writer.close()
+
+    async def _linger(self) -> None:
+        """Half-close, then discard input until EOF (bounded), so the ``error`` is readable."""
+        try:
+            async with asyncio.timeout(LINGER_SECONDS):
+                if self.writer.can_write_eof():
+                    self.writer.write_eof()
+                while await self.reader.read(64 << 10):
+                    pass
+        except (TimeoutError, OSError, ValueError, RuntimeError):
+            pass
+
+    def request_stop(self) -> None:
+        """Server shutdown: close now if idle, else after the open request ends."""
+        self._stopping = True
+        if not self.active:
+            self.reader.feed_eof()
+
+    async def abort_requests(self, err: BaseException) -> None:
+        """Fail every open request of this connection with ``err``: ``error`` plus the terminal
+        events its client waits for; a plain ``error`` when none is open."""
+        told = False
+        utterance = self._utterance
+        if utterance is not None and not utterance.done:
+            await utterance.abort(err)
+            told = True
+        elif self._request is not None and utterance is None:
+            await self.write_event(describe_failure(err).event().event())
+            await TranscriptEvents(self.write_event, None).finish("")
+            told = True
+        for reply in (self._stream, self._plain):
+            if reply is not None and not reply.done:
+                await reply.abort(err, logged=True)
+                told = True
+        if not told:
+            await self.write_event(describe_failure(err).event().event())
+
+    async def stop_now(self) -> None:
+        """Grace period over: fail the open requests (server stopping), then end the
+        connection (the caller cancels the handler task)."""
+        self._is_running = False
+        try:
+            await self.abort_requests(
+                BadRequestError("The server is shutting down; try again", SERVER_STOPPING)
+            )
+        except (ConnectionError, RuntimeError) as err:
+            _LOGGER.debug("Cannot tell the client about the shutdown: %s", err)
 
     async def write_event(self, event: Event) -> None:
-        """Send one event; serialized, since background tasks write too."""
+        """Send one event; serialized, since background tasks write too. A client that does
+        not read for ``event_timeout`` seconds counts as gone (``ConnectionResetError``)."""
         async with self._write_lock:
-            await super().write_event(event)
+            try:
+                async with asyncio.timeout(self.limits.event_timeout):
+                    await super().write_event(event)
+            except TimeoutError:
+                self.writer.transport.abort()
+                raise ConnectionResetError("client does not read its events") from None
         if self._probe is not None:
             self._probe.event_out(event)
 
@@ -106,6 +194,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
         """Client gone: stop this connection's work and close its WebSockets."""
         await self._end_utterance()
         await self._end_stream()
+        self._release_plain_slot()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -193,11 +282,23 @@ class WorkersAIEventHandler(AsyncEventHandler):
         await self._end_utterance()
         self._discard_audio = False
         self._request = self._utterance_request(request)
+        # Connect now (WebSocket, or a pooled HTTP connection), not at audio-start/audio-stop.
+        self._prepared = create_utterance(
+            self.client, self._request, self.settings, self.write_event
+        )
+        self._prepared.prepare()
+        if self.settings.tts_streaming:  # a voice command is being spoken: a reply will follow
+            spares_for(self.client).prepare(catalog.get_voice(self.settings.tts_voice))
 
     async def _start_utterance(self, data: dict[str, Any]) -> Utterance:
         protocol.audio_format(data)  # validate before any network work
         request = self._request or self._utterance_request(TranscribeRequest())
-        utterance = create_utterance(self.client, request, self.settings, self.write_event)
+        self._stt_slot = await self.slots.acquire()
+        utterance, self._prepared = self._prepared, None
+        if utterance is None or utterance.request is not request:
+            if utterance is not None:
+                await utterance.aclose()
+            utterance = create_utterance(self.client, request, self.settings, self.write_event)
         self._utterance = utterance
         _LOGGER.debug("Utterance with %s (%s)", request.model.model_id, request.language)
         await utterance.start()
@@ -206,7 +307,9 @@ class WorkersAIEventHandler(AsyncEventHandler):
     async def _on_audio_start(self, data: dict[str, Any]) -> None:
         if self._discard_audio:
             return
-        await self._end_utterance()
+        utterance, self._utterance = self._utterance, None  # keep the prepared one
+        if utterance is not None:
+            await utterance.aclose()
         await self._start_utterance(data)
 
     async def _on_audio_chunk(self, data: dict[str, Any], payload: bytes) -> None:
@@ -252,8 +355,15 @@ class WorkersAIEventHandler(AsyncEventHandler):
 
     async def _end_utterance(self) -> None:
         utterance, self._utterance = self._utterance, None
-        if utterance is not None:
-            await utterance.aclose()
+        prepared, self._prepared = self._prepared, None
+        try:
+            for pending in (utterance, prepared):
+                if pending is not None:
+                    await pending.aclose()
+        finally:
+            slot, self._stt_slot = self._stt_slot, None
+            if slot is not None:
+                slot.release()
 
     # ------------------------------------------------------------------ text to speech
 
@@ -269,18 +379,31 @@ class WorkersAIEventHandler(AsyncEventHandler):
             _LOGGER.debug("Ignoring the compatibility synthesize inside a stream")
             return
         text = protocol.required_str(data, "text")
-        self._plain = self._reply(data, streaming=False)
+        reply = self._reply(data, streaming=False)
+        self._plain_slot = await self.slots.acquire()
+        self._plain = reply
         try:
-            await self._plain.add_text(text)
-            await self._plain.finish()
+            await reply.add_text(text)
+            await reply.finish()
         finally:
-            plain, self._plain = self._plain, None
-            await plain.aclose()
+            self._plain = None
+            try:
+                await reply.aclose()
+            finally:
+                self._release_plain_slot()
+
+    def _release_plain_slot(self) -> None:
+        slot, self._plain_slot = self._plain_slot, None
+        if slot is not None:
+            slot.release()
 
     async def _on_synthesize_start(self, data: dict[str, Any]) -> None:
         await self._end_stream()
         self._in_stream = True
-        self._stream = self._reply(data, streaming=True)
+        reply = self._reply(data, streaming=True)
+        self._tts_slot = await self.slots.acquire()
+        self._stream = reply
+        self._stream.open_early()
 
     async def _on_synthesize_chunk(self, text: str) -> None:
         if not self._in_stream:
@@ -313,5 +436,10 @@ class WorkersAIEventHandler(AsyncEventHandler):
     async def _end_stream(self) -> None:
         stream, self._stream = self._stream, None
         self._in_stream = False
-        if stream is not None:
-            await stream.aclose()
+        try:
+            if stream is not None:
+                await stream.aclose()
+        finally:
+            slot, self._tts_slot = self._tts_slot, None
+            if slot is not None:
+                slot.release()

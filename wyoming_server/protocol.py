@@ -18,13 +18,9 @@ from typing import Any
 
 from wyoming.event import Event
 
+from .limits import DEFAULT_LIMITS, EVENT_TIMEOUT, EVENT_TOO_LARGE, IDLE_TIMEOUT, Limits
 from .request_errors import MALFORMED_EVENT, UNSUPPORTED_AUDIO_FORMAT, BadRequestError
 from .workers_ai import audio
-
-MAX_DATA_BYTES = 1 << 20
-"""Largest accepted additional-data section of one event (bytes)."""
-MAX_PAYLOAD_BYTES = 16 << 20
-"""Largest accepted payload of one event (bytes); an audio chunk is a few kB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +32,20 @@ class PcmFormat:
     channels: int
 
 
-class MalformedEventError(BadRequestError):
-    """The byte stream is not a Wyoming event; the connection cannot continue."""
+class ConnectionEndingError(BadRequestError):
+    """The connection cannot continue (malformed bytes, a limit, a timeout)."""
 
-    def __init__(self, message: str) -> None:
+
+class MalformedEventError(ConnectionEndingError):
+    """The byte stream is not a Wyoming event, or an event is over a size limit."""
+
+    def __init__(self, message: str, code: str = MALFORMED_EVENT) -> None:
         """``message`` says what was wrong with the bytes."""
-        super().__init__(f"Malformed Wyoming event: {message}", MALFORMED_EVENT)
+        super().__init__(f"Malformed Wyoming event: {message}", code)
+
+
+class ReadTimeoutError(ConnectionEndingError):
+    """The client sent nothing for too long, or stalled inside an event."""
 
 
 def _length(header: Mapping[str, Any], key: str, limit: int) -> int:
@@ -51,7 +55,9 @@ def _length(header: Mapping[str, Any], key: str, limit: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise MalformedEventError(f"{key} must be a non-negative integer")
     if value > limit:
-        raise MalformedEventError(f"{key} {value} exceeds the limit of {limit} bytes")
+        raise MalformedEventError(
+            f"{key} {value} exceeds the limit of {limit} bytes", EVENT_TOO_LARGE
+        )
     return value
 
 
@@ -65,21 +71,53 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-async def read_event(reader: asyncio.StreamReader) -> Event | None:
+async def read_event(
+    reader: asyncio.StreamReader, limits: Limits = DEFAULT_LIMITS, *, idle: bool = True
+) -> Event | None:
     """Read one event; ``None`` at a clean EOF (nothing read).
 
+    The first byte must come within ``limits.idle_timeout`` seconds (``idle``: no request
+    open) and the rest of the event within ``limits.event_timeout`` seconds after it.
+
     Raises:
-        MalformedEventError: bad JSON, wrong header types, oversize sections, or EOF inside an
-            event.
+        MalformedEventError: bad JSON, wrong header types, a section over its limit, or EOF
+            inside an event.
+        ReadTimeoutError: no event started in time, or an event stalled.
     """
     try:
-        line = await reader.readline()
-    except ValueError as err:  # StreamReader limit (64 KiB) overrun
-        raise MalformedEventError("header line too long") from err
-    if not line:
+        async with asyncio.timeout(limits.idle_timeout):
+            first = await reader.read(1)
+    except TimeoutError:
+        what = "no event" if idle else "no event while a request is open"
+        raise ReadTimeoutError(
+            f"Closing idle connection: {what} for {limits.idle_timeout:g} s", IDLE_TIMEOUT
+        ) from None
+    if not first:
         return None
-    if not line.endswith(b"\n"):
-        raise MalformedEventError("connection closed inside an event header")
+    try:
+        async with asyncio.timeout(limits.event_timeout):
+            return await _read_rest(reader, first, limits)
+    except TimeoutError:
+        raise ReadTimeoutError(
+            f"Event not completed within {limits.event_timeout:g} s", EVENT_TIMEOUT
+        ) from None
+
+
+async def _read_rest(reader: asyncio.StreamReader, first: bytes, limits: Limits) -> Event:
+    line = first
+    if first != b"\n":
+        try:
+            line += await reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError as err:  # StreamReader limit overrun
+            raise MalformedEventError(
+                f"header line longer than {limits.max_header_bytes} bytes", EVENT_TOO_LARGE
+            ) from err
+        except asyncio.IncompleteReadError as err:
+            raise MalformedEventError("connection closed inside an event header") from err
+    if len(line) > limits.max_header_bytes:
+        raise MalformedEventError(
+            f"header line longer than {limits.max_header_bytes} bytes", EVENT_TOO_LARGE
+        )
     header = _json_object(line, "header")
     event_type = header.get("type")
     if not isinstance(event_type, str) or not event_type:
@@ -89,8 +127,8 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
         data = {}
     elif not isinstance(data, dict):
         raise MalformedEventError("event data is not a JSON object")
-    data_length = _length(header, "data_length", MAX_DATA_BYTES)
-    payload_length = _length(header, "payload_length", MAX_PAYLOAD_BYTES)
+    data_length = _length(header, "data_length", limits.max_data_bytes)
+    payload_length = _length(header, "payload_length", limits.max_payload_bytes)
     try:
         if data_length:
             data.update(_json_object(await reader.readexactly(data_length), "event data"))

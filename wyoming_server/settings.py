@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .limits import Limits
+
 STT_SAMPLE_RATE_HZ = 16_000
 """Rate all incoming audio is converted to before it goes to Workers AI (Hz). Deepgram
 recommends 16 kHz mono linear16 (workers-ai-speech-api.md §4.6); Whisper works at 16 kHz."""
@@ -46,10 +48,13 @@ class ServerSettings:
     stream_timeout: float = 30.0
     """Seconds a WebSocket may stay silent while we wait for it before the request fails."""
     max_utterance_seconds: float = 15.0
-    """Seconds of audio after which a flux turn is finished as if ``audio-stop`` had
-    come: with flux as default HA does not segment the audio itself, so a turn without speech
-    would never end. 15 s is HA's own voice-command timeout (home-assistant-2026.10.md §1.3)."""
+    """Seconds of audio (counted before conversion) after which an utterance of any model is
+    finished as if ``audio-stop`` had come; later audio is ignored. This bounds memory and, for
+    flux, ends a turn that never ends by itself (with flux HA does not segment the audio).
+    15 s is HA's own voice-command timeout."""
     stt_streaming: bool = True
     """Use the nova-3 WebSocket (live ``transcript-chunk`` events) instead of REST."""
     tts_streaming: bool = True
     """Use the aura WebSocket; REST is then only a fallback."""
+    limits: Limits = field(default_factory=Limits)
+    """Resource limits per event, utterance, connection and process."""

@@ -34,9 +34,6 @@ from .workers_ai.streaming import ListenSession
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_UTTERANCE_BYTES = STT_SAMPLE_RATE_HZ * 2 * 600
-"""Largest utterance buffered for a REST model: 10 minutes of 16 kHz s16 mono (bytes)."""
-
 
 def resolve_asr_model(name: str | None, default: str) -> catalog.SpeechModel:
     """The ASR model for a ``transcribe`` ``name`` (full ID or short name; ``None`` = default).
@@ -85,6 +82,33 @@ class Utterance(ABC):
         self._write = write
         self._converter: audio.PcmConverter | None = None
         self._format: PcmFormat | None = None
+        self._input_bytes = 0
+        self._input_seconds = 0.0
+
+    def _admit(self, pcm: bytes, fmt: PcmFormat) -> tuple[bytes, bool]:
+        """Bound the utterance BEFORE any conversion: returns the part of ``pcm`` that fits in
+        ``max_utterance_seconds`` and ``limits.max_utterance_bytes``, and whether the
+        utterance is now full (then it ends as if ``audio-stop`` had come)."""
+        frame = fmt.width * fmt.channels
+        bytes_per_second = fmt.rate * frame
+        seconds_left = self.settings.max_utterance_seconds - self._input_seconds
+        room = min(
+            int(seconds_left * bytes_per_second),
+            self.settings.limits.max_utterance_bytes - self._input_bytes,
+        )
+        room = max(0, room - room % frame)
+        full = len(pcm) >= room
+        if full:
+            pcm = pcm[:room]
+        self._input_bytes += len(pcm)
+        self._input_seconds += len(pcm) / bytes_per_second
+        if full:
+            _LOGGER.info(
+                "Utterance reached its limit (%g s of audio or %d bytes): finishing it",
+                self.settings.max_utterance_seconds,
+                self.settings.limits.max_utterance_bytes,
+            )
+        return pcm, full
 
     @property
     def done(self) -> bool:
@@ -127,9 +151,17 @@ class Utterance(ABC):
         await self._write(failure.event().event())
         await self.events.finish(partial_text)
 
+    async def abort(self, err: BaseException) -> None:
+        """Fail from outside the request (server shutdown): ``error`` + partial ``transcript``."""
+        await self.fail(err, self.events.sent_text, logged=True)
+
     async def _send_final(self, result: Transcription) -> None:
         _LOGGER.info("Transcript (%s): %s", self.request.model.short_name, result.text)
         await self.events.finish(result.text, result.language or self.request.language)
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Start connecting before the audio (``transcribe``); :meth:`start` finishes it."""
 
     @abstractmethod
     async def start(self) -> None:
@@ -161,22 +193,33 @@ class BufferedUtterance(Utterance):
         """See :class:`Utterance`."""
         super().__init__(client, request, settings, write)
         self._pcm = bytearray()
+        self._warming: asyncio.Task[None] | None = None
+
+    def prepare(self) -> None:
+        """Open a pooled HTTP connection now, so the upload at ``audio-stop`` skips the TCP and
+        TLS handshakes."""
+        if self._warming is None:
+            self._warming = asyncio.create_task(self.client.preconnect())
 
     async def start(self) -> None:
-        """Nothing to open: the upload happens at ``audio-stop``."""
+        """Nothing to open but the connection (:meth:`prepare`): the upload is at
+        ``audio-stop``."""
+        self.prepare()
 
     async def audio(self, pcm: bytes, fmt: PcmFormat) -> None:
-        """Convert and buffer."""
+        """Convert and buffer; at the utterance limit, transcribe at once."""
         if self.done:
             return
+        pcm, full = self._admit(pcm, fmt)
         self._pcm += self._convert(pcm, fmt)
-        if len(self._pcm) > MAX_UTTERANCE_BYTES:
-            self._pcm.clear()
-            await self.fail(BadRequestError("Utterance is longer than 10 minutes", "too-long"))
+        if full:
+            await self.stop()
 
     async def aclose(self) -> None:
         """Drop buffered audio."""
         self._pcm.clear()
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
 
     async def stop(self) -> None:
         """Upload the utterance (WAV or FLAC, the client's choice) and send the transcript."""
@@ -225,25 +268,38 @@ class StreamingUtterance(Utterance):
         self._pump: asyncio.Task[None] | None = None
         self._stopping = False
         self._final_lock = asyncio.Lock()
-        self._audio_bytes = 0
+        self._opening: asyncio.Task[ListenSession] | None = None
+
+    def prepare(self) -> None:
+        """Start opening the WebSocket now (``transcribe``), before the audio."""
+        if self._opening is None:
+            self._opening = asyncio.create_task(
+                self._connect(), name=f"open {self.request.model.short_name}"
+            )
+
+    async def _connect(self) -> ListenSession:
+        flux = self.settings.flux
+        async with asyncio.timeout(self.settings.stream_timeout):
+            return await self._stack.enter_async_context(
+                self.client.listen(
+                    self.request.model.model_id,
+                    sample_rate=STT_SAMPLE_RATE_HZ,
+                    language=self.request.language,
+                    interim_results=True,
+                    keyterms=self.request.keyterms,
+                    eot_threshold=flux.eot_threshold,
+                    eager_eot_threshold=flux.eager_eot_threshold,
+                    eot_timeout_ms=flux.eot_timeout_ms,
+                )
+            )
 
     async def start(self) -> None:
-        """Open the WebSocket (linear16 at 16 kHz, interim results on) and start the pump."""
-        flux = self.settings.flux
+        """Finish opening the WebSocket (linear16 at 16 kHz, interim results on; begun by
+        :meth:`prepare`) and start the pump."""
+        self.prepare()
+        assert self._opening is not None
         try:
-            async with asyncio.timeout(self.settings.stream_timeout):
-                self._session = await self._stack.enter_async_context(
-                    self.client.listen(
-                        self.request.model.model_id,
-                        sample_rate=STT_SAMPLE_RATE_HZ,
-                        language=self.request.language,
-                        interim_results=True,
-                        keyterms=self.request.keyterms,
-                        eot_threshold=flux.eot_threshold,
-                        eager_eot_threshold=flux.eager_eot_threshold,
-                        eot_timeout_ms=flux.eot_timeout_ms,
-                    )
-                )
+            self._session = await self._opening
         except (WorkersAIError, TimeoutError) as err:
             await self.fail(err)
             await self.aclose()
@@ -261,11 +317,14 @@ class StreamingUtterance(Utterance):
         return self.events.sent_text
 
     async def audio(self, pcm: bytes, fmt: PcmFormat) -> None:
-        """Convert and forward to the WebSocket."""
+        """Convert and forward to the WebSocket; at the utterance limit, finish the utterance."""
         if self.done or self._session is None:
             return
+        pcm, full = self._admit(pcm, fmt)
         data = self._convert(pcm, fmt)
         if not data:
+            if full:
+                await self._finish()
             return
         try:
             async with asyncio.timeout(self.settings.stream_timeout):
@@ -275,18 +334,15 @@ class StreamingUtterance(Utterance):
                 await self.fail(err, self._partial_text(err))
             await self.aclose()
             return
-        self._audio_bytes += len(data)
-        if (
-            self.request.model.model_id == catalog.FLUX
-            and self._audio_bytes >= self.settings.max_utterance_seconds * STT_SAMPLE_RATE_HZ * 2
-        ):
+        if full:
             # Nobody ended the utterance (no flux EndOfTurn; HA does not cut the audio when
             # requires_external_vad is False): finish it as if audio-stop had come.
-            _LOGGER.info(
-                "Utterance reached %g s of audio without an end: finishing it",
-                self.settings.max_utterance_seconds,
-            )
             await self._finish()
+
+    async def abort(self, err: BaseException) -> None:
+        """Fail from outside the request: ``error`` + what was heard so far, once."""
+        async with self._final_lock:
+            await self.fail(err, self._partial_text(), logged=True)
 
     async def _drain_pump(self) -> None:
         """Wait until the pump has forwarded every update (bounded by ``stream_timeout``)."""
@@ -368,6 +424,11 @@ class StreamingUtterance(Utterance):
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+        opening = self._opening
+        if opening is not None and not opening.done():
+            opening.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await opening
         try:
             await self._stack.aclose()
         except Exception:  # closing must never fail the connection

@@ -32,6 +32,7 @@ from wyoming.tts import SynthesizeStopped
 from .audio_reply import AudioReply
 from .request_errors import EMPTY_TEXT, INTERNAL_ERROR, BadRequestError, describe_failure
 from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ, ServerSettings
+from .speak_spares import spares_for
 from .transcripts import WriteEvent
 from .workers_ai import WorkersAIClient, audio, catalog
 from .workers_ai.errors import (
@@ -97,10 +98,27 @@ class SynthesisReply:
         self._use_websocket = self.model.websocket and settings.tts_streaming
         self._stack = contextlib.AsyncExitStack()
         self._speak: SpeakSession | None = None
+        self._opening: asyncio.Task[SpeakSession | None] | None = None
         self._conclude_lock = asyncio.Lock()
         self.sentences = 0
         self.done = False
         """True once the terminal events were sent."""
+
+    def open_early(self) -> None:
+        """Start connecting now (``synthesize-start``), before the first sentence exists: the
+        aura WebSocket handshake, or a pooled HTTP connection for REST, is then off the path
+        to the first audio."""
+        if self._use_websocket:
+            if self._opening is None:
+                self._opening = asyncio.create_task(
+                    self._connect_websocket(), name=f"open {self.model.short_name}"
+                )
+        elif self._opening is None:
+            self._opening = asyncio.create_task(self._preconnect())
+
+    async def _preconnect(self) -> SpeakSession | None:
+        await self.client.preconnect()
+        return None
 
     # ------------------------------------------------------------------ text in
 
@@ -138,6 +156,9 @@ class SynthesisReply:
             await self._conclude(BadRequestError("Nothing to synthesize: empty text", EMPTY_TEXT))
         else:
             await self._conclude(None)
+            if self.streaming and self._speak is not None:
+                # Conversations continue: the next reply finds its WebSocket open.
+                spares_for(self.client).prepare(self.voice)
         await self.aclose()
 
     async def _submit(self, sentence: str) -> None:
@@ -177,15 +198,26 @@ class SynthesisReply:
 
     async def _open_websocket(self) -> SpeakSession:
         if self._speak is None:
-            async with asyncio.timeout(self.settings.stream_timeout):
-                self._speak = await self._stack.enter_async_context(
-                    self.client.speak(
-                        self.model.model_id,
-                        speaker=self.voice.speaker,
-                        sample_rate=TTS_WEBSOCKET_SAMPLE_RATE_HZ,
-                    )
-                )
+            if self._opening is None:
+                self.open_early()
+            assert self._opening is not None
+            self._speak = await self._opening
+            assert self._speak is not None
         return self._speak
+
+    async def _connect_websocket(self) -> SpeakSession:
+        spare = await spares_for(self.client).take(self.voice)
+        if spare is not None:  # opened ahead of this reply: no handshake on the path
+            self._stack.push_async_callback(spare.aclose)
+            return spare.session
+        async with asyncio.timeout(self.settings.stream_timeout):
+            return await self._stack.enter_async_context(
+                self.client.speak(
+                    self.model.model_id,
+                    speaker=self.voice.speaker,
+                    sample_rate=TTS_WEBSOCKET_SAMPLE_RATE_HZ,
+                )
+            )
 
     async def _websocket_audio(self, speak: SpeakSession) -> PcmStream:
         async for frame in speak.flushed_audio(timeout=self.settings.stream_timeout):
@@ -266,6 +298,11 @@ class SynthesisReply:
         """Cancel everything still running and close the WebSocket (idempotent)."""
         self.done = True
         await self._cancel_pending()
+        opening = self._opening
+        if opening is not None:
+            opening.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await opening  # also retrieves a failed handshake's error
         try:
             await self._stack.aclose()
         except Exception:  # closing must never fail the connection

@@ -1,7 +1,7 @@
 """Config flow for Workers AI Speech: the account, plus STT and TTS service subentries."""
 
+import ipaddress
 import logging
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, override
 
@@ -16,9 +16,9 @@ from homeassistant.config_entries import (
     OptionsFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_API_TOKEN, CONF_LANGUAGE, CONF_MODEL, CONF_NAME
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
@@ -30,7 +30,7 @@ from homeassistant.helpers.selector import (
 )
 from yarl import URL
 
-from wyoming_server.workers_ai import WorkersAIClient, catalog
+from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.errors import (
     AccountNotFoundError,
     AuthenticationError,
@@ -41,60 +41,98 @@ from wyoming_server.workers_ai.errors import (
     WorkersAIError,
 )
 
+from . import create_client
 from .const import (
     CONF_ACCOUNT_ID,
+    CONF_ADVANCED,
     CONF_API_BASE_URL,
-    CONF_API_TOKEN,
-    CONF_LANGUAGE,
-    CONF_MODEL,
+    CONF_GATEWAY_TOKEN,
     CONF_VOICE,
     DEFAULT_API_BASE_URL,
     DEFAULT_STT_MODEL,
     DEFAULT_TTS_MODEL,
-    DEFAULT_TTS_VOICE,
     DOMAIN,
+    STT_FALLBACK_MODEL,
     SUBENTRY_STT,
     SUBENTRY_TTS,
 )
-from .languages import default_language, stt_language_options
+from .entity import model_label, subentry_model
+from .languages import base_languages, language_name, speaks, stt_language_options
 from .options_flow import WorkersAIOptionsFlow
+from .repairs import default_title, service_data
 
 _LOGGER = logging.getLogger(__name__)
+
+GATEWAY_URL_EXAMPLE = "https://gateway.ai.cloudflare.com/v1/ACCOUNT_ID/GATEWAY/workers-ai"
 
 _TOKEN_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 
+_ADVANCED_SECTION = section(
+    probatio.Schema(
+        {
+            probatio.Optional(CONF_API_BASE_URL): _URL_SELECTOR,
+            probatio.Optional(CONF_GATEWAY_TOKEN): _TOKEN_SELECTOR,
+        }
+    ),
+    {"collapsed": True},
+)
 STEP_USER_SCHEMA = probatio.Schema(
     {
         probatio.Required(CONF_ACCOUNT_ID): TextSelector(),
         probatio.Required(CONF_API_TOKEN): _TOKEN_SELECTOR,
-        probatio.Optional(CONF_API_BASE_URL): _URL_SELECTOR,
+        probatio.Required(CONF_ADVANCED): _ADVANCED_SECTION,
     }
 )
 STEP_REAUTH_SCHEMA = probatio.Schema({probatio.Required(CONF_API_TOKEN): _TOKEN_SELECTOR})
+STEP_RECONFIGURE_SCHEMA = probatio.Schema(
+    {
+        probatio.Optional(CONF_API_TOKEN): _TOKEN_SELECTOR,
+        probatio.Required(CONF_ADVANCED): _ADVANCED_SECTION,
+    }
+)
 
 # Errors that mean "Workers AI could not be reached right now" rather than "wrong settings".
 _UNREACHABLE = (ConnectionFailedError, RequestTimeoutError, ServerError, RateLimitError)
 
 
-def _normalize(user_input: Mapping[str, Any]) -> dict[str, str]:
-    """Strip whitespace, drop an empty base URL and its trailing slash."""
-    data = {
-        CONF_ACCOUNT_ID: str(user_input[CONF_ACCOUNT_ID]).strip(),
-        CONF_API_TOKEN: str(user_input[CONF_API_TOKEN]).strip(),
-    }
-    if base_url := str(user_input.get(CONF_API_BASE_URL) or "").strip().rstrip("/"):
+def _clean(value: Any) -> str:
+    return str(value or "").strip()
+
+
+def _entry_data(
+    account_id: str, api_token: str, advanced: Mapping[str, Any], old: Mapping[str, Any]
+) -> dict[str, str]:
+    """Entry data from the form: a base URL only if not the default (no trailing slash); the
+    gateway token only with a gateway URL (an empty field keeps the stored one)."""
+    data = {CONF_ACCOUNT_ID: account_id, CONF_API_TOKEN: api_token}
+    base_url = _clean(advanced.get(CONF_API_BASE_URL)).rstrip("/")
+    if base_url and base_url != DEFAULT_API_BASE_URL:
         data[CONF_API_BASE_URL] = base_url
+    gateway_token = _clean(advanced.get(CONF_GATEWAY_TOKEN)) or _clean(old.get(CONF_GATEWAY_TOKEN))
+    if gateway_token and base_url.endswith("/workers-ai"):
+        data[CONF_GATEWAY_TOKEN] = gateway_token
     return data
 
 
-def _valid_base_url(base_url: str) -> bool:
-    """Return True for an absolute http(s) URL such as ``http://127.0.0.1:8787/client/v4``."""
+def valid_base_url(base_url: str) -> bool:
+    """True for an ``https`` URL, or ``http`` to a loopback host (a local emulator)."""
     try:
         url = URL(base_url)
     except ValueError:
         return False
-    return url.scheme in ("http", "https") and bool(url.host)
+    if not url.host or not url.absolute:
+        return False
+    if url.scheme == "https":
+        return True
+    if url.scheme != "http":
+        return False
+    if url.host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(url.host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _async_validate(
@@ -104,17 +142,10 @@ async def _async_validate(
 
     Returns the form errors (empty when valid) and their description placeholders.
     """
-    base_url = data.get(CONF_API_BASE_URL, DEFAULT_API_BASE_URL)
-    if not _valid_base_url(base_url):
-        return {CONF_API_BASE_URL: "invalid_url"}, {}
-    client = WorkersAIClient(
-        async_get_clientsession(hass),
-        data[CONF_ACCOUNT_ID],
-        data[CONF_API_TOKEN],
-        api_base_url=base_url,
-    )
+    if not valid_base_url(data.get(CONF_API_BASE_URL, DEFAULT_API_BASE_URL)):
+        return {CONF_ADVANCED: "invalid_url"}, {}
     try:
-        await client.verify()
+        await create_client(hass, dict(data)).verify()
     except AuthenticationError:
         return {"base": "invalid_auth"}, {}
     except AccountNotFoundError:
@@ -130,63 +161,59 @@ async def _async_validate(
     return {}, {}
 
 
-def _model_selector(models: tuple[catalog.SpeechModel, ...]) -> SelectSelector:
-    """A dropdown of catalog models labelled like ``Nova-3 (Deepgram)``."""
+def _model_selector(models: list[catalog.SpeechModel]) -> SelectSelector:
+    """A dropdown of catalog models labelled like ``Aura 2 English (Deepgram)``."""
     return SelectSelector(
         SelectSelectorConfig(
-            options=[
-                SelectOptionDict(value=m.model_id, label=f"{m.display_name} ({m.vendor})")
-                for m in models
-            ],
+            options=[SelectOptionDict(value=m.model_id, label=model_label(m)) for m in models],
             mode=SelectSelectorMode.DROPDOWN,
         )
     )
 
 
-def _language_label(code: str) -> str:
-    base = code.split("-", 1)[0]
-    name = catalog.LANGUAGE_NAMES.get(base)
-    return f"{name} ({code})" if name else code
-
-
 def _language_selector(codes: list[str]) -> SelectSelector:
-    """A dropdown of language codes; ``auto`` is translated (selector key ``language``)."""
+    """A dropdown of languages by name; ``auto`` is translated (selector key ``language``)."""
     return SelectSelector(
         SelectSelectorConfig(
-            options=[SelectOptionDict(value=c, label=_language_label(c)) for c in codes],
+            options=[SelectOptionDict(value=c, label=language_name(c)) for c in codes],
             mode=SelectSelectorMode.DROPDOWN,
             translation_key="language",
         )
     )
 
 
+def _household_model(
+    hass: HomeAssistant, models: tuple[catalog.SpeechModel, ...], preferred: str
+) -> catalog.SpeechModel:
+    """``preferred`` if it speaks Home Assistant's language, else the first model that does."""
+    first = catalog.get_model(preferred)
+    return next((m for m in (first, *models) if speaks(m, hass)), first)
+
+
+def _default_subentry(
+    hass: HomeAssistant, subentry_type: str, model: catalog.SpeechModel
+) -> ConfigSubentryData:
+    return {
+        "subentry_type": subentry_type,
+        "title": default_title(model),
+        "data": service_data(hass, subentry_type, model, {}),
+        "unique_id": None,
+    }
+
+
 def default_stt_subentry(hass: HomeAssistant) -> ConfigSubentryData:
-    """The speech-to-text subentry created with a new entry: nova-3 over the WebSocket."""
-    model = catalog.get_model(DEFAULT_STT_MODEL)
-    return {
-        "subentry_type": SUBENTRY_STT,
-        "title": f"Workers AI {model.display_name}",
-        "data": {
-            CONF_MODEL: model.model_id,
-            CONF_LANGUAGE: default_language(hass, list(model.languages)),
-        },
-        "unique_id": None,
-    }
+    """The speech-to-text service of a new entry: nova-3 (streaming), or Whisper large v3
+    turbo for a language nova-3 lacks; in Home Assistant's language."""
+    nova = catalog.get_model(DEFAULT_STT_MODEL)
+    model = nova if speaks(nova, hass) else catalog.get_model(STT_FALLBACK_MODEL)
+    return _default_subentry(hass, SUBENTRY_STT, model)
 
 
-def default_tts_subentry() -> ConfigSubentryData:
-    """The text-to-speech subentry created with a new entry: Aura 2 English, ``luna``."""
-    model = catalog.get_model(DEFAULT_TTS_MODEL)
-    return {
-        "subentry_type": SUBENTRY_TTS,
-        "title": f"Workers AI {model.display_name}",
-        "data": {
-            CONF_MODEL: model.model_id,
-            CONF_LANGUAGE: model.languages[0],
-            CONF_VOICE: DEFAULT_TTS_VOICE,
-        },
-        "unique_id": None,
-    }
+def default_tts_subentry(hass: HomeAssistant) -> ConfigSubentryData:
+    """The text-to-speech service of a new entry: the first model speaking Home Assistant's
+    language, preferring Aura 2 English."""
+    model = _household_model(hass, catalog.TTS_MODELS, DEFAULT_TTS_MODEL)
+    return _default_subentry(hass, SUBENTRY_TTS, model)
 
 
 class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -197,25 +224,39 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the account ID, API token and optional API base URL."""
+        """Ask for the account ID and API token; base URL and gateway token are advanced."""
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            data = _normalize(user_input)
-            await self.async_set_unique_id(data[CONF_ACCOUNT_ID])
+            account_id = _clean(user_input[CONF_ACCOUNT_ID])
+            data = _entry_data(
+                account_id,
+                _clean(user_input[CONF_API_TOKEN]),
+                user_input.get(CONF_ADVANCED, {}),
+                {},
+            )
+            await self.async_set_unique_id(account_id)
             self._abort_if_unique_id_configured()
             errors, placeholders = await _async_validate(self.hass, data)
             if not errors:
                 return self.async_create_entry(
-                    title=f"Workers AI {data[CONF_ACCOUNT_ID][:8]}",
+                    title=f"Workers AI {account_id[:8]}",
                     data=data,
-                    subentries=[default_stt_subentry(self.hass), default_tts_subentry()],
+                    subentries=[
+                        default_stt_subentry(self.hass),
+                        default_tts_subentry(self.hass),
+                    ],
                 )
+        suggested = {k: v for k, v in (user_input or {}).items() if k != CONF_API_TOKEN}
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(STEP_USER_SCHEMA, user_input),
+            data_schema=self.add_suggested_values_to_schema(STEP_USER_SCHEMA, suggested),
             errors=errors,
-            description_placeholders={"default_url": DEFAULT_API_BASE_URL, **placeholders},
+            description_placeholders={
+                "default_url": DEFAULT_API_BASE_URL,
+                "gateway_url": GATEWAY_URL_EXAMPLE,
+                **placeholders,
+            },
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
@@ -230,7 +271,7 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders = {"account_id": entry.data[CONF_ACCOUNT_ID]}
         if user_input is not None:
-            data = _normalize({**entry.data, CONF_API_TOKEN: user_input[CONF_API_TOKEN]})
+            data = {**entry.data, CONF_API_TOKEN: _clean(user_input[CONF_API_TOKEN])}
             errors, extra = await _async_validate(self.hass, data)
             # The form has only the token field: show other fields' errors form-wide.
             errors = {"base": next(iter(errors.values()))} if errors else {}
@@ -247,24 +288,41 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the API token or the API base URL of an entry."""
+        """Change the API token, the API base URL or the gateway token of an entry.
+
+        The account ID (the entry's unique ID) is shown, not editable; the stored tokens are
+        never sent to the browser: an empty token field keeps the stored token.
+        """
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            data = _normalize(user_input)
-            await self.async_set_unique_id(data[CONF_ACCOUNT_ID])
-            self._abort_if_unique_id_mismatch(reason="account_mismatch")
+            data = _entry_data(
+                entry.data[CONF_ACCOUNT_ID],
+                _clean(user_input.get(CONF_API_TOKEN)) or entry.data[CONF_API_TOKEN],
+                user_input.get(CONF_ADVANCED, {}),
+                entry.data,
+            )
             errors, placeholders = await _async_validate(self.hass, data)
             if not errors:
                 return self._async_update(entry, data)
+        suggested = {
+            CONF_ADVANCED: {
+                CONF_API_BASE_URL: (user_input or {})
+                .get(CONF_ADVANCED, {})
+                .get(CONF_API_BASE_URL, entry.data.get(CONF_API_BASE_URL, ""))
+            }
+        }
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                STEP_USER_SCHEMA, user_input or dict(entry.data)
-            ),
+            data_schema=self.add_suggested_values_to_schema(STEP_RECONFIGURE_SCHEMA, suggested),
             errors=errors,
-            description_placeholders={"default_url": DEFAULT_API_BASE_URL, **placeholders},
+            description_placeholders={
+                "default_url": DEFAULT_API_BASE_URL,
+                "gateway_url": GATEWAY_URL_EXAMPLE,
+                "account_id": entry.data[CONF_ACCOUNT_ID],
+                **placeholders,
+            },
         )
 
     def _async_update(self, entry: ConfigEntry, data: dict[str, str]) -> ConfigFlowResult:
@@ -290,132 +348,105 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         return {SUBENTRY_STT: SttSubentryFlow, SUBENTRY_TTS: TtsSubentryFlow}
 
 
-class _SpeechSubentryFlow(ConfigSubentryFlow, ABC):
-    """Two steps: pick the model (``user`` / ``reconfigure``), then its settings."""
+class _SpeechSubentryFlow(ConfigSubentryFlow):
+    """A new service: pick the model (``user``), then its settings. An existing service keeps
+    its model (``reconfigure`` shows the settings only), so its title, entity IDs and the
+    voices pipelines store for it stay valid; another model is another service."""
 
-    models: tuple[catalog.SpeechModel, ...]
+    task: catalog.Task
+    subentry_type: str
     default_model: str
-    _data: dict[str, Any]
+    _model: catalog.SpeechModel
+    _current: dict[str, Any]
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Add a service: choose its model."""
+        models = [m for m in catalog.MODELS.values() if m.task is self.task]
         if user_input is not None:
-            self._data = {CONF_MODEL: user_input[CONF_MODEL]}
+            self._model = catalog.get_model(user_input[CONF_MODEL])
+            self._current = {}
             return await self.async_step_settings()
-        return self._show_model_form("user", self.default_model)
+        default = _household_model(self.hass, tuple(models), self.default_model)
+        schema = probatio.Schema(
+            {probatio.Required(CONF_MODEL, default=default.model_id): _model_selector(models)}
+        )
+        return self.async_show_form(step_id="user", data_schema=schema)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a service: its model first."""
-        current = dict(self._get_reconfigure_subentry().data)
-        if user_input is not None:
-            self._data = {**current, CONF_MODEL: user_input[CONF_MODEL]}
-            return await self.async_step_settings()
-        return self._show_model_form("reconfigure", current[CONF_MODEL])
-
-    def _show_model_form(self, step_id: str, model_id: str) -> SubentryFlowResult:
-        schema = probatio.Schema(
-            {probatio.Required(CONF_MODEL, default=model_id): _model_selector(self.models)}
-        )
-        return self.async_show_form(step_id=step_id, data_schema=schema)
+        """Change a service's settings (not its model)."""
+        subentry = self._get_reconfigure_subentry()
+        model = subentry_model(subentry)
+        if model is None:
+            return self.async_abort(reason="unknown_model")
+        self._model = model
+        self._current = dict(subentry.data)
+        return await self.async_step_settings()
 
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Settings that depend on the model (language, voice) and, for a new service, a name."""
-        model = catalog.get_model(self._data[CONF_MODEL])
+        """Name, language and (aura) voice of the service."""
+        model = self._model
         if user_input is not None:
-            data = {CONF_MODEL: model.model_id, **self._settings_data(model, user_input)}
+            name = _clean(user_input.get(CONF_NAME)) or default_title(model)
+            data = {
+                **service_data(self.hass, self.subentry_type, model, self._current),
+                **{k: v for k, v in user_input.items() if k != CONF_NAME},
+            }
             if self.source == SOURCE_USER:
-                return self.async_create_entry(title=user_input[CONF_NAME], data=data)
+                return self.async_create_entry(title=name, data=data)
             return self.async_update_and_abort(
-                self._get_entry(), self._get_reconfigure_subentry(), data=data
+                self._get_entry(), self._get_reconfigure_subentry(), title=name, data=data
             )
-        fields: dict[Any, Any] = {}
-        if self.source == SOURCE_USER:
-            fields[probatio.Required(CONF_NAME, default=f"Workers AI {model.display_name}")] = (
-                TextSelector()
+        current = service_data(self.hass, self.subentry_type, model, self._current)
+        title = (
+            default_title(model)
+            if self.source == SOURCE_USER
+            else self._get_reconfigure_subentry().title
+        )
+        fields: dict[Any, Any] = {probatio.Required(CONF_NAME, default=title): TextSelector()}
+        languages = self._language_options(model)
+        if len(languages) > 1:
+            fields[probatio.Required(CONF_LANGUAGE, default=current[CONF_LANGUAGE])] = (
+                _language_selector(languages)
             )
-        fields.update(self._settings_fields(model))
+        if model.speakers:
+            fields[probatio.Required(CONF_VOICE, default=current[CONF_VOICE])] = SelectSelector(
+                SelectSelectorConfig(
+                    options=[
+                        SelectOptionDict(value=s, label=s.capitalize())
+                        for s in sorted(model.speakers)
+                    ],
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            )
         return self.async_show_form(
             step_id="settings",
             data_schema=probatio.Schema(fields),
-            description_placeholders={"model": f"{model.display_name} ({model.model_id})"},
+            description_placeholders={"model": f"{model_label(model)}, {model.model_id}"},
         )
 
-    def _pick(self, key: str, options: list[str], fallback: str) -> str:
-        """The current value of ``key`` if it is still an option, else ``fallback``."""
-        value = self._data.get(key)
-        return value if isinstance(value, str) and value in options else fallback
-
-    @abstractmethod
-    def _settings_fields(self, model: catalog.SpeechModel) -> dict[Any, Any]:
-        """The settings form fields for ``model``."""
-
-    @abstractmethod
-    def _settings_data(
-        self, model: catalog.SpeechModel, user_input: dict[str, Any]
-    ) -> dict[str, Any]:
-        """The subentry data (besides the model) from the settings form."""
+    def _language_options(self, model: catalog.SpeechModel) -> list[str]:
+        return base_languages(model)
 
 
 class SttSubentryFlow(_SpeechSubentryFlow):
     """Add or change a speech-to-text service: ASR model and spoken language."""
 
-    models = catalog.ASR_MODELS
+    task = catalog.Task.ASR
+    subentry_type = SUBENTRY_STT
     default_model = DEFAULT_STT_MODEL
 
     @override
-    def _settings_fields(self, model: catalog.SpeechModel) -> dict[Any, Any]:
-        options = stt_language_options(model)
-        default = self._pick(
-            CONF_LANGUAGE, options, default_language(self.hass, list(model.languages))
-        )
-        return {probatio.Required(CONF_LANGUAGE, default=default): _language_selector(options)}
-
-    @override
-    def _settings_data(
-        self, model: catalog.SpeechModel, user_input: dict[str, Any]
-    ) -> dict[str, Any]:
-        return {CONF_LANGUAGE: user_input[CONF_LANGUAGE]}
+    def _language_options(self, model: catalog.SpeechModel) -> list[str]:
+        return stt_language_options(model)
 
 
 class TtsSubentryFlow(_SpeechSubentryFlow):
-    """Add or change a text-to-speech service: TTS model, language and default voice."""
+    """Add or change a text-to-speech service: TTS model, language and voice."""
 
-    models = catalog.TTS_MODELS
+    task = catalog.Task.TTS
+    subentry_type = SUBENTRY_TTS
     default_model = DEFAULT_TTS_MODEL
-
-    @override
-    def _settings_fields(self, model: catalog.SpeechModel) -> dict[Any, Any]:
-        languages = list(model.languages)
-        language = self._pick(CONF_LANGUAGE, languages, default_language(self.hass, languages))
-        fields: dict[Any, Any] = {
-            probatio.Required(CONF_LANGUAGE, default=language): _language_selector(languages)
-        }
-        if model.speakers:
-            speakers = list(model.speakers)
-            fields[
-                probatio.Required(
-                    CONF_VOICE,
-                    default=self._pick(CONF_VOICE, speakers, model.default_speaker or speakers[0]),
-                )
-            ] = SelectSelector(
-                SelectSelectorConfig(
-                    options=[
-                        SelectOptionDict(value=s, label=s.capitalize()) for s in sorted(speakers)
-                    ],
-                    mode=SelectSelectorMode.DROPDOWN,
-                )
-            )
-        return fields
-
-    @override
-    def _settings_data(
-        self, model: catalog.SpeechModel, user_input: dict[str, Any]
-    ) -> dict[str, Any]:
-        data = {CONF_LANGUAGE: user_input[CONF_LANGUAGE]}
-        if model.speakers:
-            data[CONF_VOICE] = user_input[CONF_VOICE]
-        return data

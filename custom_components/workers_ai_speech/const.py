@@ -8,10 +8,10 @@ DOMAIN: Final = "workers_ai_speech"
 MANUFACTURER: Final = "Cloudflare"
 
 CONF_ACCOUNT_ID: Final = "account_id"
-CONF_API_TOKEN: Final = "api_token"  # noqa: S105 - a config key, not a secret
 CONF_API_BASE_URL: Final = "api_base_url"
-CONF_MODEL: Final = "model"
-CONF_LANGUAGE: Final = "language"
+CONF_GATEWAY_TOKEN: Final = "gateway_token"  # noqa: S105 - a config key, not a secret
+CONF_ADVANCED: Final = "advanced"
+"""Config flow section holding the API base URL and the AI Gateway token."""
 CONF_VOICE: Final = "voice"
 
 DEFAULT_API_BASE_URL: Final = "https://api.cloudflare.com/client/v4"
@@ -23,14 +23,37 @@ LANGUAGE_AUTO: Final = "auto"
 """STT subentry language meaning "let the model detect the language"."""
 
 DEFAULT_STT_MODEL: Final = catalog.NOVA_3
+STT_FALLBACK_MODEL: Final = catalog.WHISPER_LARGE_V3_TURBO
+"""The default STT model for a household whose language nova-3 does not speak."""
 DEFAULT_TTS_MODEL: Final = catalog.AURA_2_EN
-DEFAULT_TTS_VOICE: Final = "luna"
+
+VOICE_FOLLOW_SELECT: Final = "follow_select"
+"""Voice ID meaning "the voice select's current option", resolved at synthesis time.
+
+Listed first, so a pipeline created with default settings stores it and follows the select."""
+
+ATTR_SELECTED_VOICE: Final = "selected_voice"
+"""Default TTS option carrying the select's voice: Home Assistant's TTS cache key is built
+from the merged options, so a new selection is synthesized, not replayed
+(https://github.com/home-assistant/core/blob/dev/homeassistant/components/tts/__init__.py)."""
 
 STT_SAMPLE_RATE: Final = 16000
-"""Hz. What the Assist pipeline and satellites send (home-assistant-2026.10.md §1.3)."""
+"""Hz. What the Assist pipeline and satellites send (assist_pipeline/const.py SAMPLE_RATE)."""
 
 TTS_WEBSOCKET_SAMPLE_RATE: Final = 24000
-"""Hz. Aura WebSocket default linear16 rate (workers-ai-speech-api.md §5.4)."""
+"""Hz. Aura WebSocket linear16 rate when Home Assistant asks for none
+(https://developers.deepgram.com/docs/tts-websocket)."""
 
-SIGNAL_VOICE_SELECTED: Final = f"{DOMAIN}_voice_selected_{{}}"
-"""Dispatcher signal, formatted with a TTS subentry ID; payload: the selected voice."""
+CONNECT_TIMEOUT: Final = 3.0
+"""Seconds to open a connection or WebSocket to Workers AI (voice path)."""
+REQUEST_TIMEOUT: Final = 6.0
+"""Seconds one Workers AI request may take on the voice path."""
+DEADLINE: Final = 10.0
+"""Seconds a voice request may take in all, retries included."""
+
+ISSUE_QUOTA_EXCEEDED: Final = "quota_exceeded"
+ISSUE_UNKNOWN_MODEL: Final = "unknown_model_{}"
+"""Repair issue ID for a subentry (formatted with its ID) whose model is not in the catalog."""
+
+SIGNAL_VOICE_CHANGED: Final = f"{DOMAIN}_voice_changed_{{}}"
+"""Dispatcher signal, formatted with a TTS subentry ID: its stored voice changed."""

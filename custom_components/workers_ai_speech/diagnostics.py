@@ -1,39 +1,49 @@
-"""Diagnostics for Workers AI Speech (the API token is redacted)."""
+"""Diagnostics for Workers AI Speech: tokens, the account ID and URLs that contain it redacted."""
 
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 
-from .const import CONF_API_BASE_URL, CONF_API_TOKEN, DEFAULT_API_BASE_URL
+from .const import CONF_ACCOUNT_ID, CONF_API_BASE_URL, CONF_GATEWAY_TOKEN, DOMAIN
 from .models import WorkersAIConfigEntry
 
-TO_REDACT = {CONF_API_TOKEN}
+TO_REDACT = {CONF_API_TOKEN, CONF_GATEWAY_TOKEN, CONF_ACCOUNT_ID, CONF_API_BASE_URL, "unique_id"}
 
 
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: WorkersAIConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry, its subentries and the voices chosen with the select entities."""
+    """The entry's settings, its services, this integration's open repair issues and the
+    home's vocabulary (the names sent to the speech-to-text models).
+
+    A custom API base URL is redacted (an AI Gateway URL contains the account ID); whether
+    one is set, and whether it is an AI Gateway, is kept.
+    """
+    base_url = entry.data.get(CONF_API_BASE_URL)
     runtime = getattr(entry, "runtime_data", None)
     return {
         "entry": async_redact_data(
-            {
-                "title": entry.title,
-                "data": dict(entry.data),
-                "api_base_url": entry.data.get(CONF_API_BASE_URL, DEFAULT_API_BASE_URL),
-            },
+            {"title": entry.title, "data": dict(entry.data), "unique_id": entry.unique_id},
             TO_REDACT,
         ),
+        "api_base_url": {
+            "custom": base_url is not None,
+            "ai_gateway": bool(base_url and base_url.rstrip("/").endswith("/workers-ai")),
+        },
         "subentries": [
             {
                 "subentry_id": subentry.subentry_id,
                 "subentry_type": subentry.subentry_type,
                 "title": subentry.title,
-                "data": async_redact_data(dict(subentry.data), TO_REDACT),
+                "data": dict(subentry.data),
             }
             for subentry in entry.subentries.values()
         ],
-        "selected_voices": dict(runtime.selected_voices) if runtime else {},
+        "issues": sorted(
+            issue_id for (domain, issue_id) in ir.async_get(hass).issues if domain == DOMAIN
+        ),
         "vocabulary": runtime.vocabulary.as_dict() if runtime and runtime.vocabulary else None,
     }

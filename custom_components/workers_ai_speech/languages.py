@@ -1,47 +1,138 @@
-"""Which languages each Workers AI speech model offers Home Assistant.
+"""Language tags: what Workers AI models speak, in the tags Home Assistant sends.
 
-Model languages come from the shared catalog (``wyoming_server.workers_ai.catalog``, which cites
-workers-ai-speech-api.md §4 and §5). A speech-to-text subentry either pins one language or lets
-the model detect it (:data:`LANGUAGE_AUTO`), where the model can.
+Home Assistant sends BCP-47 tags: a pipeline created like the default one (language ``en``,
+country ``US``) stores ``en-US`` if an engine offers it, else ``en``; the pipeline editor and
+``tts.speak`` pass whatever tag the user picked (``en``, ``en-GB``, ...). Every model here speaks
+base languages (Whisper, aura, MeloTTS) or a few regional variants (nova-3), so each entity
+offers the base tag plus its common regional tags, and the request to the model is mapped back
+(https://github.com/home-assistant/core/blob/dev/homeassistant/util/language.py matches tags by
+language, then region).
 """
 
 from homeassistant.core import HomeAssistant
+from homeassistant.generated.languages import LANGUAGES as HA_LANGUAGES
 from homeassistant.util import language as language_util
 
 from wyoming_server.workers_ai import catalog
 
 from .const import LANGUAGE_AUTO
 
-# Whisper and turbo detect the language when none is sent (§4.1, §4.3); nova-3 with "multi".
+# Whisper and turbo detect the language when none is sent; nova-3 with "multi".
 _AUTO_DETECT_MODELS = frozenset({catalog.WHISPER, catalog.WHISPER_LARGE_V3_TURBO, catalog.NOVA_3})
+
+_REGIONS: dict[str, tuple[str, ...]] = {
+    "en": ("US", "GB", "AU", "CA", "IE", "IN", "NZ", "ZA"),
+    "es": ("ES", "MX", "US", "AR", "CO", "CL", "419"),
+    "fr": ("FR", "CA", "BE", "CH"),
+    "de": ("DE", "AT", "CH"),
+    "pt": ("PT", "BR"),
+    "it": ("IT", "CH"),
+    "nl": ("NL", "BE"),
+    "zh": ("CN", "TW", "HK", "Hans", "Hant"),
+    "ja": ("JP",),
+    "ko": ("KR",),
+    "ru": ("RU",),
+    "hi": ("IN",),
+}
+"""Regional tags offered next to a base language (besides Home Assistant's own UI tags)."""
+
+LANGUAGE_NAMES: dict[str, str] = {
+    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "as": "Assamese", "az": "Azerbaijani",
+    "ba": "Bashkir", "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "bo": "Tibetan",
+    "br": "Breton", "bs": "Bosnian", "ca": "Catalan", "cs": "Czech", "cy": "Welsh",
+    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
+    "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fo": "Faroese",
+    "fr": "French", "gl": "Galician", "gu": "Gujarati", "ha": "Hausa", "haw": "Hawaiian",
+    "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "ht": "Haitian Creole", "hu": "Hungarian",
+    "hy": "Armenian", "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ja": "Japanese",
+    "jw": "Javanese", "ka": "Georgian", "kk": "Kazakh", "km": "Khmer", "kn": "Kannada",
+    "ko": "Korean", "la": "Latin", "lb": "Luxembourgish", "ln": "Lingala", "lo": "Lao",
+    "lt": "Lithuanian", "lv": "Latvian", "mg": "Malagasy", "mi": "Maori", "mk": "Macedonian",
+    "ml": "Malayalam", "mn": "Mongolian", "mr": "Marathi", "ms": "Malay", "mt": "Maltese",
+    "my": "Burmese", "ne": "Nepali", "nl": "Dutch", "nn": "Norwegian Nynorsk",
+    "no": "Norwegian", "oc": "Occitan", "pa": "Punjabi", "pl": "Polish", "ps": "Pashto",
+    "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sa": "Sanskrit", "sd": "Sindhi",
+    "si": "Sinhala", "sk": "Slovak", "sl": "Slovenian", "sn": "Shona", "so": "Somali",
+    "sq": "Albanian", "sr": "Serbian", "su": "Sundanese", "sv": "Swedish", "sw": "Swahili",
+    "ta": "Tamil", "te": "Telugu", "tg": "Tajik", "th": "Thai", "tk": "Turkmen",
+    "tl": "Tagalog", "tr": "Turkish", "tt": "Tatar", "uk": "Ukrainian", "ur": "Urdu",
+    "uz": "Uzbek", "vi": "Vietnamese", "yi": "Yiddish", "yo": "Yoruba", "yue": "Cantonese",
+    "zh": "Chinese",
+}  # fmt: skip
+"""English names of the base languages of every catalog model (Whisper's list covers them)."""
+
+
+def base_language(tag: str) -> str:
+    """``en-US`` / ``en_US`` / ``EN`` → ``en``."""
+    return tag.replace("_", "-").split("-", 1)[0].lower()
+
+
+def language_name(code: str) -> str:
+    """``English`` for ``en``; ``English (en-GB)`` for a regional tag; the code if unknown."""
+    name = LANGUAGE_NAMES.get(base_language(code))
+    if name is None:
+        return code
+    return name if "-" not in code else f"{name} ({code})"
+
+
+MELOTTS_LANGUAGES = ("en", "zh", "ja", "ko")
+"""What MeloTTS on Workers AI speaks: it answers ``es`` and ``fr`` with 404, code 8002
+(observed live, 2026-09), although upstream MeloTTS has them."""
+
+
+def base_languages(model: catalog.SpeechModel) -> list[str]:
+    """The model's languages without regions, in catalog order (``en-GB`` → ``en``)."""
+    bases = list(dict.fromkeys(base_language(code) for code in model.languages))
+    if model.model_id == catalog.MELOTTS:
+        bases = [b for b in bases if b in MELOTTS_LANGUAGES]
+    return bases
+
+
+def language_tags(bases: list[str]) -> list[str]:
+    """Every tag an entity speaking ``bases`` accepts: each base, then its regional tags.
+
+    Regional tags are the common ones (:data:`_REGIONS`) plus Home Assistant's own UI languages
+    of that base (``es-419``, ``zh-Hans``, ...), so any tag a pipeline stores for a household
+    matches.
+    """
+    tags: list[str] = []
+    for base in bases:
+        tags.append(base)
+        tags.extend(f"{base}-{region}" for region in _REGIONS.get(base, ()))
+        tags.extend(sorted(t for t in HA_LANGUAGES if base_language(t) == base and "-" in t))
+    return list(dict.fromkeys(tags))
 
 
 def stt_language_options(model: catalog.SpeechModel) -> list[str]:
-    """Return the choices of a speech-to-text subentry's language field."""
+    """The choices of a speech-to-text subentry's language field: auto, then base languages."""
     auto = [LANGUAGE_AUTO] if model.model_id in _AUTO_DETECT_MODELS else []
-    return auto + list(model.languages)
+    return auto + base_languages(model)
 
 
 def stt_supported_languages(model: catalog.SpeechModel, setting: str) -> list[str]:
-    """Return the languages the STT entity advertises to Assist pipelines.
-
-    A pinned language is the only one; with automatic detection every language of the model is.
-    """
+    """The tags the STT entity advertises: those of the pinned language, or of every language
+    of the model with automatic detection."""
     if setting == LANGUAGE_AUTO:
-        return list(model.languages)
-    return [setting]
+        return language_tags(base_languages(model))
+    return language_tags([base_language(setting)])
 
 
 def stt_request_language(setting: str, requested: str) -> str | None:
-    """Return the ``language`` to send to the model for a pipeline run in ``requested``.
+    """The ``language`` to send to the model for a pipeline run in ``requested``.
 
-    ``None`` means automatic detection: Whisper models get no language, nova-3 gets ``multi``
-    (the client's mapping, workers-ai-speech-api.md §4.3-4.5).
+    ``None`` means automatic detection: Whisper models get no language, nova-3 gets ``multi``.
+    A tag goes as is; the client maps it to what the model takes (nova-3: the exact tag if it
+    has it, else the base; Whisper: the base).
     """
     return None if setting == LANGUAGE_AUTO else requested
 
 
 def default_language(hass: HomeAssistant, languages: list[str]) -> str:
-    """Return the best match of Home Assistant's language among ``languages`` (else the first)."""
+    """The best match of Home Assistant's language among ``languages`` (else the first)."""
     matches = language_util.matches(hass.config.language, languages, hass.config.country)
     return matches[0] if matches else languages[0]
+
+
+def speaks(model: catalog.SpeechModel, hass: HomeAssistant) -> bool:
+    """True when ``model`` speaks Home Assistant's language."""
+    return base_language(hass.config.language) in base_languages(model)

@@ -1,12 +1,14 @@
 """Runtime data of a Workers AI Speech config entry."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 
 from wyoming_server.workers_ai import WorkersAIClient
 
 from .budget import BudgetGuard
+from .const import CONF_VOICE
 from .usage import AccountUsage
 from .vocabulary import HomeVocabulary
 
@@ -16,11 +18,12 @@ class WorkersAIData:
     """What the platforms share while the entry is loaded.
 
     ``client`` talks to Workers AI on Home Assistant's shared aiohttp session.
-    ``selected_voices`` maps a ``tts`` subentry ID to the voice its select entity chose.
+    ``setup_key`` is :func:`setup_key` of the entry as it was set up: an update that leaves it
+    unchanged (a new voice chosen with the select) needs no reload.
     """
 
     client: WorkersAIClient
-    selected_voices: dict[str, str] = field(default_factory=dict)
+    setup_key: Any = field(repr=False)  # holds the entry's data, API token included
     vocabulary: HomeVocabulary | None = None
     """The home's names for speech-to-text (vocabulary.py)."""
     usage: AccountUsage | None = None
@@ -30,3 +33,20 @@ class WorkersAIData:
 
 
 type WorkersAIConfigEntry = ConfigEntry[WorkersAIData]
+
+
+def setup_key(entry: ConfigEntry) -> Any:
+    """Everything of ``entry`` the entities are built from, except the voices."""
+    return (
+        sorted(entry.data.items()),
+        sorted(entry.options.items()),  # vocabulary and budget (options_flow.py)
+        sorted(
+            (
+                subentry.subentry_id,
+                subentry.subentry_type,
+                subentry.title,
+                sorted((k, v) for k, v in subentry.data.items() if k != CONF_VOICE),
+            )
+            for subentry in entry.subentries.values()
+        ),
+    )

@@ -1,26 +1,29 @@
-"""Voice select entities: pick the aura speaker of a text-to-speech service.
+"""Voice select entities: the aura speaker of a text-to-speech service.
 
-The choice is kept across restarts (``RestoreEntity``) and pushed to the TTS entity of the same
-subentry, which makes it its default voice (and so part of the TTS cache key).
+The select shows and changes the service's stored ``voice`` (its subentry data), the one source
+of truth for the current voice: requests without a voice and Assist pipelines that store the
+voice "Follow the voice select" (the default for a new pipeline) speak with it. Changing it does
+not reload the entry.
 """
 
-from dataclasses import dataclass
-from typing import Any, Self, override
+import logging
+from typing import override
 
 from homeassistant.components.select import SelectEntity
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import EntityCategory, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.restore_state import ExtraStoredData, RestoreEntity
 
 from wyoming_server.workers_ai import catalog
 
-from .const import CONF_MODEL, CONF_VOICE, DOMAIN, SIGNAL_VOICE_SELECTED, SUBENTRY_TTS
-from .entity import WorkersAIEntity
+from .const import CONF_VOICE, DOMAIN, SIGNAL_VOICE_CHANGED, SUBENTRY_TTS
+from .entity import WorkersAIEntity, stored_voice, subentry_model
 from .models import WorkersAIConfigEntry
+
+_LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0
 
@@ -32,16 +35,18 @@ async def async_setup_entry(
 ) -> None:
     """Add a voice select for each ``tts`` subentry whose model has speakers (aura).
 
-    A subentry reconfigured to a model without speakers (MeloTTS) loses its select: the
-    registry entry is removed rather than left behind as an unavailable entity.
+    A service whose model has none (MeloTTS: the language picks the voice) has no select; a
+    select left from an earlier model is removed rather than left unavailable.
     """
     registry = er.async_get(hass)
     for subentry in entry.subentries.values():
         if subentry.subentry_type != SUBENTRY_TTS:
             continue
-        if catalog.get_model(subentry.data[CONF_MODEL]).speakers:
+        model = subentry_model(subentry)
+        if model is not None and model.speakers:
             async_add_entities(
-                [WorkersAIVoiceSelect(entry, subentry)], config_subentry_id=subentry.subentry_id
+                [WorkersAIVoiceSelect(entry, subentry, model)],
+                config_subentry_id=subentry.subentry_id,
             )
         elif entity_id := registry.async_get_entity_id(
             Platform.SELECT, DOMAIN, _unique_id(subentry)
@@ -53,77 +58,56 @@ def _unique_id(subentry: ConfigSubentry) -> str:
     return f"{subentry.subentry_id}-voice"
 
 
-@dataclass
-class VoiceExtraData(ExtraStoredData):
-    """What is restored: the selected voice and the subentry's configured voice at that time."""
-
-    voice: str
-    configured_voice: str | None
-
-    @override
-    def as_dict(self) -> dict[str, Any]:
-        return {"voice": self.voice, "configured_voice": self.configured_voice}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self | None:
-        """Parse stored data; None if it is not ours."""
-        voice = data.get("voice")
-        configured = data.get("configured_voice")
-        if not isinstance(voice, str) or not (configured is None or isinstance(configured, str)):
-            return None
-        return cls(voice, configured)
-
-
-class WorkersAIVoiceSelect(WorkersAIEntity, SelectEntity, RestoreEntity):
-    """The speaker a text-to-speech service uses when a request names no voice."""
+class WorkersAIVoiceSelect(WorkersAIEntity, SelectEntity):
+    """The speaker a text-to-speech service uses unless a request names another one."""
 
     _attr_entity_category = EntityCategory.CONFIG
     _attr_translation_key = "voice"
 
-    def __init__(self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry) -> None:
-        """Offer the model's speakers; start with the subentry's configured voice."""
-        super().__init__(entry, subentry)
+    def __init__(
+        self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry, model: catalog.SpeechModel
+    ) -> None:
+        """Offer exactly the model's speakers, in a fixed (alphabetical) order."""
+        super().__init__(entry, subentry, model)
         self._attr_unique_id = _unique_id(subentry)
-        self._attr_options = sorted(self.model.speakers)
-        configured = subentry.data.get(CONF_VOICE)
-        self._configured_voice: str | None = configured
-        self._voice: str = (
-            configured
-            if configured in self._attr_options
-            else self.model.default_speaker or self._attr_options[0]
-        )
-        self._attr_current_option = self._voice
-
-    @override
-    async def async_added_to_hass(self) -> None:
-        """Restore the last choice, unless the subentry's voice was reconfigured since."""
-        await super().async_added_to_hass()
-        extra = await self.async_get_last_extra_data()
-        last = VoiceExtraData.from_dict(extra.as_dict()) if extra else None
-        if (
-            last is not None
-            and last.voice in self.options
-            and last.configured_voice == self._configured_voice
-        ):
-            self._voice = self._attr_current_option = last.voice
-        self._publish()
+        self._attr_options = sorted(model.speakers)
+        stored = subentry.data.get(CONF_VOICE)
+        if stored is not None and stored not in model.speakers:
+            _LOGGER.warning(
+                "%s has no voice %r: %s uses the model's default voice %r",
+                model.model_id,
+                stored,
+                subentry.title,
+                stored_voice(entry, subentry.subentry_id, model),
+            )
 
     @property
     @override
-    def extra_restore_state_data(self) -> VoiceExtraData:
-        """Store the choice with the configured voice it was made against."""
-        return VoiceExtraData(self._voice, self._configured_voice)
+    def current_option(self) -> str:
+        """The service's stored voice."""
+        return stored_voice(self.entry, self.subentry.subentry_id, self.model)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Show a voice stored by the service's reconfigure form."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass,
+                SIGNAL_VOICE_CHANGED.format(self.subentry.subentry_id),
+                self._async_voice_changed,
+            )
+        )
+
+    @callback
+    def _async_voice_changed(self) -> None:
+        self.async_write_ha_state()
 
     @override
     async def async_select_option(self, option: str) -> None:
-        """Use ``option`` as the TTS entity's default voice from now on."""
-        self._voice = self._attr_current_option = option
-        self._publish()
-        self.async_write_ha_state()
-
-    def _publish(self) -> None:
-        """Hand the voice to the TTS entity of this subentry (now and after its setup)."""
-        self.entry.runtime_data.selected_voices[self.subentry.subentry_id] = self._voice
-        async_dispatcher_send(
-            self.hass, SIGNAL_VOICE_SELECTED.format(self.subentry.subentry_id), self._voice
+        """Store ``option`` as the service's voice; no reload (see the update listener)."""
+        subentry = self.entry.subentries[self.subentry.subentry_id]
+        self.hass.config_entries.async_update_subentry(
+            self.entry, subentry, data={**subentry.data, CONF_VOICE: option}
         )
+        self.async_write_ha_state()

@@ -1,8 +1,9 @@
 """Speech-to-text entities: Workers AI ASR models behind Home Assistant's Assist pipeline.
 
 Streaming models (nova-3, flux) get the audio over the Workers AI WebSocket while the user speaks
-(workers-ai-speech-api.md §4.5, §4.6); the final transcript is ready as soon as the stream ends.
-Whisper models get one upload when the stream ends (§4.1-4.3).
+(https://developers.cloudflare.com/workers-ai/models/nova-3/,
+https://developers.cloudflare.com/workers-ai/models/flux/); the final transcript is ready as soon
+as the stream ends. Whisper models get one upload when the stream ends.
 """
 
 import asyncio
@@ -13,18 +14,23 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, override
 
 from homeassistant.components import stt
-from homeassistant.components.stt.models import SpeechAudioProcessing
+
+# Core's integrations import it from the root too; the root does not list it in __all__.
+from homeassistant.components.stt import SpeechAudioProcessing  # type: ignore[attr-defined]
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_LANGUAGE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from wyoming_server.workers_ai import ListenSession, catalog
-from wyoming_server.workers_ai.errors import AuthenticationError, WorkersAIError
+from wyoming_server.workers_ai import ListenSession, audio, catalog
+from wyoming_server.workers_ai.errors import WorkersAIError
 
-from .const import CONF_LANGUAGE, STT_SAMPLE_RATE, SUBENTRY_STT
-from .entity import WorkersAIEntity
+from .const import DOMAIN, LANGUAGE_AUTO, STT_SAMPLE_RATE, SUBENTRY_STT
+from .entity import WorkersAIEntity, subentry_model
+from .errors import async_handle_error
 from .languages import stt_request_language, stt_supported_languages
 from .models import WorkersAIConfigEntry
+from .repairs import async_clear_quota_exceeded
 from .usage import STT, timed_stream
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,7 +42,8 @@ MAX_TURN_SECONDS = 15.0
 
 Flux decides the end of speech itself, so Home Assistant does not segment its stream; this
 mirrors the 15 s timeout of Home Assistant's own voice command segmenter
-(home-assistant-2026.10.md §1.3) so a silent or noisy stream cannot run forever.
+(https://github.com/home-assistant/core/blob/dev/homeassistant/components/assist_pipeline/vad.py)
+so a silent or noisy stream cannot run forever.
 """
 
 _BYTES_PER_SECOND = STT_SAMPLE_RATE * 2
@@ -49,9 +56,9 @@ async def async_setup_entry(
 ) -> None:
     """Add one speech-to-text entity per ``stt`` subentry."""
     for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_STT:
+        if subentry.subentry_type == SUBENTRY_STT and (model := subentry_model(subentry)):
             async_add_entities(
-                [WorkersAISpeechToTextEntity(entry, subentry)],
+                [WorkersAISpeechToTextEntity(entry, subentry, model)],
                 config_subentry_id=subentry.subentry_id,
             )
 
@@ -61,22 +68,29 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
 
     _attr_translation_key = "speech_to_text"
 
-    def __init__(self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(
+        self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry, model: catalog.SpeechModel
+    ) -> None:
         """Take the model and language setting from the subentry."""
-        super().__init__(entry, subentry)
-        self._language_setting: str = subentry.data[CONF_LANGUAGE]
-        self._supported_languages = stt_supported_languages(self.model, self._language_setting)
+        super().__init__(entry, subentry, model)
+        self._language_setting = str(subentry.data.get(CONF_LANGUAGE) or LANGUAGE_AUTO)
+        self._supported_languages = stt_supported_languages(model, self._language_setting)
         # Flux ends the turn itself (EndOfTurn); the others rely on Home Assistant's VAD.
+        # Cloud models are trained on untouched audio: like Home Assistant Cloud's speech
+        # service, ask for no auto gain and no noise reduction (homeassistant/components/cloud/
+        # stt.py in https://github.com/home-assistant/core).
         self._audio_processing = SpeechAudioProcessing(
-            requires_external_vad=self.model.model_id != catalog.FLUX,
-            prefers_auto_gain_enabled=True,
-            prefers_noise_reduction_enabled=True,
+            requires_external_vad=model.model_id != catalog.FLUX,
+            prefers_auto_gain_enabled=False,
+            prefers_noise_reduction_enabled=False,
         )
+        self._streams: set[asyncio.Task[str]] = set()
 
     @property
     @override
     def supported_languages(self) -> list[str]:
-        """The pinned language, or every language of the model with automatic detection."""
+        """Every tag of the pinned language (``en``, ``en-US``, ``en-GB``...), or of every
+        language of the model with automatic detection."""
         return self._supported_languages
 
     @property
@@ -122,26 +136,43 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         """Transcribe ``stream`` (s16le mono 16 kHz PCM chunks) in ``metadata.language``.
 
         Returns ``SpeechResult(text, SUCCESS)``, or ``SpeechResult(None, ERROR)`` when Workers
-        AI fails; a rejected API token also starts re-authentication.
+        AI fails (a rejected API token also starts re-authentication, a spent daily
+        allocation raises a repair issue).
         """
         language = stt_request_language(self._language_setting, metadata.language)
         ended: list[float] = []
         stream = timed_stream(stream, ended.append)
         budget = self.entry.runtime_data.budget
         try:
-            if budget is not None and (fallback := budget.stt_fallback(self.model.model_id)):
-                text = await self._async_transcribe_batch(stream, language, fallback)
-            elif self.model.websocket:
-                text = await self._async_transcribe_streaming(stream, language)
-            else:
-                text = await self._async_transcribe_batch(stream, language)
-        except AuthenticationError as err:
-            _LOGGER.error("Workers AI rejected the API token: %s", err)  # noqa: TRY400
-            self.entry.async_start_reauth(self.hass)
+            fallback = budget.stt_fallback(self.model.model_id) if budget else None
+        except WorkersAIError as err:  # over budget, refused
+            async_handle_error(
+                self.hass, self.entry, err, f"Speech-to-text with {self.model.model_id}"
+            )
+            return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+        if fallback:  # over budget: the cheaper (REST) model the user picked
+            work = asyncio.create_task(self._async_transcribe_batch(stream, language, fallback))
+        elif self.model.websocket:
+            work = asyncio.create_task(self._async_transcribe_streaming(stream, language))
+        else:
+            work = asyncio.create_task(self._async_transcribe_batch(stream, language))
+        self._streams.add(work)
+        try:
+            text = await work
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # our caller was cancelled
+            _LOGGER.warning("Speech-to-text stopped: the entity was removed (entry unloaded)")
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         except WorkersAIError as err:
-            _LOGGER.error("Speech-to-text with %s failed: %s", self.model.model_id, err)  # noqa: TRY400
+            async_handle_error(
+                self.hass, self.entry, err, f"Speech-to-text with {self.model.model_id}"
+            )
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+        finally:
+            self._streams.discard(work)
+        async_clear_quota_exceeded(self.hass)
         if ended and (usage := self.entry.runtime_data.usage) is not None:
             usage.async_latency(STT, time.monotonic() - ended[0])
         return stt.SpeechResult(text, stt.SpeechResultState.SUCCESS)
@@ -152,12 +183,20 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         model_id = model_id or self.model.model_id
         return vocabulary.request_options(model_id) if vocabulary else {}
 
+    @override
+    async def async_will_remove_from_hass(self) -> None:
+        """Stop the streams still running (entry unloaded): they end with an error result."""
+        for work in list(self._streams):
+            work.cancel()
+        await asyncio.gather(*self._streams, return_exceptions=True)
+        await super().async_will_remove_from_hass()
+
     async def _async_transcribe_batch(
         self, stream: AsyncIterable[bytes], language: str | None, model_id: str | None = None
     ) -> str:
         """Collect the whole utterance, then upload it once (Whisper models).
 
-        The client uploads one file (FLAC by default, workers-ai-speech-api.md §4.1-4.3).
+        The client uploads one file (FLAC by default, encoded off the event loop).
         """
         pcm = bytearray()
         async for chunk in stream:
@@ -165,8 +204,15 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         if not pcm:
             return ""
         model_id = model_id or self.model.model_id  # another one when over budget
-        result = await self.entry.runtime_data.client.transcribe_pcm(
-            model_id, bytes(pcm), STT_SAMPLE_RATE, language=language, **self._vocabulary(model_id)
+        flac = await self.hass.async_add_executor_job(
+            audio.encode_flac, bytes(pcm), STT_SAMPLE_RATE
+        )
+        result = await self.entry.runtime_data.client.transcribe(
+            model_id,
+            flac,
+            content_type="audio/flac",
+            language=language,
+            **self._vocabulary(model_id),
         )
         return result.text
 
@@ -186,8 +232,12 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             interim_results=False,  # Home Assistant's STT API has no use for interim text
             **self._vocabulary(),
         ) as session:
-            upload = asyncio.create_task(self._async_upload(session, stream))
-            end_of_turn = asyncio.create_task(session.end_of_turn.wait())
+            upload = self.hass.async_create_background_task(
+                self._async_upload(session, stream), f"{DOMAIN} STT upload"
+            )
+            end_of_turn = self.hass.async_create_background_task(
+                session.end_of_turn.wait(), f"{DOMAIN} STT end of turn"
+            )
             try:
                 await asyncio.wait((upload, end_of_turn), return_when=asyncio.FIRST_COMPLETED)
                 if upload.done():

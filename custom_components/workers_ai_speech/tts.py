@@ -1,9 +1,10 @@
 """Text-to-speech entities: Workers AI aura and MeloTTS models.
 
-Aura models stream: text is split into sentences and spoken over the aura WebSocket, and the
-linear16 audio is passed on as WAV while it arrives (workers-ai-speech-api.md §5.4). A whole
-message goes through the REST API as MP3 (§5.1-5.3). MeloTTS is REST only and has no speakers:
-the language picks its voice (§5.5).
+Aura models stream (Home Assistant always streams to an entity that can): text is split into
+sentences and spoken over the aura WebSocket, and the linear16 audio is passed on as WAV while
+it arrives, at the sample rate Home Assistant asks for when aura has it
+(https://developers.deepgram.com/docs/tts-websocket). MeloTTS is REST only and has no speakers:
+the language picks its voice (https://developers.cloudflare.com/workers-ai/models/melotts/).
 """
 
 import asyncio
@@ -11,33 +12,46 @@ import io
 import logging
 import time
 import wave
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, override
 
-from homeassistant.components.tts import ATTR_VOICE, TextToSpeechEntity, TtsAudioType, Voice
-from homeassistant.components.tts.entity import TTSAudioRequest, TTSAudioResponse
+# Core's integrations (elevenlabs) import TTSAudioRequest from the root; it is not in __all__.
+from homeassistant.components.tts import (  # type: ignore[attr-defined]
+    ATTR_PREFERRED_FORMAT,
+    ATTR_PREFERRED_SAMPLE_CHANNELS,
+    ATTR_PREFERRED_SAMPLE_RATE,
+    ATTR_VOICE,
+    TextToSpeechEntity,
+    TTSAudioRequest,
+    TTSAudioResponse,
+    TtsAudioType,
+    Voice,
+)
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_LANGUAGE
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from sentence_stream import SentenceBoundaryDetector
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.audio import pcm_to_wav
-from wyoming_server.workers_ai.errors import AuthenticationError, WorkersAIError
+from wyoming_server.workers_ai.errors import WorkersAIError
 
+from .audio_format import audio_extension
 from .budget import fallback_speech, fallback_stream
 from .const import (
-    CONF_LANGUAGE,
-    CONF_VOICE,
+    ATTR_SELECTED_VOICE,
     DOMAIN,
-    SIGNAL_VOICE_SELECTED,
     SUBENTRY_TTS,
     TTS_WEBSOCKET_SAMPLE_RATE,
+    VOICE_FOLLOW_SELECT,
 )
-from .entity import WorkersAIEntity
+from .entity import WorkersAIEntity, stored_voice, subentry_model
+from .errors import async_handle_error
+from .languages import base_language, base_languages, language_tags
 from .models import WorkersAIConfigEntry
+from .repairs import async_clear_quota_exceeded
 from .usage import TTS
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,7 +61,7 @@ PARALLEL_UPDATES = 0
 SENTENCE_SCHEDULE = (1, 3)
 """Sentences per synthesis request: the first alone (fast first audio), then up to three, then
 everything available (the schedule of Home Assistant's ElevenLabs integration). Aura's
-WebSocket allows 20 flushes a minute (workers-ai-speech-api.md §2.3)."""
+WebSocket allows 20 flushes a minute (https://developers.deepgram.com/docs/tts-ws-flush)."""
 
 TEXT_IDLE_TIMEOUT = 60.0
 """Seconds to wait for more text of a streamed message before ending its audio.
@@ -57,7 +71,7 @@ agent returns; when the agent fails after streaming began, the stream never ends
 cancels the TTS task (assist_pipeline/default_pipeline.py). Without this bound the task and
 its aura WebSocket would stay open forever."""
 
-_EXTENSIONS = {"audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/wav": "wav", "audio/x-wav": "wav"}
+FOLLOW_SELECT_NAME = "Follow the voice select"
 
 
 async def async_setup_entry(
@@ -67,9 +81,9 @@ async def async_setup_entry(
 ) -> None:
     """Add one text-to-speech entity per ``tts`` subentry."""
     for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_TTS:
+        if subentry.subentry_type == SUBENTRY_TTS and (model := subentry_model(subentry)):
             async_add_entities(
-                [WorkersAITextToSpeechEntity(entry, subentry)],
+                [WorkersAITextToSpeechEntity(entry, subentry, model)],
                 config_subentry_id=subentry.subentry_id,
             )
 
@@ -84,7 +98,9 @@ def wav_header(sample_rate: int) -> bytes:
         return buffer.getvalue()
 
 
-async def sentence_batches(message_gen: AsyncIterator[str]) -> AsyncGenerator[str]:
+async def sentence_batches(
+    hass: HomeAssistant, message_gen: AsyncIterator[str]
+) -> AsyncGenerator[str]:
     """Yield the text of ``message_gen`` as whole sentences, batched by SENTENCE_SCHEDULE.
 
     Text chunks may end anywhere (LLM deltas); sentences are found with ``sentence-stream``.
@@ -105,7 +121,7 @@ async def sentence_batches(message_gen: AsyncIterator[str]) -> AsyncGenerator[st
         finally:
             queue.put_nowait(None)
 
-    reader = asyncio.create_task(_read())
+    reader = hass.async_create_background_task(_read(), f"{DOMAIN} TTS text reader")
     schedule = list(SENTENCE_SCHEDULE)
     done = False
     try:
@@ -135,162 +151,149 @@ async def sentence_batches(message_gen: AsyncIterator[str]) -> AsyncGenerator[st
 
 
 class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
-    """Speaks with one Workers AI TTS model; aura voices are selectable."""
+    """Speaks with one Workers AI TTS model; aura voices follow the service's voice select."""
 
     _attr_translation_key = "text_to_speech"
-    _voice: str | None = None
-    _voices: list[Voice]
 
-    def __init__(self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry) -> None:
-        """Take model, language and default voice from the subentry (or the voice select)."""
-        super().__init__(entry, subentry)
-        self._attr_supported_languages = list(self.model.languages)
-        self._attr_default_language = subentry.data[CONF_LANGUAGE]
-        self._speakers = list(self.model.speakers)
-        if self._speakers:
-            self._attr_supported_options = [ATTR_VOICE]
-            self._set_voice(
-                entry.runtime_data.selected_voices.get(
-                    subentry.subentry_id, subentry.data.get(CONF_VOICE) or ""
-                )
-            )
+    def __init__(
+        self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry, model: catalog.SpeechModel
+    ) -> None:
+        """Languages from the model (every tag Home Assistant may send), default from the
+        subentry."""
+        super().__init__(entry, subentry, model)
+        bases = base_languages(model)
+        self._attr_supported_languages = language_tags(bases)
+        configured = base_language(str(subentry.data.get(CONF_LANGUAGE) or bases[0]))
+        self._attr_default_language = configured if configured in bases else bases[0]
+        if model.speakers:
+            self._attr_supported_options = [
+                ATTR_VOICE,
+                ATTR_PREFERRED_FORMAT,
+                ATTR_PREFERRED_SAMPLE_RATE,
+                ATTR_PREFERRED_SAMPLE_CHANNELS,
+            ]
+            self._voices = [Voice(VOICE_FOLLOW_SELECT, FOLLOW_SELECT_NAME)] + [
+                Voice(s, s.capitalize()) for s in sorted(model.speakers)
+            ]
         else:
             self._attr_supported_options = []
             self._voices = []
 
+    @property
     @override
-    async def async_added_to_hass(self) -> None:
-        """Follow the voice select entity of the same subentry."""
-        await super().async_added_to_hass()
-        self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass,
-                SIGNAL_VOICE_SELECTED.format(self.subentry.subentry_id),
-                self._async_voice_selected,
-            )
-        )
-        # The select may have restored its choice between our creation and now.
-        selected = self.entry.runtime_data.selected_voices.get(self.subentry.subentry_id)
-        if self._speakers and selected:
-            self._set_voice(selected)
-
-    @callback
-    def _async_voice_selected(self, voice: str) -> None:
-        self._set_voice(voice)
-
-    def _set_voice(self, voice: str) -> None:
-        """Make ``voice`` the default: first in the voice list and in ``default_options``.
-
-        ``default_options`` is part of Home Assistant's TTS cache key
-        (home-assistant-2026.10.md §2.4), so a new voice is synthesized, not replayed.
-        """
-        if voice not in self._speakers:
-            voice = self.model.default_speaker or self._speakers[0]
-        self._voice = voice
-        others = sorted(s for s in self._speakers if s != voice)
-        self._voices = [self._describe(s) for s in (voice, *others)]
-        self._attr_default_options = {ATTR_VOICE: voice}
-
-    def _describe(self, speaker: str) -> Voice:
-        return Voice(
-            speaker,
-            catalog.Voice(self.model.model_id, speaker, self.model.languages[0]).description,
-        )
+    def default_options(self) -> Mapping[str, Any] | None:
+        """Follow the voice select; its current voice is part of Home Assistant's cache key."""
+        if not self.model.speakers:
+            return None
+        return {
+            ATTR_VOICE: VOICE_FOLLOW_SELECT,
+            ATTR_SELECTED_VOICE: stored_voice(self.entry, self.subentry.subentry_id, self.model),
+        }
 
     @callback
     @override
     def async_get_supported_voices(self, language: str) -> list[Voice] | None:
-        """Aura speakers, the selected one first; MeloTTS has none (its language decides)."""
-        return self._voices or None
+        """ "Follow the voice select" first (what a new pipeline stores), then the speakers in a
+        fixed order; None for MeloTTS (its language decides the voice)."""
+        if not self._voices or base_language(language) not in base_languages(self.model):
+            return None
+        return list(self._voices)
 
     @override
     def async_supports_streaming_input(self) -> bool:
         """Aura models stream over the WebSocket; MeloTTS is REST only."""
         return self.model.websocket
 
-    def _speaker(self, options: dict[str, Any]) -> str | None:
-        """The aura speaker for a request, or None for MeloTTS.
+    def _speaker(self, options: Mapping[str, Any]) -> str | None:
+        """The aura speaker for a request (None for MeloTTS).
 
-        Raises:
-            HomeAssistantError: ``voice`` is not a speaker of this model.
+        "Follow the voice select" (or no voice) is the select's voice; a voice the model does
+        not have (stored in a pipeline for another model) is the model's default speaker.
         """
-        if not self._speakers:
+        if not self.model.speakers:
             return None
-        speaker = options.get(ATTR_VOICE) or self._voice
-        if speaker not in self._speakers:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_voice",
-                translation_placeholders={"voice": str(speaker), "model": self.model.model_id},
+        voice = options.get(ATTR_VOICE)
+        if voice in (None, VOICE_FOLLOW_SELECT):
+            return stored_voice(self.entry, self.subentry.subentry_id, self.model)
+        if voice not in self.model.speakers:
+            default = self.model.default_speaker or self.model.speakers[0]
+            _LOGGER.warning(
+                "%s has no voice %r (check the Assist pipeline's voice): speaking with %r",
+                self.model.model_id,
+                voice,
+                default,
             )
-        return str(speaker)
+            return default
+        return str(voice)
 
     @override
     async def async_get_tts_audio(
         self, message: str, language: str, options: dict[str, Any]
     ) -> TtsAudioType:
-        """Synthesize a whole message over REST.
+        """Synthesize a whole message over REST (MeloTTS; Home Assistant streams to aura).
 
-        Returns ``("mp3", bytes)`` from one request; a message longer than one request takes
-        (``max_text_chars``) is split at sentence ends into several requests and returned as
-        ``("wav", bytes)`` (24 kHz mono), since MP3 files do not concatenate.
+        Returns the audio with the extension its bytes show (MeloTTS answers WAV). A message
+        longer than one request takes (``max_text_chars``) is split at sentence ends and
+        returned as one WAV, since encoded files do not concatenate.
 
         Raises:
-            HomeAssistantError: Workers AI failed or the voice is unknown.
+            HomeAssistantError: Workers AI failed.
         """
         speaker = self._speaker(options)
         client = self.entry.runtime_data.client
-        if fallback := self._budget_fallback():
-            return "wav", await fallback_speech(client, fallback, message, speaker, language)
-        language_option = None if speaker else language
         limit = self.model.max_text_chars
+        request_language = None if speaker else base_language(language)
         started = time.monotonic()
         try:
+            if fallback := self._budget_fallback():  # over budget: the cheaper model
+                return "wav", await fallback_speech(client, fallback, message, speaker, language)
             if limit is not None and len(message.strip()) > limit:
                 pcm = await client.synthesize_pcm(
-                    self.model.model_id,
-                    message,
-                    speaker=speaker,
-                    language=language_option,
-                    sample_rate=TTS_WEBSOCKET_SAMPLE_RATE,
+                    self.model.model_id, message, speaker=speaker, language=request_language
                 )
-                return "wav", pcm_to_wav(pcm.pcm, pcm.sample_rate)
-            audio = await client.synthesize(
-                self.model.model_id, message, speaker=speaker, language=language_option
-            )
+                data = pcm_to_wav(pcm.pcm, pcm.sample_rate)
+            else:
+                audio = await client.synthesize(
+                    self.model.model_id, message, speaker=speaker, language=request_language
+                )
+                data = audio.audio
         except WorkersAIError as err:
             raise self._error(err) from err
         self._first_audio(started)
-        content_type = audio.content_type.split(";", 1)[0].strip().lower()
-        return _EXTENSIONS.get(content_type, "mp3"), audio.audio
+        self._async_succeeded()
+        return audio_extension(data) or "mp3", data
 
     @override
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
-        """Speak text as it arrives over the aura WebSocket; returns WAV (24 kHz mono s16le).
+        """Speak text as it arrives over the aura WebSocket; returns WAV (mono s16le).
 
-        The WAV header comes first with 0 frames (length unknown), then PCM as it arrives.
+        The sample rate is ``preferred_sample_rate`` when aura offers it, else 24 kHz. The WAV
+        header comes first with 0 frames (length unknown), then PCM as it arrives.
         """
         speaker = self._speaker(request.options)
-        if fallback := self._budget_fallback():
+        if fallback := self._budget_fallback():  # over budget: the cheaper model, one WAV
             client = self.entry.runtime_data.client
             return TTSAudioResponse(
                 "wav",
                 fallback_stream(client, fallback, request.message_gen, speaker, request.language),
             )
-        return TTSAudioResponse("wav", self._async_stream_wav(request.message_gen, speaker))
+        rate = _int(request.options.get(ATTR_PREFERRED_SAMPLE_RATE))
+        if rate not in catalog.AURA_WEBSOCKET_SAMPLE_RATES:
+            rate = TTS_WEBSOCKET_SAMPLE_RATE
+        return TTSAudioResponse("wav", self._async_stream_wav(request.message_gen, speaker, rate))
 
     async def _async_stream_wav(
-        self, message_gen: AsyncIterator[str], speaker: str | None
+        self, message_gen: AsyncIterator[str], speaker: str | None, sample_rate: int
     ) -> AsyncGenerator[bytes]:
         client = self.entry.runtime_data.client
-        yield wav_header(TTS_WEBSOCKET_SAMPLE_RATE)
+        yield wav_header(sample_rate)
         try:
             async with client.speak(
-                self.model.model_id, speaker=speaker, sample_rate=TTS_WEBSOCKET_SAMPLE_RATE
+                self.model.model_id, speaker=speaker, sample_rate=sample_rate
             ) as session:
                 started: float | None = None  # first text sent, until its first audio
                 measured = False
-                async for text in sentence_batches(message_gen):
+                async for text in sentence_batches(self.hass, message_gen):
                     started = started or time.monotonic()
                     await session.send_text(text)
                     async for pcm in session.flushed_audio():
@@ -300,6 +303,11 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
                         yield pcm
         except WorkersAIError as err:
             raise self._error(err) from err
+        self._async_succeeded()
+
+    @callback
+    def _async_succeeded(self) -> None:
+        async_clear_quota_exceeded(self.hass)
 
     def _budget_fallback(self) -> str | None:
         """The cheaper model to use now (budget.py), or ``None``.
@@ -320,12 +328,14 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
             usage.async_latency(TTS, time.monotonic() - started)
 
     def _error(self, err: WorkersAIError) -> HomeAssistantError:
-        """Log ``err``, start re-authentication for a rejected token, and wrap it."""
-        _LOGGER.error("Text-to-speech with %s failed: %s", self.model.model_id, err)
-        if isinstance(err, AuthenticationError):
-            self.entry.async_start_reauth(self.hass)
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="tts_failed",
-            translation_placeholders={"error": str(err)},
+        """Log ``err``, act on it (reauth, repair issue), and wrap it for Home Assistant."""
+        return async_handle_error(
+            self.hass, self.entry, err, f"Text-to-speech with {self.model.model_id}"
         )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except TypeError, ValueError:
+        return None

@@ -13,15 +13,13 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from homeassistant.const import CONF_API_TOKEN, CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.workers_ai_speech.const import (
     CONF_ACCOUNT_ID,
     CONF_API_BASE_URL,
-    CONF_API_TOKEN,
-    CONF_LANGUAGE,
-    CONF_MODEL,
     CONF_VOICE,
     DOMAIN,
 )

@@ -7,17 +7,18 @@ from unittest.mock import patch
 import pytest
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_API_TOKEN, CONF_LANGUAGE, CONF_MODEL, CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.workers_ai_speech import config_flow, create_client
+from custom_components.workers_ai_speech.config_flow import valid_base_url
 from custom_components.workers_ai_speech.const import (
     CONF_ACCOUNT_ID,
+    CONF_ADVANCED,
     CONF_API_BASE_URL,
-    CONF_API_TOKEN,
-    CONF_LANGUAGE,
-    CONF_MODEL,
+    CONF_GATEWAY_TOKEN,
     CONF_VOICE,
     DOMAIN,
     LANGUAGE_AUTO,
@@ -43,18 +44,32 @@ async def _user_form(hass: HomeAssistant) -> dict[str, Any]:
     return dict(result)
 
 
+def _form(data: dict[str, str]) -> dict[str, Any]:
+    """The user form's input for ``data`` (base URL and gateway token in the section)."""
+    form: dict[str, Any] = {k: v for k, v in data.items() if k not in _ADVANCED}
+    form[CONF_ADVANCED] = {k: v for k, v in data.items() if k in _ADVANCED}
+    return form
+
+
+_ADVANCED = (CONF_API_BASE_URL, CONF_GATEWAY_TOKEN)
+
+
 async def test_user_flow_creates_entry_with_default_services(
     hass: HomeAssistant, entry_data: dict[str, str]
 ) -> None:
-    """Valid credentials (checked by a real call) create the entry plus an STT and a TTS service."""
+    """Valid credentials (checked by a real call) create the entry plus an STT and a TTS service
+    in the household's language (English in tests), named after their models."""
     result = await _user_form(hass)
+    assert set(_schema_keys(result)) == {CONF_ACCOUNT_ID, CONF_API_TOKEN, CONF_ADVANCED}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {
-            **entry_data,
-            CONF_API_TOKEN: f"  {entry_data[CONF_API_TOKEN]} ",
-            CONF_API_BASE_URL: entry_data[CONF_API_BASE_URL] + "/",
-        },
+        _form(
+            {
+                **entry_data,
+                CONF_API_TOKEN: f"  {entry_data[CONF_API_TOKEN]} ",
+                CONF_API_BASE_URL: entry_data[CONF_API_BASE_URL] + "/",
+            }
+        ),
     )
     await hass.async_block_till_done()
 
@@ -64,17 +79,47 @@ async def test_user_flow_creates_entry_with_default_services(
     assert dict(entry.data) == entry_data  # token stripped, trailing slash dropped
     subentries = {s.subentry_type: s for s in entry.subentries.values()}
     assert set(subentries) == {"stt", "tts"}
-    # Home Assistant's language ("en" in tests) picks nova-3's best match, en-US.
-    assert dict(subentries["stt"].data) == {CONF_MODEL: catalog.NOVA_3, CONF_LANGUAGE: "en-US"}
+    assert dict(subentries["stt"].data) == {CONF_MODEL: catalog.NOVA_3, CONF_LANGUAGE: "en"}
     assert dict(subentries["tts"].data) == {
         CONF_MODEL: catalog.AURA_2_EN,
         CONF_LANGUAGE: "en",
         CONF_VOICE: "luna",
     }
+    assert subentries["tts"].title == "Workers AI Aura 2 English"
     assert entry.state is ConfigEntryState.LOADED
     assert hass.states.get("stt.workers_ai_nova_3_speech_to_text") is not None
-    assert hass.states.get("tts.workers_ai_aura_2_text_to_speech") is not None
-    assert hass.states.get("select.workers_ai_aura_2_voice").state == "luna"
+    assert hass.states.get("tts.workers_ai_aura_2_english_text_to_speech") is not None
+    assert hass.states.get("select.workers_ai_aura_2_english_voice").state == "luna"
+
+
+@pytest.mark.parametrize(
+    ("language", "stt", "tts", "voice"),
+    [
+        ("es", (catalog.NOVA_3, "es"), (catalog.AURA_2_ES, "es"), "aquila"),
+        ("pl", (catalog.WHISPER_LARGE_V3_TURBO, "pl"), (catalog.AURA_2_EN, "en"), "luna"),
+        ("ja", (catalog.NOVA_3, "ja"), (catalog.MELOTTS, "ja"), None),
+        # Cloudflare's MeloTTS refuses French: the French household gets Aura 2 English.
+        ("fr", (catalog.NOVA_3, "fr"), (catalog.AURA_2_EN, "en"), "luna"),
+    ],
+)
+async def test_default_services_speak_the_household_language(
+    hass: HomeAssistant,
+    entry_data: dict[str, str],
+    language: str,
+    stt: tuple[str, str],
+    tts: tuple[str, str],
+    voice: str | None,
+) -> None:
+    """A Spanish household gets Aura 2 Spanish; nova-3 lacks Polish, so Whisper large v3
+    turbo listens; Japanese is spoken by MeloTTS."""
+    hass.config.language = language
+    result = await _user_form(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _form(entry_data))
+    await hass.async_block_till_done()
+    subentries = {s.subentry_type: dict(s.data) for s in result["result"].subentries.values()}
+    assert (subentries["stt"][CONF_MODEL], subentries["stt"][CONF_LANGUAGE]) == stt
+    assert (subentries["tts"][CONF_MODEL], subentries["tts"][CONF_LANGUAGE]) == tts
+    assert subentries["tts"].get(CONF_VOICE) == voice
 
 
 async def test_user_flow_without_base_url_stores_none(
@@ -97,7 +142,7 @@ async def test_user_flow_without_base_url_stores_none(
             {
                 CONF_ACCOUNT_ID: entry_data[CONF_ACCOUNT_ID],
                 CONF_API_TOKEN: entry_data[CONF_API_TOKEN],
-                CONF_API_BASE_URL: "  ",
+                CONF_ADVANCED: {CONF_API_BASE_URL: "  "},
             },
         )
         await hass.async_block_till_done()
@@ -105,14 +150,44 @@ async def test_user_flow_without_base_url_stores_none(
     assert CONF_API_BASE_URL not in result["result"].data
 
 
+async def test_gateway_token_is_kept_only_with_a_gateway_url(
+    hass: HomeAssistant, entry_data: dict[str, str]
+) -> None:
+    """The AI Gateway token is stored with an AI Gateway base URL and handed to the client;
+    without a gateway it would mean nothing and is dropped."""
+    result = await _user_form(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _form({**entry_data, CONF_GATEWAY_TOKEN: "gateway-secret"})
+    )
+    await hass.async_block_till_done()
+    assert CONF_GATEWAY_TOKEN not in result["result"].data
+
+    gateway = {**entry_data, CONF_API_BASE_URL: "https://gateway.example/v1/a/g/workers-ai"}
+    client = create_client(hass, {**gateway, CONF_GATEWAY_TOKEN: "gateway-secret"})
+    assert client.is_gateway
+    assert client._auth_headers["cf-aig-authorization"] == "Bearer gateway-secret"
+    assert (
+        config_flow._entry_data(
+            gateway[CONF_ACCOUNT_ID],
+            gateway[CONF_API_TOKEN],
+            {CONF_API_BASE_URL: gateway[CONF_API_BASE_URL], CONF_GATEWAY_TOKEN: " gateway-secret "},
+            {},
+        )[CONF_GATEWAY_TOKEN]
+        == "gateway-secret"
+    )
+
+
 @pytest.mark.parametrize(
     ("override", "errors"),
     [
         ({CONF_API_TOKEN: "wrong-token"}, {"base": "invalid_auth"}),
         ({CONF_ACCOUNT_ID: "0" * 32}, {CONF_ACCOUNT_ID: "invalid_account"}),
-        ({CONF_API_BASE_URL: "ftp://127.0.0.1/client/v4"}, {CONF_API_BASE_URL: "invalid_url"}),
-        ({CONF_API_BASE_URL: "not a url"}, {CONF_API_BASE_URL: "invalid_url"}),
-        ({CONF_API_BASE_URL: "http://[::1/client/v4"}, {CONF_API_BASE_URL: "invalid_url"}),
+        ({CONF_API_BASE_URL: "ftp://127.0.0.1/client/v4"}, {CONF_ADVANCED: "invalid_url"}),
+        ({CONF_API_BASE_URL: "not a url"}, {CONF_ADVANCED: "invalid_url"}),
+        ({CONF_API_BASE_URL: "http://[::1/client/v4"}, {CONF_ADVANCED: "invalid_url"}),
+        # Plain http sends the token in clear: only to a local emulator.
+        ({CONF_API_BASE_URL: "http://gateway.example/client/v4"}, {CONF_ADVANCED: "invalid_url"}),
+        ({CONF_API_BASE_URL: "http://192.168.1.5/client/v4"}, {CONF_ADVANCED: "invalid_url"}),
     ],
 )
 async def test_user_flow_errors_then_recover(
@@ -124,21 +199,31 @@ async def test_user_flow_errors_then_recover(
     """Each wrong setting is reported on the form, and the flow can still finish."""
     result = await _user_form(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**entry_data, **override}
+        result["flow_id"], _form({**entry_data, **override})
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
 
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], entry_data)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _form(entry_data))
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+def test_base_url_rules() -> None:
+    """https anywhere; http only to loopback (a local emulator)."""
+    assert valid_base_url("https://api.cloudflare.com/client/v4")
+    assert valid_base_url("http://127.0.0.1:8787/client/v4")
+    assert valid_base_url("http://localhost:8787/client/v4")
+    assert valid_base_url("http://[::1]:8787/client/v4")
+    assert not valid_base_url("http://10.0.0.1/client/v4")
+    assert not valid_base_url("/client/v4")
 
 
 async def test_user_flow_cannot_connect(hass: HomeAssistant, entry_data: dict[str, str]) -> None:
     """Nothing listening at the base URL: cannot_connect."""
     result = await _user_form(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**entry_data, CONF_API_BASE_URL: _closed_port_url()}
+        result["flow_id"], _form({**entry_data, CONF_API_BASE_URL: _closed_port_url()})
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
@@ -150,7 +235,7 @@ async def test_user_flow_api_error(
     """A base URL that answers, but not as the v4 API does: the error is shown."""
     result = await _user_form(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**entry_data, CONF_API_BASE_URL: emulator.url + "/not-the-api"}
+        result["flow_id"], _form({**entry_data, CONF_API_BASE_URL: emulator.url + "/not-the-api"})
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "api_error"}
@@ -161,10 +246,12 @@ async def test_user_flow_unexpected_error(hass: HomeAssistant, entry_data: dict[
     """A bug while validating (simulated: it cannot be provoked otherwise) shows unknown."""
     result = await _user_form(hass)
     with patch(
-        "custom_components.workers_ai_speech.config_flow.WorkersAIClient.verify",
+        "custom_components.workers_ai_speech.WorkersAIClient.verify",
         side_effect=RuntimeError("boom"),
     ):
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], entry_data)
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], _form(entry_data)
+        )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "unknown"}
 
@@ -174,7 +261,7 @@ async def test_user_flow_duplicate_account(
 ) -> None:
     """The same account twice: already_configured."""
     result = await _user_form(hass)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], entry_data)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], _form(entry_data))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
 
@@ -257,30 +344,37 @@ async def test_reconfigure_flow(
     entry_data: dict[str, str],
     emulator: EmulatorProcess,
 ) -> None:
-    """Reconfigure shows the current values, reports errors, then stores the new URL."""
+    """Reconfigure names the account without offering to edit it, never sends a stored token
+    to the browser, reports errors, then stores a new URL and token."""
     result = await setup_entry.start_reconfigure_flow(hass)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reconfigure"
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in result["data_schema"].schema
-        if key.description
-    }
-    assert suggested[CONF_API_BASE_URL] == entry_data[CONF_API_BASE_URL]
+    assert set(_schema_keys(result)) == {CONF_API_TOKEN, CONF_ADVANCED}
+    assert result["description_placeholders"]["account_id"] == entry_data[CONF_ACCOUNT_ID]
+    assert entry_data[CONF_API_TOKEN] not in str(result["data_schema"].schema)
+    advanced = result["data_schema"].schema[_schema_keys(result)[CONF_ADVANCED]].schema.schema
+    suggested = {str(k): (k.description or {}).get("suggested_value") for k in advanced}
+    assert suggested == {CONF_API_BASE_URL: entry_data[CONF_API_BASE_URL], CONF_GATEWAY_TOKEN: None}
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**entry_data, CONF_API_TOKEN: "wrong"}
+        result["flow_id"],
+        {
+            CONF_API_TOKEN: "wrong",
+            CONF_ADVANCED: {CONF_API_BASE_URL: entry_data[CONF_API_BASE_URL]},
+        },
     )
     assert result["errors"] == {"base": "invalid_auth"}
 
-    # A second Workers AI endpoint (e.g. an AI Gateway) for the same account, with a new token.
+    # A second Workers AI endpoint for the same account, with a new token.
     async with EmulatorProcess(api_token="rotated-token") as other:
         new_data = {
             **entry_data,
             CONF_API_TOKEN: "rotated-token",
             CONF_API_BASE_URL: other.base_url,
         }
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], new_data)
+        form = _form(new_data)
+        del form[CONF_ACCOUNT_ID]
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], form)
         await hass.async_block_till_done()
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "reconfigure_successful"
@@ -289,26 +383,18 @@ async def test_reconfigure_flow(
         await hass.config_entries.async_unload(setup_entry.entry_id)
 
 
-async def test_reconfigure_other_account_aborts(
-    hass: HomeAssistant, setup_entry: MockConfigEntry, entry_data: dict[str, str]
-) -> None:
-    """The account ID is the entry's identity: changing it aborts."""
-    result = await setup_entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {**entry_data, CONF_ACCOUNT_ID: "f" * 32}
-    )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "account_mismatch"
-
-
-async def test_reconfigure_not_loaded_entry(
+async def test_reconfigure_not_loaded_entry_keeps_the_token(
     hass: HomeAssistant, config_entry: MockConfigEntry, entry_data: dict[str, str]
 ) -> None:
-    """An entry that is not loaded (no update listener) is reloaded by the flow itself."""
+    """An empty token field keeps the stored token; an entry that is not loaded (no update
+    listener) is reloaded by the flow itself."""
     result = await config_entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], entry_data)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_ADVANCED: {CONF_API_BASE_URL: entry_data[CONF_API_BASE_URL]}}
+    )
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
+    assert dict(config_entry.data) == entry_data
     assert config_entry.state is ConfigEntryState.LOADED
 
 
@@ -323,12 +409,16 @@ def _options(result: dict[str, Any], field: str) -> list[str]:
 
 
 async def test_add_stt_subentry(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
-    """Add a Whisper large v3 turbo service with automatic language detection."""
+    """Add a Whisper large v3 turbo service with automatic language detection; the dropdowns
+    show models and languages by name."""
     result = await hass.config_entries.subentries.async_init(
         (setup_entry.entry_id, "stt"), context={"source": config_entries.SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
+    labels = _labels(result, CONF_MODEL)
+    assert labels[catalog.WHISPER_TINY_EN] == "Whisper tiny English (OpenAI)"
+    assert len(set(labels.values())) == len(labels)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_MODEL: catalog.WHISPER_LARGE_V3_TURBO}
     )
@@ -336,11 +426,15 @@ async def test_add_stt_subentry(hass: HomeAssistant, setup_entry: MockConfigEntr
     keys = _schema_keys(result)
     assert set(keys) == {CONF_NAME, CONF_LANGUAGE}
     assert keys[CONF_LANGUAGE].default() == "en"  # Home Assistant's language
-    options = [
-        o["value"] for o in result["data_schema"].schema[keys[CONF_LANGUAGE]].config["options"]
-    ]
+    options = _options(result, CONF_LANGUAGE)
     assert options[0] == LANGUAGE_AUTO
-    assert "de" in options
+    assert _labels(result, CONF_LANGUAGE)["de"] == "German"
+    # Names, not bare codes ("auto" is translated through the selector's translation key).
+    assert all(
+        label != code
+        for code, label in _labels(result, CONF_LANGUAGE).items()
+        if code != LANGUAGE_AUTO
+    )
 
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_NAME: "Turbo", CONF_LANGUAGE: LANGUAGE_AUTO}
@@ -353,52 +447,52 @@ async def test_add_stt_subentry(hass: HomeAssistant, setup_entry: MockConfigEntr
         CONF_LANGUAGE: LANGUAGE_AUTO,
     }
     # The entry reloaded: the new service has its entity, with every language of the model.
-    state = hass.states.get("stt.turbo_speech_to_text")
-    assert state is not None
     engine = hass.data["stt"].get_entity("stt.turbo_speech_to_text")
-    assert engine.supported_languages == list(catalog.WHISPER_LANGUAGES)
+    assert {"de", "de-DE", "pl", "en-US", "pt-BR"} <= set(engine.supported_languages)
 
 
 async def test_stt_subentry_languages_follow_the_model(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
-    """Flux speaks English only and cannot detect languages: no auto option."""
+    """Flux speaks English only and cannot detect languages: no language field at all."""
     result = await hass.config_entries.subentries.async_init(
         (setup_entry.entry_id, "stt"), context={"source": config_entries.SOURCE_USER}
     )
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_MODEL: catalog.FLUX}
     )
-    keys = _schema_keys(result)
-    options = [
-        o["value"] for o in result["data_schema"].schema[keys[CONF_LANGUAGE]].config["options"]
-    ]
-    assert options == ["en"]
+    assert set(_schema_keys(result)) == {CONF_NAME}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {CONF_NAME: "Flux"}
+    )
+    subentry = next(s for s in setup_entry.subentries.values() if s.title == "Flux")
+    assert dict(subentry.data) == {CONF_MODEL: catalog.FLUX, CONF_LANGUAGE: "en"}
 
 
-async def test_reconfigure_stt_subentry(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
-    """Switch the STT service from nova-3 (en) to Whisper (German); the name is kept."""
+async def test_reconfigure_stt_subentry_keeps_its_model(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """Reconfiguring a service changes its name and language, never its model (so titles,
+    entity IDs and pipelines stay right); another model is another service."""
     subentry = next(s for s in setup_entry.subentries.values() if s.subentry_type == "stt")
     result = await setup_entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
-    assert result["step_id"] == "reconfigure"
-    assert _schema_keys(result)[CONF_MODEL].default() == catalog.NOVA_3
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_MODEL: catalog.WHISPER}
-    )
+    assert result["step_id"] == "settings"
     keys = _schema_keys(result)
-    assert CONF_NAME not in keys
-    assert keys[CONF_LANGUAGE].default() == "en"  # still valid for Whisper: kept
+    assert set(keys) == {CONF_NAME, CONF_LANGUAGE}
+    assert keys[CONF_NAME].default() == "Workers AI STT"
+    assert keys[CONF_LANGUAGE].default() == "en"
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_LANGUAGE: "de"}
+        result["flow_id"], {CONF_NAME: "Kitchen STT", CONF_LANGUAGE: "de"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     subentry = setup_entry.subentries[subentry.subentry_id]
-    assert dict(subentry.data) == {CONF_MODEL: catalog.WHISPER, CONF_LANGUAGE: "de"}
-    assert subentry.title == "Workers AI STT"
+    assert dict(subentry.data) == {CONF_MODEL: catalog.NOVA_3, CONF_LANGUAGE: "de"}
+    assert subentry.title == "Kitchen STT"
     engine = hass.data["stt"].get_entity("stt.workers_ai_stt_speech_to_text")
-    assert engine.supported_languages == ["de"]
+    assert "de-CH" in engine.supported_languages
+    assert "en" not in engine.supported_languages
 
 
 async def test_add_tts_subentries(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
@@ -407,14 +501,18 @@ async def test_add_tts_subentries(hass: HomeAssistant, setup_entry: MockConfigEn
         (setup_entry.entry_id, "tts"), context={"source": config_entries.SOURCE_USER}
     )
     assert _schema_keys(result)[CONF_MODEL].default() == catalog.AURA_2_EN
+    labels = _labels(result, CONF_MODEL)
+    assert labels[catalog.AURA_2_EN] == "Aura 2 English (Deepgram)"
+    assert labels[catalog.AURA_2_ES] == "Aura 2 Spanish (Deepgram)"
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_MODEL: catalog.AURA_1}
     )
     keys = _schema_keys(result)
+    assert set(keys) == {CONF_NAME, CONF_VOICE}  # aura 1 speaks only English
     assert keys[CONF_VOICE].default() == "angus"
     assert keys[CONF_NAME].default() == "Workers AI Aura 1"
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_NAME: "Aura One", CONF_LANGUAGE: "en", CONF_VOICE: "orion"}
+        result["flow_id"], {CONF_NAME: "Aura One", CONF_VOICE: "orion"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
@@ -427,7 +525,7 @@ async def test_add_tts_subentries(hass: HomeAssistant, setup_entry: MockConfigEn
     keys = _schema_keys(result)
     assert set(keys) == {CONF_NAME, CONF_LANGUAGE}
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_NAME: "Melo French", CONF_LANGUAGE: "fr"}
+        result["flow_id"], {CONF_NAME: "Melo Chinese", CONF_LANGUAGE: "zh"}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -438,30 +536,38 @@ async def test_add_tts_subentries(hass: HomeAssistant, setup_entry: MockConfigEn
         CONF_LANGUAGE: "en",
         CONF_VOICE: "orion",
     }
-    assert by_title["Melo French"] == {CONF_MODEL: catalog.MELOTTS, CONF_LANGUAGE: "fr"}
+    assert by_title["Melo Chinese"] == {CONF_MODEL: catalog.MELOTTS, CONF_LANGUAGE: "zh"}
     assert hass.states.get("select.aura_one_voice").state == "orion"
-    assert hass.states.get("tts.melo_french_text_to_speech") is not None
-    assert hass.states.get("select.melo_french_voice") is None  # MeloTTS has no speakers
+    assert hass.states.get("tts.melo_chinese_text_to_speech") is not None
+    assert hass.states.get("select.melo_chinese_voice") is None  # MeloTTS has no speakers
 
 
-async def test_reconfigure_tts_subentry(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
-    """Switch Aura 2 English (luna) to Aura 2 Spanish: the voice default becomes aquila."""
+async def test_reconfigure_tts_subentry_voice_is_the_selects(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """The reconfigure form's voice and the voice select are one setting: a voice chosen in
+    the form shows in the select at once, without a reload; the model cannot change."""
     subentry = next(s for s in setup_entry.subentries.values() if s.subentry_type == "tts")
+    tts_entity = hass.data["tts"].get_entity("tts.workers_ai_tts_text_to_speech")
     result = await setup_entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_MODEL: catalog.AURA_2_ES}
-    )
     keys = _schema_keys(result)
-    assert keys[CONF_VOICE].default() == "aquila"
-    assert keys[CONF_LANGUAGE].default() == "es"
+    assert set(keys) == {CONF_NAME, CONF_VOICE}
+    assert keys[CONF_VOICE].default() == "luna"
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_LANGUAGE: "es", CONF_VOICE: "diana"}
+        result["flow_id"], {CONF_NAME: "Workers AI TTS", CONF_VOICE: "orion"}
     )
     await hass.async_block_till_done()
     assert result["reason"] == "reconfigure_successful"
     assert dict(setup_entry.subentries[subentry.subentry_id].data) == {
-        CONF_MODEL: catalog.AURA_2_ES,
-        CONF_LANGUAGE: "es",
-        CONF_VOICE: "diana",
+        CONF_MODEL: catalog.AURA_2_EN,
+        CONF_LANGUAGE: "en",
+        CONF_VOICE: "orion",
     }
-    assert hass.states.get("select.workers_ai_tts_voice").state == "diana"
+    assert hass.states.get("select.workers_ai_tts_voice").state == "orion"
+    # Not reloaded: the same entity object still serves.
+    assert hass.data["tts"].get_entity("tts.workers_ai_tts_text_to_speech") is tts_entity
+
+
+def _labels(result: dict[str, Any], field: str) -> dict[str, str]:
+    schema = result["data_schema"].schema
+    return {o["value"]: o["label"] for o in schema[_schema_keys(result)[field]].config["options"]}

@@ -1,5 +1,6 @@
-"""Diagnostics: everything useful, the API token redacted."""
+"""Diagnostics: the services and settings, without tokens, the account ID or custom URLs."""
 
+from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -8,23 +9,25 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.workers_ai_speech.const import CONF_API_TOKEN
+from custom_components.workers_ai_speech.const import CONF_ACCOUNT_ID, CONF_API_BASE_URL
 
 
-async def test_diagnostics_redact_the_token(
+async def test_diagnostics_redact_secrets_and_the_account(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
     setup_entry: MockConfigEntry,
 ) -> None:
-    """The token appears nowhere in the diagnostics; account, URL and services do."""
+    """Neither the token, nor the account ID, nor the base URL (an AI Gateway URL contains
+    the account ID) appears anywhere; the services and their voices do."""
     assert await async_setup_component(hass, "diagnostics", {})
-    token = setup_entry.data[CONF_API_TOKEN]
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, setup_entry)
 
-    assert token not in str(diagnostics)
-    assert diagnostics["entry"]["data"][CONF_API_TOKEN] == "**REDACTED**"
-    assert diagnostics["entry"]["data"]["account_id"] == setup_entry.data["account_id"]
-    assert diagnostics["entry"]["api_base_url"] == setup_entry.data["api_base_url"]
+    text = str(diagnostics)
+    for secret in (CONF_API_TOKEN, CONF_ACCOUNT_ID, CONF_API_BASE_URL):
+        assert setup_entry.data[secret] not in text, secret
+    assert diagnostics["entry"]["data"][CONF_ACCOUNT_ID] == "**REDACTED**"
+    assert diagnostics["api_base_url"] == {"custom": True, "ai_gateway": False}
     assert sorted(s["subentry_type"] for s in diagnostics["subentries"]) == ["stt", "tts"]
     tts_subentry = next(s for s in diagnostics["subentries"] if s["subentry_type"] == "tts")
-    assert diagnostics["selected_voices"] == {tts_subentry["subentry_id"]: "luna"}
+    assert tts_subentry["data"]["voice"] == "luna"
+    assert diagnostics["issues"] == []

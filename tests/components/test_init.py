@@ -1,6 +1,7 @@
 """Setup, unload and reload of a Workers AI Speech entry against the emulator."""
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -9,7 +10,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.workers_ai_speech.const import (
     CONF_ACCOUNT_ID,
     CONF_API_BASE_URL,
-    CONF_API_TOKEN,
     DOMAIN,
 )
 from wyoming_server.emulator import EmulatorProcess
@@ -58,7 +58,7 @@ async def test_setup_and_unload(
                 assert entity.config_subentry_id == subentry_id
     by_name = {d.name: d for d in devices}
     assert by_name["Workers AI STT"].model_id == "@cf/deepgram/nova-3"
-    assert by_name["Workers AI TTS"].model == "Aura 2 (Deepgram)"
+    assert by_name["Workers AI TTS"].model == "Aura 2 English (Deepgram)"
 
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()

@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 from custom_components.workers_ai_speech.const import DOMAIN
+from wyoming_server import __version__
 from wyoming_server.workers_ai import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +31,35 @@ def test_manifest_follows_hassfest_rules() -> None:
     assert manifest["codeowners"]
     assert manifest["documentation"].startswith("https://")
     assert manifest["issue_tracker"].startswith("https://")
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    version = pyproject.split('version = "', 1)[1].split('"', 1)[0]
-    assert manifest["requirements"] == [f"wyoming-workers-ai=={version}"]
+    assert manifest["requirements"][0] == f"wyoming-workers-ai=={__version__}"
+    # The client's logger, so that "Enable debug logging" in the UI covers it.
+    assert manifest["loggers"] == ["wyoming_server.workers_ai"]
+
+
+def test_every_import_is_a_declared_requirement() -> None:
+    """Third-party packages the component imports are in the manifest's requirements."""
+    requirements = {
+        re.split(r"[=<>]", r)[0].replace("-", "_")
+        for r in _json(COMPONENT / "manifest.json")["requirements"]
+    }
+    provided = {"homeassistant", "probatio", "yarl", "aiohttp", "wyoming_server"}
+    imported: set[str] = set()
+    for path in COMPONENT.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+    stdlib = {m for m in imported if m in __import__("sys").stdlib_module_names}
+    assert imported - stdlib - provided <= requirements
+
+
+def test_no_private_document_is_cited() -> None:
+    """Comments cite public URLs, never the project's private notes (users never see them)."""
+    for path in COMPONENT.glob("*.py"):
+        text = path.read_text()
+        assert "shared/docs" not in text, path
+        assert not re.search(r"(workers-ai-speech-api|home-assistant-2026\.10)\.md", text), path
 
 
 def test_translations_are_the_strings() -> None:
@@ -89,6 +116,20 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg == name), None)
 
 
+def _constants() -> dict[str, str]:
+    """String constants of const.py (translation keys passed by name)."""
+    tree = ast.parse((COMPONENT / "const.py").read_text())
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.value, ast.Constant)
+        ):
+            found[node.target.id] = node.value.value
+    return found
+
+
 def _placeholders(message: str) -> set[str]:
     return set(re.findall(r"{(\w+)}", message))
 
@@ -102,16 +143,19 @@ def test_every_translation_key_in_the_code_exists() -> None:
     strings = _json(COMPONENT / "strings.json")
     seen = 0
     # Exceptions: translation_key (+ the placeholders their message uses).
+    constants = _constants()
     for module, call in _calls_with("translation_key"):
         key = _keyword(call, "translation_key")
+        if isinstance(key, ast.Name):
+            key = ast.Constant(constants[key.id])
         assert isinstance(key, ast.Constant)
         if isinstance(call.func, ast.Name) and call.func.id.endswith("Description"):
             assert key.value in strings["entity"][module], key.value  # entity description
         elif isinstance(call.func, ast.Attribute) and call.func.attr == "async_create_issue":
-            message = strings["issues"][key.value]["description"]
+            issue = strings["issues"][key.value]
             given = _keyword(call, "translation_placeholders")
             names = {k.value for k in given.keys} if isinstance(given, ast.Dict) else set()  # type: ignore[union-attr]
-            assert _placeholders(message) == names, key.value
+            assert _placeholders(issue["title"] + issue.get("description", "")) <= names
         elif _keyword(call, "translation_domain") is None:  # a selector config
             assert key.value in strings["selector"], key.value
         else:
@@ -135,16 +179,28 @@ def test_every_translation_key_in_the_code_exists() -> None:
                 assert strings["entity"][platform][node.value.value]["name"]
                 seen += 1
     # Flow steps, form errors and abort reasons of the config flow and the subentry flows.
-    flows = [strings["config"], strings["options"], *strings["config_subentries"].values()]
+    flows = [
+        strings["config"],
+        strings["options"],
+        *strings["config_subentries"].values(),
+        strings["issues"]["unknown_model"]["fix_flow"],
+    ]
     for _module, call in _calls_with("step_id"):
         step = _keyword(call, "step_id")
         if isinstance(step, ast.Constant):
             assert any(step.value in flow["step"] for flow in flows), step.value
             seen += 1
-    for _module, call in _calls_with("reason"):
+    aborts = {
+        "config_flow": strings["config"]["abort"],
+        "repairs": strings["issues"]["unknown_model"]["fix_flow"]["abort"],
+    }
+    for module, call in _calls_with("reason"):
         reason = _keyword(call, "reason")
         assert isinstance(reason, ast.Constant)
-        assert reason.value in strings["config"]["abort"], reason.value
+        if module == "config_flow" and reason.value == "unknown_model":  # subentry flows
+            assert all(reason.value in s["abort"] for s in strings["config_subentries"].values())
+        else:
+            assert reason.value in aborts[module], reason.value
         seen += 1
     tree = ast.parse((COMPONENT / "config_flow.py").read_text())
     validate = next(

@@ -11,11 +11,12 @@ import pytest
 from homeassistant.components import assist_pipeline, stt
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.workers_ai_speech.const import LANGUAGE_AUTO
+from custom_components.workers_ai_speech.const import DOMAIN, LANGUAGE_AUTO
 from custom_components.workers_ai_speech.stt import MAX_TURN_SECONDS
 from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import catalog
@@ -106,12 +107,16 @@ def _stt_text(events: list) -> str:
 async def test_pipeline_transcribes_real_speech(
     hass: HomeAssistant, setup_entry: MockConfigEntry, stt_model: str, speech_pcm: bytes
 ) -> None:
-    """The recording comes back as its words through every ASR model."""
+    """The recording comes back as its words through every ASR model, in a pipeline created
+    the way Home Assistant creates its default one (language en, country US: en-US)."""
     source = AudioSource(speech_pcm)
     events = await _run_pipeline(hass, source)
     start = next(e for e in events if e.type is assist_pipeline.PipelineEventType.STT_START)
     assert start.data["engine"] == ENTITY_ID
-    assert start.data["metadata"]["language"] == "en"
+    assert start.data["metadata"]["language"] == "en-US"
+    # A cloud model wants untouched audio (as Home Assistant Cloud's speech service).
+    assert start.data["audio_processing"]["prefers_auto_gain_enabled"] is False
+    assert start.data["audio_processing"]["prefers_noise_reduction_enabled"] is False
     assert _normalize(_stt_text(events)) == "turn on the living room light"
 
 
@@ -159,20 +164,23 @@ async def test_flux_turn_budget_without_speech(
     assert source.bytes_read == MAX_TURN_SECONDS * 32000
 
 
+@pytest.mark.parametrize("language", ["en", "en-US", "en-GB"])
 async def test_http_api_transcribes(
     hass: HomeAssistant,
     setup_entry: MockConfigEntry,
     hass_client: ClientSessionGenerator,
     speech_pcm: bytes,
+    language: str,
 ) -> None:
-    """POST /api/stt/<entity> (4 KB chunks from HA's HTTP view) with nova-3."""
+    """POST /api/stt/<entity> (4 KB chunks from HA's HTTP view) with nova-3, in every English
+    tag Home Assistant may send."""
     client = await hass_client()
     response = await client.post(
         f"/api/stt/{ENTITY_ID}",
         data=speech_pcm,
         headers={
             "X-Speech-Content": "format=wav; codec=pcm; sample_rate=16000; bit_rate=16; "
-            "channel=1; language=en"
+            f"channel=1; language={language}"
         },
     )
     assert response.status == 200
@@ -184,10 +192,11 @@ async def test_http_api_transcribes(
 async def test_unsupported_language_is_refused(
     hass: HomeAssistant, setup_entry: MockConfigEntry, hass_client: ClientSessionGenerator
 ) -> None:
-    """A pinned language is the only one advertised: others are refused before streaming."""
+    """A pinned language is advertised in all its tags; others are refused before streaming."""
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
-    assert engine.supported_languages == ["en"]
-    assert engine.check_metadata(_metadata("en"))
+    assert {"en", "en-US", "en-GB", "en-AU"} <= set(engine.supported_languages)
+    assert all(tag.startswith("en") for tag in engine.supported_languages)
+    assert engine.check_metadata(_metadata("en-GB"))
     assert not engine.check_metadata(_metadata("de"))
     client = await hass_client()
     response = await client.post(
@@ -208,7 +217,7 @@ async def test_automatic_language_detection(
 ) -> None:
     """With "auto" every model language is offered, and the model gets none to pin."""
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
-    assert engine.supported_languages == list(catalog.get_model(stt_model).languages)
+    assert {"de", "de-DE", "es-419", "pt-BR", "en"} <= set(engine.supported_languages)
     source = AudioSource(speech_pcm)
     result = await engine.async_process_audio_stream(_metadata("de"), aiter(source))
     assert result.result is stt.SpeechResultState.SUCCESS
@@ -248,3 +257,44 @@ async def test_rejected_token_starts_reauth(
     assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)
     flows = hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
     assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+
+
+@pytest.mark.parametrize("stt_model", [catalog.WHISPER_TINY_EN])
+async def test_spent_daily_allocation_is_a_repair_issue(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    emulator: EmulatorProcess,
+    speech_pcm: bytes,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """429/3036: an error result at once (no retries), no reauth, and a repair issue that
+    names the 00:00 UTC reset; the next successful request clears it."""
+    message = "you have used up your daily free allocation of 10,000 neurons, please upgrade"
+    await emulator.set_faults(fail_next=2, status=429, code=3036, message=message)
+    engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
+    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    await hass.async_block_till_done()
+    assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+    assert (await emulator.get_faults())["pending_failures"] == 1  # one request, not retried
+    issue = issue_registry.async_get_issue(DOMAIN, "quota_exceeded")
+    assert issue is not None
+    assert issue.translation_placeholders == {"reset": "00:00 UTC"}
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+    await emulator.reset_faults()
+    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    assert result.result is stt.SpeechResultState.SUCCESS
+    assert issue_registry.async_get_issue(DOMAIN, "quota_exceeded") is None
+
+
+@pytest.mark.parametrize("stt_model", [catalog.WHISPER_TINY_EN])
+async def test_paid_plan_required_does_not_start_reauth(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, emulator: EmulatorProcess, speech_pcm: bytes
+) -> None:
+    """403/5035 means the model needs the Workers Paid plan: the token is fine, so no reauth."""
+    await emulator.set_faults(fail_next=1, status=403, code=5035, message="Paid plan required")
+    engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
+    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    await hass.async_block_till_done()
+    assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)

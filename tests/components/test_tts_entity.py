@@ -5,6 +5,7 @@ Audio comes from the emulator's Piper voice; each (model, speaker) speaks at its
 """
 
 import asyncio
+import struct
 from collections.abc import AsyncGenerator
 from types import MappingProxyType
 from typing import Any
@@ -12,17 +13,25 @@ from typing import Any
 import pytest
 from homeassistant.components import tts
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigSubentry
+from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from tts_helpers import TTS_ENTITY_ID, get_tts_audio, mp3_duration, wav_duration
+from tts_helpers import TTS_ENTITY_ID, get_tts_audio, wav_duration
 
 from custom_components.workers_ai_speech import tts as tts_module
-from custom_components.workers_ai_speech.const import CONF_LANGUAGE, CONF_MODEL, CONF_VOICE
+from custom_components.workers_ai_speech.audio_format import audio_extension
+from custom_components.workers_ai_speech.const import (
+    ATTR_SELECTED_VOICE,
+    CONF_VOICE,
+    VOICE_FOLLOW_SELECT,
+)
+from custom_components.workers_ai_speech.languages import base_languages, language_tags
 from custom_components.workers_ai_speech.tts import sentence_batches
 from wyoming_server.emulator import EmulatorProcess, speaker_length_scale
-from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai import audio, catalog
 
 WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}  # no ffmpeg conversion (none is installed here)
 
@@ -40,17 +49,29 @@ def _entity(hass: HomeAssistant, entity_id: str = TTS_ENTITY_ID) -> Any:
 
 
 async def test_entity_attributes(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
-    """Languages, voices (configured first) and default options of an Aura 2 English service."""
+    """Every English tag; "Follow the voice select" first, then the speakers in a fixed order;
+    the select's voice in the default options (so in the cache key); preferred formats."""
     entity = _entity(hass)
-    assert entity.supported_languages == ["en"]
+    assert {"en", "en-US", "en-GB", "en-AU", "en-CA"} <= set(entity.supported_languages)
+    assert all(tag.split("-")[0] == "en" for tag in entity.supported_languages)
     assert entity.default_language == "en"
-    assert entity.supported_options == [tts.ATTR_VOICE]
-    assert entity.default_options == {tts.ATTR_VOICE: "luna"}
+    assert entity.supported_options == [
+        tts.ATTR_VOICE,
+        tts.ATTR_PREFERRED_FORMAT,
+        tts.ATTR_PREFERRED_SAMPLE_RATE,
+        tts.ATTR_PREFERRED_SAMPLE_CHANNELS,
+    ]
+    assert entity.default_options == {
+        tts.ATTR_VOICE: VOICE_FOLLOW_SELECT,
+        ATTR_SELECTED_VOICE: "luna",
+    }
     assert entity.async_supports_streaming_input()
-    voices = entity.async_get_supported_voices("en")
-    assert voices[0] == tts.Voice("luna", "Luna (Aura 2, English)")
-    assert sorted(v.voice_id for v in voices) == sorted(catalog.AURA_2_EN_SPEAKERS)
-    assert [v.voice_id for v in voices[1:]] == sorted(v.voice_id for v in voices[1:])
+    for language in ("en", "en-US", "en-GB"):
+        voices = entity.async_get_supported_voices(language)
+        assert voices[0] == tts.Voice(VOICE_FOLLOW_SELECT, "Follow the voice select")
+        assert [v.voice_id for v in voices[1:]] == sorted(catalog.AURA_2_EN_SPEAKERS)
+    assert voices[1] == tts.Voice("amalthea", "Amalthea")
+    assert entity.async_get_supported_voices("es") is None
 
 
 async def test_message_is_streamed_as_wav(
@@ -80,14 +101,14 @@ async def test_llm_text_stream_is_spoken_sentence_by_sentence(
     assert wav_duration(streamed) > wav_duration(short) * 1.3
 
 
-async def test_sentence_batches_follow_the_schedule() -> None:
+async def test_sentence_batches_follow_the_schedule(hass: HomeAssistant) -> None:
     """First sentence alone, then up to three, then everything available."""
 
     async def text() -> AsyncGenerator[str]:
         yield "The light is on. It is warm today. Dinner is at seven. The door is locked."
         yield " Music is playing now. The alarm is set. Good night everyone."
 
-    batches = [b async for b in sentence_batches(text())]
+    batches = [b async for b in sentence_batches(hass, text())]
     assert batches == [
         "The light is on.",
         "It is warm today. Dinner is at seven. The door is locked.",
@@ -95,16 +116,16 @@ async def test_sentence_batches_follow_the_schedule() -> None:
     ]
 
 
-async def test_sentence_batches_empty_text() -> None:
+async def test_sentence_batches_empty_text(hass: HomeAssistant) -> None:
     """Whitespace only: nothing to speak."""
 
     async def text() -> AsyncGenerator[str]:
         yield "   "
 
-    assert [b async for b in sentence_batches(text())] == []
+    assert [b async for b in sentence_batches(hass, text())] == []
 
 
-async def test_sentence_batches_stop_reading_when_closed() -> None:
+async def test_sentence_batches_stop_reading_when_closed(hass: HomeAssistant) -> None:
     """A listener that goes away (barge-in, closed player) stops the text reader too."""
     reading = asyncio.Event()
     closed = asyncio.Event()
@@ -119,21 +140,21 @@ async def test_sentence_batches_stop_reading_when_closed() -> None:
         finally:
             closed.set()
 
-    batches = sentence_batches(endless())
+    batches = sentence_batches(hass, endless())
     assert await anext(batches) == "The first sentence is here."
     await reading.wait()
     await batches.aclose()
     assert closed.is_set()
 
 
-async def test_sentence_batches_pass_on_text_errors() -> None:
+async def test_sentence_batches_pass_on_text_errors(hass: HomeAssistant) -> None:
     """An error of the text stream reaches the audio consumer (nothing is silently dropped)."""
 
     async def failing() -> AsyncGenerator[str]:
         yield "A complete sentence comes first. Then"
         raise RuntimeError("LLM failed")
 
-    batches = sentence_batches(failing())
+    batches = sentence_batches(hass, failing())
     with pytest.raises(RuntimeError, match="LLM failed"):
         async for _batch in batches:
             pass
@@ -153,12 +174,16 @@ async def test_explicit_voice_option_is_used(
     assert wav_duration(slow_audio) > wav_duration(fast_audio) * 1.1
 
 
-async def test_unknown_voice_is_an_error(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
-    """A voice of another model is refused with a clear error."""
-    with pytest.raises(HomeAssistantError, match="not a speaker of @cf/deepgram/aura-2-en"):
-        await _entity(hass).async_stream_tts_audio(
-            tts.TTSAudioRequest("en", {tts.ATTR_VOICE: "aquila"}, _one("Hola."))
-        )
+async def test_voice_of_another_model_falls_back_to_the_default(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pipeline that stored a voice this model lacks (aquila is aura-2-es) still speaks,
+    with the model's default voice (luna), and the log says so."""
+    message = "This sentence is long enough to hear the speaking rate of a voice."
+    _, aquila = await get_tts_audio(hass, message, options={**WAV, tts.ATTR_VOICE: "aquila"})
+    _, luna = await get_tts_audio(hass, message, options={**WAV, tts.ATTR_VOICE: "luna"})
+    assert aquila == luna
+    assert "has no voice 'aquila'" in caplog.text
 
 
 async def _one(text: str) -> AsyncGenerator[str]:
@@ -180,29 +205,40 @@ async def test_missing_configured_voice_falls_back_to_the_model_default(
     )
     await hass.async_block_till_done()  # the entry reloads with the new service
     entity = _entity(hass, "tts.aura_one_text_to_speech")
-    assert entity.default_options == {tts.ATTR_VOICE: "angus"}
+    assert entity.default_options[ATTR_SELECTED_VOICE] == "angus"
     assert hass.states.get("select.aura_one_voice").state == "angus"
 
 
-async def test_whole_message_over_rest_is_mp3(
-    hass: HomeAssistant, setup_entry: MockConfigEntry
-) -> None:
-    """async_get_tts_audio: one REST call, aura's MP3 returned as is."""
-    extension, data = await _entity(hass).async_get_tts_audio(
-        "Hello from Workers AI.", "en", {tts.ATTR_VOICE: "orion"}
-    )
-    assert extension == "mp3"
-    assert mp3_duration(data) > 0.5
-
-
-async def test_whole_message_error(
+async def test_stream_error_is_a_translated_error(
     hass: HomeAssistant, setup_entry: MockConfigEntry, emulator: EmulatorProcess
 ) -> None:
-    """A REST failure becomes a translated HomeAssistantError."""
+    """A refused aura WebSocket becomes a HomeAssistantError naming the model; no reauth."""
     await emulator.set_faults(fail_next=1, status=400, code=5006, message="Bad input")
-    with pytest.raises(HomeAssistantError, match="Workers AI text-to-speech failed"):
-        await _entity(hass).async_get_tts_audio("Hello.", "en", {})
+    response = await _entity(hass).async_stream_tts_audio(
+        tts.TTSAudioRequest("en", {}, _one("Hello."))
+    )
+    with pytest.raises(HomeAssistantError, match="Text-to-speech with @cf/deepgram/aura-2-en"):
+        async for _chunk in response.data_gen:
+            pass
     assert not hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+async def test_stream_uses_the_sample_rate_home_assistant_asks_for(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, rate: int
+) -> None:
+    """An ESPHome satellite asks for WAV at 16 kHz: aura produces that rate itself."""
+    response = await _entity(hass).async_stream_tts_audio(
+        tts.TTSAudioRequest(
+            "en-US",
+            {tts.ATTR_PREFERRED_FORMAT: "wav", tts.ATTR_PREFERRED_SAMPLE_RATE: rate},
+            _one("Hello from Workers AI."),
+        )
+    )
+    data = b"".join([chunk async for chunk in response.data_gen])
+    assert response.extension == "wav"
+    assert struct.unpack("<I", data[24:28])[0] == rate
+    assert wav_duration(data) > 0.5
 
 
 async def test_stream_rejected_token_starts_reauth(
@@ -223,7 +259,7 @@ async def test_stream_rejected_token_starts_reauth(
 
 @pytest.fixture
 def subentries_data() -> list[dict[str, Any]]:
-    """Override: a MeloTTS service (French by default) next to the Aura 2 one."""
+    """Override: a MeloTTS service (Chinese by default) next to the Aura 2 one."""
     return [
         {
             "subentry_type": "tts",
@@ -234,7 +270,7 @@ def subentries_data() -> list[dict[str, Any]]:
         {
             "subentry_type": "tts",
             "title": "Melo",
-            "data": {CONF_MODEL: catalog.MELOTTS, CONF_LANGUAGE: "fr"},
+            "data": {CONF_MODEL: catalog.MELOTTS, CONF_LANGUAGE: "zh"},
             "unique_id": None,
         },
     ]
@@ -243,24 +279,44 @@ def subentries_data() -> list[dict[str, Any]]:
 async def test_melotts_speaks_by_language(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
-    """MeloTTS: REST only, no voices, the language picks the voice; MP3 passed through."""
+    """MeloTTS: REST only, no voices, the language (any tag of it) picks the voice; the audio
+    is labelled by its bytes (Workers AI answers WAV although the schema says MP3)."""
     entity = _entity(hass, "tts.melo_text_to_speech")
+    model = catalog.get_model(catalog.MELOTTS)
     assert not entity.async_supports_streaming_input()
-    assert entity.async_get_supported_voices("fr") is None
+    assert entity.async_get_supported_voices("zh") is None
     assert entity.supported_options == []
-    assert entity.default_language == "fr"
-    assert entity.supported_languages == list(catalog.MELOTTS_LANGUAGES)
+    assert entity.default_language == "zh"
+    assert entity.supported_languages == language_tags(base_languages(model))
 
-    message = "Bonjour, la lumière du salon est allumée."
-    extension, french = await get_tts_audio(hass, message, engine="tts.melo_text_to_speech")
-    assert extension == "mp3"
-    _, english = await get_tts_audio(hass, message, engine="tts.melo_text_to_speech", language="en")
+    message = "The living room light is on."
+    chinese = await entity.async_get_tts_audio(message, "zh-CN", {})
+    english = await entity.async_get_tts_audio(message, "en-US", {})
+    for extension, data in (chinese, english):
+        assert extension == audio_extension(data)
     # The emulator gives each MeloTTS language its own speaking rate.
-    fr_scale = speaker_length_scale(catalog.MELOTTS, "fr")
+    zh_scale = speaker_length_scale(catalog.MELOTTS, "zh")
     en_scale = speaker_length_scale(catalog.MELOTTS, "en")
-    assert fr_scale != en_scale
-    assert (mp3_duration(french) > mp3_duration(english)) == (fr_scale > en_scale)
+    assert zh_scale != en_scale
+    durations = [audio.decode_audio(data).duration for _, data in (chinese, english)]
+    assert (durations[0] > durations[1]) == (zh_scale > en_scale)
     assert hass.states.get("select.melo_voice") is None
+
+
+@pytest.mark.parametrize(
+    ("head", "extension"),
+    [
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", "wav"),
+        (b"ID3\x04\x00", "mp3"),
+        (b"\xff\xfb\x90\x00", "mp3"),
+        (b"fLaC\x00\x00", "flac"),
+        (b"OggS\x00\x02", "ogg"),
+        (b'{"result"', None),
+    ],
+)
+def test_audio_is_labelled_by_its_bytes(head: bytes, extension: str | None) -> None:
+    """RIFF/WAVE, ID3 or an MPEG frame sync, fLaC, OggS; anything else is unknown."""
+    assert audio_extension(head) == extension
 
 
 async def test_melotts_message_longer_than_one_request_is_spoken_whole(
@@ -268,13 +324,13 @@ async def test_melotts_message_longer_than_one_request_is_spoken_whole(
 ) -> None:
     """MeloTTS takes 600 characters per request: a longer message is split at sentence ends
     and the pieces come back as one WAV (MP3 files do not concatenate)."""
-    sentence = "La lumière du salon est allumée. "
-    engine = "tts.melo_text_to_speech"
-    _, one = await get_tts_audio(hass, sentence, engine=engine)  # MP3, passed through
-    extension, many = await get_tts_audio(hass, sentence * 25, engine=engine, options=WAV)
-    assert len(sentence * 25) > 600
+    sentence = "The living room light is on. "
+    entity = _entity(hass, "tts.melo_text_to_speech")
+    _, one = await entity.async_get_tts_audio(sentence, "en", {})
+    extension, many = await entity.async_get_tts_audio(sentence * 21, "en", {})
+    assert len(sentence * 21) > 600
     assert extension == "wav"
-    assert wav_duration(many) == pytest.approx(25 * mp3_duration(one), rel=0.2)
+    assert wav_duration(many) == pytest.approx(21 * audio.decode_audio(one).duration, rel=0.2)
 
 
 async def test_text_stream_that_never_ends_stops_the_speech(
@@ -305,3 +361,21 @@ async def test_text_stream_that_never_ends_stops_the_speech(
     _, first_sentence = await get_tts_audio(hass, "The living room light is on.", options=WAV)
     assert wav_duration(streamed) == pytest.approx(wav_duration(first_sentence), rel=0.5)
     assert closed.is_set()
+
+
+async def test_spent_daily_allocation_is_a_clear_error_and_a_repair_issue(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    emulator: EmulatorProcess,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """429/3036 from MeloTTS: the error says the free allocation is used up until 00:00 UTC
+    (no retries, no reauth), and the repair issue is raised."""
+    message = "you have used up your daily free allocation of 10,000 neurons, please upgrade"
+    await emulator.set_faults(fail_next=2, status=429, code=3036, message=message)
+    entity = _entity(hass, "tts.melo_text_to_speech")
+    with pytest.raises(HomeAssistantError, match="used up until 00:00 UTC"):
+        await entity.async_get_tts_audio("The light is on.", "en", {})
+    assert (await emulator.get_faults())["pending_failures"] == 1
+    assert issue_registry.async_get_issue("workers_ai_speech", "quota_exceeded") is not None
+    assert not hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")

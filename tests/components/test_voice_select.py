@@ -4,16 +4,13 @@ import pytest
 from homeassistant.components import tts
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.const import ATTR_ENTITY_ID, EntityCategory
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    mock_restore_cache_with_extra_data,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from tts_helpers import TTS_ENTITY_ID, cache_keys, get_tts_audio, wav_duration
 
-from custom_components.workers_ai_speech.const import CONF_LANGUAGE, CONF_MODEL
+from custom_components.workers_ai_speech.const import ATTR_SELECTED_VOICE, CONF_VOICE
 from wyoming_server.emulator import speaker_length_scale
 from wyoming_server.workers_ai import catalog
 
@@ -63,19 +60,21 @@ async def test_select_entity(
 async def test_selected_voice_is_heard_and_changes_the_cache_key(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
-    """Choosing another voice re-synthesizes (new cache key, other speaking rate), and back."""
+    """Choosing another voice re-synthesizes (new cache key, other speaking rate), and back;
+    the entity's voice list never reorders."""
     other = _other_speaker("luna")
     luna_scale = speaker_length_scale(catalog.AURA_2_EN, "luna")
     other_scale = speaker_length_scale(catalog.AURA_2_EN, other)
+    entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
+    voices = entity.async_get_supported_voices("en")
 
     _, luna_audio = await get_tts_audio(hass, MESSAGE, options=WAV)
     keys_luna = cache_keys(hass)
 
     await _select(hass, other)
     assert hass.states.get(SELECT_ID).state == other
-    entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
-    assert entity.default_options == {tts.ATTR_VOICE: other}
-    assert entity.async_get_supported_voices("en")[0].voice_id == other
+    assert entity.default_options[ATTR_SELECTED_VOICE] == other
+    assert entity.async_get_supported_voices("en") == voices
 
     _, other_audio = await get_tts_audio(hass, MESSAGE, options=WAV)
     keys_both = cache_keys(hass)
@@ -97,56 +96,39 @@ async def test_invalid_option_is_refused(hass: HomeAssistant, setup_entry: MockC
     assert hass.states.get(SELECT_ID).state == "luna"
 
 
-async def test_choice_survives_a_restart(
-    hass: HomeAssistant, config_entry: MockConfigEntry
+async def test_choice_is_the_services_voice_and_survives_a_restart(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
-    """The last choice is restored (and handed to the TTS entity) after a restart."""
-    mock_restore_cache_with_extra_data(
-        hass,
-        [(State(SELECT_ID, "orion"), {"voice": "orion", "configured_voice": "luna"})],
+    """The select stores the service's voice (one source of truth), without reloading the
+    entry; after a restart (reload) the same voice is selected and spoken."""
+    subentry_id = next(
+        s.subentry_id for s in setup_entry.subentries.values() if s.subentry_type == "tts"
     )
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
+    await _select(hass, "orion")
+    await hass.async_block_till_done()
+    assert setup_entry.subentries[subentry_id].data[CONF_VOICE] == "orion"
+    assert hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID) is entity  # no reload
+
+    assert await hass.config_entries.async_reload(setup_entry.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get(SELECT_ID).state == "orion"
     entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
-    assert entity.default_options == {tts.ATTR_VOICE: "orion"}
+    assert entity.default_options[ATTR_SELECTED_VOICE] == "orion"
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        {"voice": "orion", "configured_voice": "apollo"},  # the subentry was reconfigured since
-        {"voice": "aquila", "configured_voice": "luna"},  # no longer an option
-        {"voice": 5, "configured_voice": "luna"},  # not ours
-    ],
-)
-async def test_stale_choice_is_not_restored(
-    hass: HomeAssistant, config_entry: MockConfigEntry, extra: dict
+async def test_stored_voice_the_model_lacks_falls_back_to_the_default(
+    hass: HomeAssistant, config_entry: MockConfigEntry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The configured voice wins over a stored choice that no longer applies."""
-    mock_restore_cache_with_extra_data(hass, [(State(SELECT_ID, "orion"), extra)])
+    """A stored voice the model does not have (aquila is aura-2-es) gives the model's default
+    voice, with a log line, instead of failing."""
+    subentry = next(s for s in config_entry.subentries.values() if s.subentry_type == "tts")
+    hass.config_entries.async_update_subentry(
+        config_entry, subentry, data={**subentry.data, CONF_VOICE: "aquila"}
+    )
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get(SELECT_ID).state == "luna"
     entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
-    assert entity.default_options == {tts.ATTR_VOICE: "luna"}
-
-
-async def test_switching_to_a_model_without_speakers_removes_the_select(
-    hass: HomeAssistant, setup_entry: MockConfigEntry, entity_registry: er.EntityRegistry
-) -> None:
-    """Reconfiguring an aura service to MeloTTS leaves no orphaned (unavailable) voice select."""
-    subentry = next(s for s in setup_entry.subentries.values() if s.subentry_type == "tts")
-    assert entity_registry.async_get(SELECT_ID) is not None
-    result = await setup_entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_MODEL: catalog.MELOTTS}
-    )
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {CONF_LANGUAGE: "en"}
-    )
-    await hass.async_block_till_done()
-    assert result["reason"] == "reconfigure_successful"
-    assert hass.states.get(TTS_ENTITY_ID) is not None
-    assert entity_registry.async_get(SELECT_ID) is None
-    assert hass.states.get(SELECT_ID) is None
+    assert entity.default_options[ATTR_SELECTED_VOICE] == "luna"
+    assert "has no voice 'aquila'" in caplog.text

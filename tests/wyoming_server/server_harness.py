@@ -26,7 +26,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
 
-READY_RE = re.compile(r"Ready: listening on tcp://127\.0\.0\.1:(\d+)")
+READY_RE = re.compile(r"Ready: listening on tcp://[^\s:]+:(\d+)")
 EVENT_TIMEOUT = 60.0
 """Seconds a test waits for one event before it fails (a hang guard, not a speed check)."""
 
@@ -55,6 +55,12 @@ class ServerProcess:
         self._tmpdir = tempfile.TemporaryDirectory(prefix="wyoming-server-test-")
         self.stdout_path = Path(self._tmpdir.name) / "stdout"
         self.stderr_path = Path(self._tmpdir.name) / "stderr"
+
+    @property
+    def pid(self) -> int:
+        """The child's process ID (after :meth:`start`)."""
+        assert self._process is not None
+        return self._process.pid
 
     @property
     def stderr(self) -> str:

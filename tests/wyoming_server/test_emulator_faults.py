@@ -19,7 +19,7 @@ import pytest
 
 from wyoming_server.emulator import DEFAULT_API_TOKEN, Emulator, EmulatorProcess
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "data"
 CAPACITY = "Capacity temporarily exceeded, please try again."
 MELOTTS = "@cf/myshell-ai/melotts"
 

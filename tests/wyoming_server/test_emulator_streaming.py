@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 
 from wyoming_server.emulator import Emulator, schemas, speaker_length_scale
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "data"
 LAMP = ["turn", "on", "the", "living", "room", "lamp"]
 LIGHT = ["turn", "on", "the", "living", "room", "light"]
 WAIT = 60.0  # seconds: generous bound for answers from models on a busy 2-core machine

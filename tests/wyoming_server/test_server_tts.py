@@ -226,7 +226,10 @@ async def test_account_errors_do_not_fall_back_to_rest(
     log_start = len(server.stderr)
     await emulator_process.set_faults(fail_next=1, status=401, code=10000)
     async with server.client() as client:
-        await client.write_event(Synthesize(text=KITCHEN).event())
+        # A voice no earlier test left a spare WebSocket for: this reply must open one.
+        await client.write_event(
+            Synthesize(text=KITCHEN, voice=SynthesizeVoice("aura-2-en-orion")).event()
+        )
         events = await read_until(client, ["audio-stop"])
     assert types(events) == ["error", "audio-stop"]
     assert events[0].data["code"].startswith("authentication-error")

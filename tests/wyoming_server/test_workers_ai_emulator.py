@@ -13,7 +13,7 @@ import pytest
 from wyoming_server.emulator import Emulator
 from wyoming_server.workers_ai import WorkersAIClient, audio, catalog, errors
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "data"
 LIGHT = "turn on the living room light"
 LAMP = "turn on the living room lamp"
 

@@ -17,6 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
+from . import load_mode
 from .config import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_API_TOKEN,
@@ -70,7 +71,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_WS_IDLE_TIMEOUT_S,
         help="seconds without audio before a Deepgram WebSocket closes (default %(default)s)",
     )
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=0.0,
+        help="network round-trip time to emulate in ms, e.g. 60 (the rtt_ms fault; default 0)",
+    )
     parser.add_argument("--preload", action="store_true", help="load the models before serving")
+    parser.add_argument(
+        "--load-mode",
+        action="store_true",
+        help="answer without the models (canned transcript, synthetic audio) for load tests; "
+        "the model_latency_ms fault sets the answer time",
+    )
     parser.add_argument("--debug", action="store_true", help="log at DEBUG level")
     parser.add_argument(
         "--exit-on-stdin-eof",
@@ -88,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     """Run the emulator until SIGINT/SIGTERM."""
+    if args.load_mode:
+        load_mode.enable()
     emulator = Emulator(
         account_id=args.account_id,
         api_token=args.api_token,
@@ -95,7 +110,7 @@ async def serve(args: argparse.Namespace) -> None:
         port=args.port,
         max_request_bytes=args.max_request_bytes,
         ws_idle_timeout_s=args.ws_idle_timeout,
-        preload=args.preload,
+        preload=args.preload and not args.load_mode,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -106,6 +121,7 @@ async def serve(args: argparse.Namespace) -> None:
         threading.Thread(
             target=_wait_for_eof, args=(loop, stop), name="stdin-eof", daemon=True
         ).start()
+    emulator.faults.rtt_ms = max(0.0, args.rtt_ms)
     async with emulator:
         info = {
             "base_url": emulator.base_url,

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from . import control, listen_v1, listen_v2, rest_asr, rest_tts, speak_v1
+from . import billing, control, listen_v1, listen_v2, network, rest_asr, rest_tts, speak_v1
 from .auth import check_account, check_token
 from .config import CONTROL_PREFIX, EmulatorConfig
 from .context import EmulatorContext, check_body_headers, read_body
@@ -54,10 +54,12 @@ def create_app(config: EmulatorConfig, faults: Faults) -> web.Application:
         client_max_size=config.max_request_bytes + 1, middlewares=[_cloudflare_errors]
     )
     app[CONTEXT_KEY] = EmulatorContext(config=config, faults=faults)
+    app.on_response_prepare.append(billing.add_header)
     app.router.add_post(_RUN_PATH, _run_rest)
     app.router.add_get(_RUN_PATH, _run_websocket, allow_head=False)
     app.router.add_get("/client/v4/accounts/{account_id}/ai/models/search", _models_search)
     control.add_routes(app, CONTROL_PREFIX, lambda request: request.app[CONTEXT_KEY])
+    network.install(app, lambda request: request.app[CONTEXT_KEY], CONTROL_PREFIX)
     app.router.add_route("*", "/{tail:.*}", _no_route)
     return app
 

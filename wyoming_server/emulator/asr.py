@@ -132,6 +132,10 @@ async def transcribe(
     The call lasts at least ``model_latency_ms`` milliseconds (fault injection).
     """
     opts = options or Options()
+    from . import load_mode  # noqa: PLC0415 - load_mode imports this module
+
+    if load_mode.enabled():
+        return await load_mode.transcribe(audio, opts, model_latency_ms)
     return await WHISPER.run(lambda model: _transcribe(model, audio, opts), model_latency_ms)
 
 

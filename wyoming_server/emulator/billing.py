@@ -1,22 +1,41 @@
-"""The ``cf-ai-neurons`` answer header: what a call cost, in neurons.
+"""The ``cf-ai-neurons`` response header: what a call cost, as Workers AI reports it.
 
-Real answers carry it (workers-ai-speech-api.md §9 C12). The emulator bills like Cloudflare's
-price list (https://developers.cloudflare.com/workers-ai/platform/pricing/, "Audio model
-pricing"): ASR per audio minute heard, aura per 1,000 characters, MeloTTS per audio minute
-synthesized.
+Workers AI replies carry ``cf-ai-neurons`` (workers-ai-speech-api.md §9 C12). The emulator
+computes it from the model's list price (:attr:`ModelInfo.price`, US dollars) at $0.011 per
+1,000 neurons (https://developers.cloudflare.com/workers-ai/platform/pricing/): per audio minute
+for ASR and MeloTTS, per 1,000 characters for aura. REST replies only: whether a WebSocket
+handshake carries it is not known.
 """
 
 from __future__ import annotations
 
-from ..workers_ai.usage import NEURONS_HEADER, Transport, estimate_neurons
+from typing import Final
+
+from aiohttp import web
+
+from .models import ModelInfo
+
+USD_PER_NEURON: Final = 0.011 / 1000
+_KEY: Final = "cf_ai_neurons"
 
 
-def neurons_header(
-    model_id: str, *, audio_seconds: float | None = None, characters: int | None = None
-) -> dict[str, str]:
-    """Headers of a successful REST answer that processed ``audio_seconds`` of audio or
-    ``characters`` of text (empty when the model has no price)."""
-    neurons = estimate_neurons(
-        model_id, Transport.REST, audio_seconds=audio_seconds, characters=characters
-    )
-    return {} if neurons is None else {NEURONS_HEADER: f"{neurons:.6g}"}
+def _usd(model: ModelInfo) -> float:
+    rest = [price for unit, price, _ in model.price if "websocket" not in unit]
+    return rest[0] if rest else 0.0
+
+
+def bill_audio(request: web.Request, model: ModelInfo, seconds: float) -> None:
+    """Charge ``seconds`` of audio (in or out) at the model's per-minute price."""
+    request[_KEY] = _usd(model) * seconds / 60 / USD_PER_NEURON
+
+
+def bill_text(request: web.Request, model: ModelInfo, characters: int) -> None:
+    """Charge ``characters`` of text at the model's per-1,000-characters price."""
+    request[_KEY] = _usd(model) * characters / 1000 / USD_PER_NEURON
+
+
+async def add_header(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: send the charge of a successful call."""
+    neurons = request.get(_KEY)
+    if neurons is not None and response.status < 400:
+        response.headers["cf-ai-neurons"] = f"{neurons:.6g}"

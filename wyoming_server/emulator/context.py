@@ -4,6 +4,7 @@ with the fault hooks (upload throttling, dropped WebSockets) applied."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -126,6 +127,9 @@ class ServerSocket:
         self._pacer = Pacer(context.faults.upload_bytes_per_second)
         self._send_lock = asyncio.Lock()
         self.dropped = False
+        # rtt_ms fault: messages wait in an outbox until one round trip after they were made.
+        self._outbox: asyncio.Queue[tuple[float, str | bytes | None, bool]] | None = None
+        self._sender: asyncio.Task[None] | None = None
         context.sessions.add(self)
 
     @property
@@ -142,6 +146,37 @@ class ServerSocket:
         await self._send(data, binary=True)
 
     async def _send(self, data: str | bytes, *, binary: bool) -> None:
+        rtt = self.context.faults.rtt_ms / 1000
+        if rtt > 0 or self._outbox is not None:
+            if self.closed:
+                raise WebSocketDropped("socket closed")
+            self._delayed().put_nowait((time.monotonic() + rtt, data, binary))
+            return
+        await self._send_now(data, binary=binary)
+
+    def _delayed(self) -> asyncio.Queue[tuple[float, str | bytes | None, bool]]:
+        if self._outbox is None:
+            self._outbox = asyncio.Queue()
+            self._sender = asyncio.create_task(self._send_delayed(self._outbox))
+        return self._outbox
+
+    async def _send_delayed(
+        self, outbox: asyncio.Queue[tuple[float, str | bytes | None, bool]]
+    ) -> None:
+        """Send each message of the outbox when it is due; ``None`` data ends (close)."""
+        while True:
+            due, data, binary = await outbox.get()
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if data is None or self.closed:
+                return
+            try:
+                await self._send_now(data, binary=binary)
+            except (WebSocketDropped, ConnectionError, RuntimeError):
+                return
+
+    async def _send_now(self, data: str | bytes, *, binary: bool) -> None:
         async with self._send_lock:
             if self.closed:
                 raise WebSocketDropped("socket closed")
@@ -177,7 +212,13 @@ class ServerSocket:
         self.context.sessions.discard(self)
 
     async def close(self, code: int = 1000, message: str = "") -> None:
-        """Close with a close frame (unless already closed or dropped)."""
+        """Close with a close frame (unless already closed or dropped), after the messages
+        still delayed by the ``rtt_ms`` fault."""
+        if self._outbox is not None and self._sender is not None:
+            rtt = self.context.faults.rtt_ms / 1000
+            self._outbox.put_nowait((time.monotonic() + rtt, None, False))
+            with contextlib.suppress(Exception):
+                await self._sender
         if self.closed:
             return
         async with self._send_lock:

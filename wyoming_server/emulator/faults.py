@@ -17,7 +17,7 @@ DEFAULT_FAILURE_CODE = 3001
 DEFAULT_FAILURE_MESSAGE = "Internal server error"
 
 # Settings a control request may set, and their types (None clears a setting).
-_NUMBER_FIELDS = ("latency_ms", "model_latency_ms", "upload_bytes_per_second")
+_NUMBER_FIELDS = ("latency_ms", "model_latency_ms", "upload_bytes_per_second", "rtt_ms")
 _INT_FIELDS = ("ws_drop_after_messages",)
 
 
@@ -40,6 +40,10 @@ class Faults:
       bytes per second (e.g. 125000 = 1 Mbit/s); ``None`` = unthrottled.
     - ``ws_drop_after_messages``: every WebSocket opened while set is dropped abruptly (TCP
       close, no close frame) after the server has sent this many messages; ``None`` = never.
+    - ``rtt_ms``: network round-trip time in milliseconds, as between a home and Cloudflare:
+      every HTTP request (REST call, WebSocket handshake) is answered one RTT later, two more on
+      a new connection (TCP and TLS handshakes); every WebSocket message the emulator sends
+      arrives one RTT after the client message (or audio) that caused it.
     - ``fail_next(n, status, code, message)``: the next ``n`` model calls (REST run or
       WebSocket handshake; not the models search) fail with that v4 error envelope.
     """
@@ -48,6 +52,7 @@ class Faults:
     model_latency_ms: float = 0.0
     upload_bytes_per_second: float | None = None
     ws_drop_after_messages: int | None = None
+    rtt_ms: float = 0.0
     _failures: list[_Failure] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -93,6 +98,7 @@ class Faults:
         self.model_latency_ms = 0.0
         self.upload_bytes_per_second = None
         self.ws_drop_after_messages = None
+        self.rtt_ms = 0.0
 
     def update(self, settings: dict[str, Any]) -> None:
         """Apply control-API settings (see :func:`parse_settings` for the accepted keys).
@@ -103,7 +109,7 @@ class Faults:
         for name in _NUMBER_FIELDS + _INT_FIELDS:
             if name in parsed:
                 value = parsed[name]
-                if name in ("latency_ms", "model_latency_ms"):
+                if name in ("latency_ms", "model_latency_ms", "rtt_ms"):
                     value = 0.0 if value is None else value
                 setattr(self, name, value)
         if "fail_next" in parsed:
@@ -121,6 +127,7 @@ class Faults:
             "model_latency_ms": self.model_latency_ms,
             "upload_bytes_per_second": self.upload_bytes_per_second,
             "ws_drop_after_messages": self.ws_drop_after_messages,
+            "rtt_ms": self.rtt_ms,
             "pending_failures": self.pending_failures,
         }
 
@@ -128,9 +135,9 @@ class Faults:
 def parse_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """Validate control-API settings.
 
-    Keys: ``latency_ms``, ``model_latency_ms``, ``upload_bytes_per_second`` (numbers >= 0 or
-    null), ``ws_drop_after_messages`` (integer >= 0 or null), ``fail_next`` (integer >= 0) with
-    optional ``status`` (400-599), ``code`` (integer) and ``message`` (string).
+    Keys: ``latency_ms``, ``model_latency_ms``, ``upload_bytes_per_second``, ``rtt_ms``
+    (numbers >= 0 or null), ``ws_drop_after_messages`` (integer >= 0 or null), ``fail_next``
+    (integer >= 0) with optional ``status`` (400-599), ``code`` (integer) and ``message`` (string).
     Raises ``ValueError`` naming the offending key.
     """
     allowed = {*_NUMBER_FIELDS, *_INT_FIELDS, "fail_next", "status", "code", "message"}

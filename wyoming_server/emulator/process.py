@@ -30,7 +30,8 @@ class EmulatorProcess:
     """An emulator running as a child process (same attributes as :class:`~.server.Emulator`).
 
     ``startup_timeout`` in seconds; ``ws_idle_timeout_s`` in seconds (None = the CLI default);
-    ``preload`` loads the models before the info file is written. The child exits when this
+    ``preload`` loads the models before the info file is written; ``load_mode`` answers without
+    them (see :mod:`.load_mode`). The child exits when this
     process goes away (its stdin pipe closes), so it never outlives the parent. The child's
     stderr goes to ``log_path`` (shown in the error if it fails to start). Raises
     ``ValueError`` for a non-loopback host; :meth:`start` raises ``RuntimeError`` if the child
@@ -48,6 +49,7 @@ class EmulatorProcess:
         ws_idle_timeout_s: float | None = None,
         preload: bool = False,
         debug: bool = False,
+        load_mode: bool = False,
         python: str = sys.executable,
     ) -> None:
         check_loopback(host)
@@ -59,6 +61,7 @@ class EmulatorProcess:
         self.ws_idle_timeout_s = ws_idle_timeout_s
         self.preload = preload
         self.debug = debug
+        self.load_mode = load_mode
         self.python = python
         self.base_url = ""
         self.url = ""
@@ -94,6 +97,8 @@ class EmulatorProcess:
             args.append("--preload")
         if self.debug:
             args.append("--debug")
+        if self.load_mode:
+            args.append("--load-mode")
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(  # noqa: ASYNC220, S603 - our own module, returns at once
                 args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log
@@ -138,14 +143,22 @@ class EmulatorProcess:
         """The current fault settings."""
         return await self._control("GET", None)
 
-    async def _control(self, method: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    async def network_stats(self) -> dict[str, Any]:
+        """Connections, requests, REST calls and WebSocket handshakes on new/reused
+        connections, open WebSockets per model
+        (``GET /__emulator__/network``, see :class:`~.network.NetworkStats`)."""
+        return await self._control("GET", None, "network")
+
+    async def _control(
+        self, method: str, payload: dict[str, Any] | None, path: str = "faults"
+    ) -> dict[str, Any]:
         if not self.url:
             raise RuntimeError("EmulatorProcess is not started")
         headers = {"Authorization": f"Bearer {self.api_token}"}
         async with (
             aiohttp.ClientSession() as session,
             session.request(
-                method, f"{self.url}{CONTROL_PREFIX}/faults", json=payload, headers=headers
+                method, f"{self.url}{CONTROL_PREFIX}/{path}", json=payload, headers=headers
             ) as response,
         ):
             body = await response.json()

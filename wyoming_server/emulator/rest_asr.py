@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from . import asr, audio, schemas
+from . import asr, audio, billing, schemas
 from .asr import Options
-from .billing import neurons_header
 from .context import EmulatorContext
 from .errors import bad_input, incomplete_request, invalid_input, success_envelope
 from .models import ModelInfo
@@ -89,9 +88,9 @@ async def handle_whisper(
     else:
         data = body
     samples = decode(data)
+    billing.bill_audio(request, model, len(samples) / audio.WHISPER_RATE)
     transcript = await asr.transcribe(samples, Options(), context.faults.model_latency_ms)
-    billed = neurons_header(model.model_id, audio_seconds=transcript.duration)
-    return web.json_response(success_envelope(whisper_result(transcript)), headers=billed)
+    return web.json_response(success_envelope(whisper_result(transcript)))
 
 
 async def handle_whisper_turbo(
@@ -136,9 +135,9 @@ async def handle_whisper_turbo(
     if options.beam_size < 1:
         raise invalid_input("beam_size must be >= 1")
     samples = decode(data)
+    billing.bill_audio(request, model, len(samples) / audio.WHISPER_RATE)
     transcript = await asr.transcribe(samples, options, context.faults.model_latency_ms)
-    billed = neurons_header(model.model_id, audio_seconds=transcript.duration)
-    return web.json_response(success_envelope(whisper_turbo_result(transcript)), headers=billed)
+    return web.json_response(success_envelope(whisper_turbo_result(transcript)))
 
 
 async def handle_nova_3(
@@ -175,6 +174,7 @@ async def handle_nova_3(
         samples = _raw_samples(request, body, str(encoding), int(channels))
     else:
         samples = decode(body)
+    billing.bill_audio(request, model, len(samples) / audio.WHISPER_RATE)
     transcript = await asr.transcribe(samples, options, context.faults.model_latency_ms)
     punctuate = bool(instance.get("punctuate") or instance.get("smart_format"))
     channel: dict[str, Any] = {
@@ -184,8 +184,7 @@ async def handle_nova_3(
         channel["detected_language"] = "en"
         channel["language_confidence"] = transcript.language_probability
     result = {"results": {"channels": [channel]}}
-    billed = neurons_header(model.model_id, audio_seconds=transcript.duration)
-    return web.json_response(success_envelope(result), headers=billed)
+    return web.json_response(success_envelope(result))
 
 
 def nova_options(request: web.Request, instance: dict[str, Any]) -> Options:

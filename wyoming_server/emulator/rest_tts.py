@@ -8,9 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from . import schemas, tts
+from . import billing, schemas, tts
 from .audio import OutputFormat, encode
-from .billing import neurons_header
 from .context import EmulatorContext
 from .errors import bad_input, incomplete_request, invalid_input, success_envelope
 from .formats import rest_format
@@ -53,8 +52,8 @@ async def handle_aura(
     scale = speaker_length_scale(model.model_id, payload.get("speaker"))
     pcm = await tts.synthesize(text, scale, context.faults.model_latency_ms)
     data = encode(pcm, tts.PIPER_RATE, fmt)
-    billed = neurons_header(model.model_id, characters=len(text))
-    return web.Response(body=data, content_type=fmt.content_type, headers=billed)
+    billing.bill_text(request, model, len(text))
+    return web.Response(body=data, content_type=fmt.content_type)
 
 
 async def handle_melotts(
@@ -71,6 +70,5 @@ async def handle_melotts(
     scale = speaker_length_scale(model.model_id, lang.lower())
     pcm = await tts.synthesize(prompt, scale, context.faults.model_latency_ms)
     data = encode(pcm, tts.PIPER_RATE, _MELOTTS_MP3)
-    billed = neurons_header(model.model_id, audio_seconds=len(pcm) / 2 / tts.PIPER_RATE)
-    audio_b64 = base64.b64encode(data).decode()
-    return web.json_response(success_envelope({"audio": audio_b64}), headers=billed)
+    billing.bill_audio(request, model, len(pcm) / (2 * tts.PIPER_RATE))
+    return web.json_response(success_envelope({"audio": base64.b64encode(data).decode()}))

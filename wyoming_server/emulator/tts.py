@@ -56,6 +56,10 @@ async def synthesize(text: str, length_scale: float, model_latency_ms: float = 0
     """
     if not text.strip():
         return b""
+    from . import load_mode  # noqa: PLC0415 - load_mode imports the engines
+
+    if load_mode.enabled():
+        return await load_mode.synthesize(text, length_scale, model_latency_ms)
     return await PIPER.run(
         lambda voice: b"".join(_chunks(voice, text, length_scale)), model_latency_ms
     )
@@ -70,6 +74,12 @@ async def synthesize_stream(
     iterator early stops synthesis after the current sentence.
     """
     if not text.strip():
+        return
+    from . import load_mode  # noqa: PLC0415 - load_mode imports the engines
+
+    if load_mode.enabled():
+        async for pcm in load_mode.synthesize_stream(text, length_scale, model_latency_ms):
+            yield pcm
         return
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()

@@ -2,6 +2,10 @@
 
 All PCM here is signed 16-bit little-endian ("s16le"), interleaved, unless a ``width`` says
 otherwise. Rates are in Hz, widths in bytes per sample, durations in seconds.
+
+PyAV and numpy are imported on first use, not with this module: together they are about 25 MB
+of a Wyoming server's idle memory, and a server whose clients send 16 kHz mono to a streaming
+model never needs them (``benchmarks/startup.py`` measures this).
 """
 
 from __future__ import annotations
@@ -9,16 +13,16 @@ from __future__ import annotations
 import io
 import wave
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import av
-import numpy as np
+if TYPE_CHECKING:
+    import av
 
 PCM_WIDTH: Final = 2
 """Bytes per sample of the PCM this project exchanges (16-bit)."""
 
 _FORMAT_BY_WIDTH: Final = {1: "u8", 2: "s16", 4: "s32"}
-_DTYPE_BY_WIDTH: Final = {1: np.uint8, 2: np.int16, 4: np.int32}
+_DTYPE_BY_WIDTH: Final = {1: "u1", 2: "<i2", 4: "<i4"}  # numpy dtypes
 
 
 class AudioFormatError(ValueError):
@@ -77,7 +81,11 @@ class PcmConverter:
         self._frame_bytes = width * channels
         self._pending = b""
         self._passthrough = rate == target_rate and width == PCM_WIDTH and channels == 1
-        self._resampler = av.AudioResampler(format="s16", layout="mono", rate=target_rate)
+        self._resampler: av.AudioResampler | None = None
+        if not self._passthrough:
+            import av  # noqa: PLC0415 - lazy, see the module docstring
+
+            self._resampler = av.AudioResampler(format="s16", layout="mono", rate=target_rate)
 
     def convert(self, chunk: bytes) -> bytes:
         """Convert one chunk; returns whatever output is ready (possibly ``b""``)."""
@@ -86,8 +94,11 @@ class PcmConverter:
         self._pending = data[whole:]
         if not whole:
             return b""
-        if self._passthrough:
+        if self._resampler is None:
             return data[:whole]
+        import av  # noqa: PLC0415 - lazy, see the module docstring
+        import numpy as np  # noqa: PLC0415
+
         array = np.frombuffer(data[:whole], dtype=_DTYPE_BY_WIDTH[self.width]).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(
             array, format=_FORMAT_BY_WIDTH[self.width], layout=_layout(self.channels)
@@ -100,7 +111,7 @@ class PcmConverter:
 
     def flush(self) -> bytes:
         """Return the resampler's buffered tail at the end of the stream."""
-        if self._passthrough:
+        if self._resampler is None:
             return b""
         return b"".join(
             bytes(out.planes[0])[: out.samples * PCM_WIDTH]
@@ -127,6 +138,9 @@ def pcm_to_wav(pcm: bytes, sample_rate: int, *, width: int = PCM_WIDTH, channels
 
 def encode_flac(pcm: bytes, sample_rate: int) -> bytes:
     """Encode mono s16le PCM as a FLAC file (lossless; typically 50-60 % of WAV for speech)."""
+    import av  # noqa: PLC0415 - lazy, see the module docstring
+    import numpy as np  # noqa: PLC0415
+
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="flac") as container:
         stream = container.add_stream("flac", rate=sample_rate, layout="mono")
@@ -156,6 +170,8 @@ def decode_audio(data: bytes, *, sample_rate: int | None = None) -> PcmAudio:
     Raises:
         AudioFormatError: the bytes are not audio PyAV can decode.
     """
+    import av  # noqa: PLC0415 - lazy, see the module docstring
+
     try:
         with av.open(io.BytesIO(data), "r") as container:
             if not container.streams.audio:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import time
@@ -327,6 +328,21 @@ class WorkersAIClient:
                 raise ConnectionFailedError(f"verify: {type(err).__name__}: {err}") from err
 
         await self._with_retries("verify", attempt)
+
+    async def preconnect(self) -> None:
+        """Open a pooled connection to the API host ahead of a request (no neurons used).
+
+        Sends ``HEAD`` to :attr:`api_base_url` without credentials; whatever the answer, the
+        kept-alive connection lets the next request or WebSocket handshake skip the TCP and TLS
+        handshakes (two round trips). Never raises: the real request reports any failure.
+        """
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+            async with self._session.head(
+                URL(f"{self.api_base_url}/", encoded=True),
+                timeout=aiohttp.ClientTimeout(total=self.connect_timeout),
+                allow_redirects=False,
+            ):
+                pass
 
     # ------------------------------------------------------------------ speech to text
 

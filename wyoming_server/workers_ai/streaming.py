@@ -342,6 +342,11 @@ class SpeakSession:
         """Characters of text sent so far (usage metering)."""
         self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
 
+    @property
+    def closed(self) -> bool:
+        """True once the WebSocket is closed (by either side)."""
+        return self._ws.closed
+
     async def _read_loop(self) -> None:
         try:
             async for msg in self._ws:

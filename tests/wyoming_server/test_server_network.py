@@ -1,0 +1,134 @@
+"""Connections are ready before they are needed (a real network costs round trips).
+
+Through the Wyoming server subprocess against the emulator subprocess, whose
+``GET /__emulator__/network`` tells which Workers AI calls paid for a new connection and how
+many WebSockets are open:
+
+- ``transcribe`` opens the streaming model's WebSocket before any audio;
+- ``transcribe`` opens a connection that the REST upload at ``audio-stop`` then reuses;
+- ``synthesize-start`` opens the aura WebSocket before any text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from wyoming.asr import Transcribe
+from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeVoice
+
+from tests.wyoming_server.server_harness import (
+    ServerProcess,
+    audio_events,
+    emulator_args,
+    emulator_env,
+    read_until,
+    read_wav,
+)
+from wyoming_server.emulator import EmulatorProcess
+
+LIGHT = "living room light"
+NOVA_3 = "@cf/deepgram/nova-3"
+AURA_2_EN = "@cf/deepgram/aura-2-en"
+
+
+async def open_websockets_reach(emulator: EmulatorProcess, model: str, count: int) -> bool:
+    """Poll the emulator for up to 10 s until ``count`` WebSockets of ``model`` are open."""
+    for _ in range(100):
+        if (await emulator.network_stats())["open_websockets"].get(model, 0) == count:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_transcribe_opens_the_websocket_before_the_audio(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    pcm, rate, width, channels = read_wav(speech_dir / "living_room_light_en.wav")
+    async with ServerProcess(
+        emulator_args(emulator_process), emulator_env(emulator_process)
+    ) as own:
+        async with own.client() as client:
+            await client.write_event(Transcribe(name="@cf/deepgram/nova-3", language="en").event())
+            assert await open_websockets_reach(emulator_process, NOVA_3, 1)
+            for event in audio_events(pcm, rate, width, channels):
+                await client.write_event(event)
+            events = await read_until(client, ["transcript"])
+        assert LIGHT in events[-1].data["text"].lower()
+        assert await open_websockets_reach(emulator_process, NOVA_3, 0)
+
+
+async def test_rest_upload_reuses_the_connection_opened_at_transcribe(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    pcm, rate, width, channels = read_wav(speech_dir / "living_room_light_en.wav")
+    async with ServerProcess(
+        emulator_args(emulator_process), emulator_env(emulator_process)
+    ) as own:
+        before = await emulator_process.network_stats()
+        async with own.client() as client:
+            await client.write_event(
+                Transcribe(name="@cf/openai/whisper-tiny-en", language="en").event()
+            )
+            # A real utterance lasts seconds: by its end the connection is open.
+            for _ in range(100):
+                if (await emulator_process.network_stats())["connections"] > before["connections"]:
+                    break
+                await asyncio.sleep(0.1)
+            for event in audio_events(pcm, rate, width, channels):
+                await client.write_event(event)
+            events = await read_until(client, ["transcript"])
+        after = await emulator_process.network_stats()
+    assert LIGHT in events[-1].data["text"].lower()
+    # This server's first model call, yet on a connection that was already open.
+    assert after["rest_calls_on_new_connections"] == before["rest_calls_on_new_connections"]
+    assert after["rest_calls_on_reused_connections"] == (
+        before["rest_calls_on_reused_connections"] + 1
+    )
+
+
+async def test_synthesize_start_opens_the_websocket_before_the_text(
+    emulator_process: EmulatorProcess,
+) -> None:
+    async with ServerProcess(
+        emulator_args(emulator_process), emulator_env(emulator_process)
+    ) as own:
+        async with own.client() as client:
+            voice = SynthesizeVoice(name="aura-2-en-luna")
+            await client.write_event(SynthesizeStart(voice=voice).event())
+            assert await open_websockets_reach(emulator_process, AURA_2_EN, 1)
+            await client.write_event(SynthesizeChunk(text="The weather is sunny today.").event())
+            await client.write_event(SynthesizeStop().event())
+            events = await read_until(client, ["synthesize-stopped"])
+        assert "audio-chunk" in [e.type for e in events]
+        assert "error" not in [e.type for e in events]
+
+
+async def test_a_voice_command_leaves_a_websocket_open_for_its_reply(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    pcm, rate, width, channels = read_wav(speech_dir / "living_room_light_en.wav")
+    async with ServerProcess(
+        emulator_args(emulator_process), emulator_env(emulator_process)
+    ) as own:
+        async with own.client() as client:
+            await client.write_event(Transcribe(name="@cf/deepgram/nova-3", language="en").event())
+            for event in audio_events(pcm, rate, width, channels):
+                await client.write_event(event)
+            await read_until(client, ["transcript"])
+        # The default voice's WebSocket is open before the reply starts...
+        assert await open_websockets_reach(emulator_process, AURA_2_EN, 1)
+        async with own.client() as client:
+            await client.write_event(
+                SynthesizeStart(voice=SynthesizeVoice(name="aura-2-en-luna")).event()
+            )
+            # ...and the reply takes it instead of opening a second one.
+            for _ in range(10):
+                stats = await emulator_process.network_stats()
+                assert stats["open_websockets"].get(AURA_2_EN, 0) <= 1
+                await asyncio.sleep(0.1)
+            await client.write_event(SynthesizeChunk(text="The weather is sunny today.").event())
+            await client.write_event(SynthesizeStop().event())
+            events = await read_until(client, ["synthesize-stopped"])
+        assert "audio-chunk" in [e.type for e in events]
+        assert "error" not in [e.type for e in events]
