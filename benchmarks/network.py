@@ -17,6 +17,7 @@ MEASURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("stt flux (WebSocket) wait after audio-stop, 2 s", "stt", ("through_server", "@cf/deepgram/flux", "2s")),
     ("stt whisper-large-v3-turbo (REST) wait after audio-stop, 2 s", "stt", ("through_server", "@cf/openai/whisper-large-v3-turbo", "2s")),
     ("stt whisper-large-v3-turbo (REST) wait after audio-stop, 15 s", "stt", ("through_server", "@cf/openai/whisper-large-v3-turbo", "15s")),
+    ("stt whisper-large-v3-turbo (REST), first utterance of a new server", "stt", ("first_rest_utterance_of_a_new_server",)),
     ("tts streamed first audio (server, aura-2-en WebSocket)", "tts", ("streaming_first_audio",)),
     ("tts first sentence, new WebSocket, first audio (client)", "tts", ("first_sentence_websocket_first_audio",)),
     ("tts first sentence over REST, whole (client)", "tts", ("first_sentence_rest_whole",)),

@@ -23,6 +23,7 @@ from wyoming_server.workers_ai import WorkersAIClient
 from .harness import long_utterance, speech_pcm16k, summary, wyoming_server
 
 CHUNK_SECONDS = 0.1
+REST_MODEL = "@cf/openai/whisper-large-v3-turbo"
 ONE_MBIT_PER_SECOND = 125_000  # bytes per second
 
 
@@ -93,6 +94,15 @@ async def run(
                     if isinstance(v, dict)
                 )
             )
+    # The first utterance of a server that has no connection yet (as after an idle minute):
+    # a REST upload then pays a new connection unless one was opened at transcribe.
+    cold = []
+    for _ in range(repeats):
+        async with wyoming_server(emu) as port:
+            wait, _text = await wait_after_stop(port, REST_MODEL, utterances[lengths[0]])
+            cold.append(wait)
+    results["first_rest_utterance_of_a_new_server"] = {**summary(cold), "model": REST_MODEL}
+    print(f"  {REST_MODEL}, first utterance of a new server: {summary(cold)['p50_ms']} ms")
     if uploads:
         results["whisper_upload"] = await _upload_formats(emu, utterances, repeats)
     await emu.reset_faults()

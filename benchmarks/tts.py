@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -34,6 +35,8 @@ SENTENCES = (
     "Is there anything else you would like me to do?",
 )
 MODEL = "@cf/deepgram/aura-2-en"
+REPLY_GAP_S = 1.0
+"""Seconds between two measured replies, plus four round trips."""
 VOICE = "aura-2-en-luna"
 
 
@@ -65,6 +68,9 @@ async def run(
     async with wyoming_server(emu, "--tts-voice", VOICE) as port:
         await streamed_first_audio(port)  # warm-up: loads the TTS model in the emulator
         for _ in range(repeats):
+            # Replies come seconds apart (a user speaks in between): give the server's spare
+            # WebSocket (opened after each reply, ~3 round trips) the time it has in real use.
+            await asyncio.sleep(REPLY_GAP_S + 4 * rtt_ms / 1000)
             streamed.append(await streamed_first_audio(port))
     ws_first, rest_first, rest_whole = [], [], []
     async with aiohttp.ClientSession() as session:

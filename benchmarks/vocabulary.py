@@ -131,7 +131,9 @@ async def run(emu: EmulatorProcess) -> dict[str, Any]:
         "models": {},
     }
     async with aiohttp.ClientSession() as session:
-        client = WorkersAIClient(session, emu.account_id, emu.api_token, api_base_url=emu.base_url)
+        client = WorkersAIClient(
+            session, emu.account_id, emu.api_token, api_base_url=emu.base_url, deadline=60.0
+        )
         audio = [
             (await client.synthesize_pcm(VOICE[0], text, speaker=VOICE[1], sample_rate=16000)).pcm
             for text, _ in COMMANDS

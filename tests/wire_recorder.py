@@ -79,6 +79,7 @@ class WireRecorder:
         self.upstream = URL(upstream)
         self.exchanges: list[Exchange] = []
         self.latency = 0.0
+        self._canned: list[tuple[int, bytes, str]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -92,8 +93,14 @@ class WireRecorder:
         return f"http://127.0.0.1:{self.port}{self.upstream.path}"
 
     def clear(self) -> None:
-        """Forget what was recorded."""
+        """Forget what was recorded and any canned answer not yet served."""
         self.exchanges.clear()
+        self._canned.clear()
+
+    def answer_next(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        """Answer the next request (REST, or a WebSocket handshake) with this instead of
+        forwarding it: an answer the emulator cannot give (e.g. a 403 without error code)."""
+        self._canned.append((status, body, content_type))
 
     def runs(self, model: str | None = None) -> list[Exchange]:
         """The recorded ``/ai/run/`` requests, optionally only those of ``model``."""
@@ -160,6 +167,10 @@ class WireRecorder:
         headers = {k: request.headers[k] for k in _FORWARDED_HEADERS if k in request.headers}
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self._canned:
+            status, body, content_type = self._canned.pop(0)
+            exchange.status = status
+            return web.Response(status=status, body=body, content_type=content_type)
         if is_ws:
             return await self._websocket(request, exchange, target, headers)
         exchange.body = await request.read()

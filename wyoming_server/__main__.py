@@ -23,7 +23,7 @@ from wyoming.server import AsyncServer, AsyncStdioServer
 from . import __version__
 from .backend import BackendError, open_client
 from .cli import parse_args
-from .credentials import CredentialsError, load_credentials
+from .credentials import CredentialsError, load_credentials, load_gateway_token
 from .discovery import DiscoveryError, ZeroconfAnnouncement, announced_address
 from .extras import ExtrasError, server_extras
 from .handler import WorkersAIEventHandler
@@ -76,6 +76,7 @@ async def main() -> int:
         credentials = load_credentials(
             os.environ, account_id=args.account_id, api_token_file=args.api_token_file
         )
+        gateway_token = load_gateway_token(os.environ, token_file=args.gateway_token_file)
     except CredentialsError as err:
         _LOGGER.error("%s", err)  # noqa: TRY400 - a configuration error, not a crash
         return 2
@@ -105,6 +106,8 @@ async def main() -> int:
                     api_base_url=args.api_base_url,
                     request_timeout=args.request_timeout,
                     deadline=args.request_deadline,
+                    connect_timeout=args.connect_timeout,
+                    gateway_token=gateway_token,
                 )
             )
             extras = await stack.enter_async_context(

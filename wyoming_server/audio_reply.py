@@ -17,6 +17,8 @@ from .workers_ai import audio
 
 WIDTH = 2
 CHANNELS = 1
+THREAD_BYTES = 32_000
+"""PCM larger than this (bytes, about 0.7 s at 24 kHz) is resampled in a worker thread."""
 
 
 class AudioReply:
@@ -61,7 +63,12 @@ class AudioReply:
                     AudioStart(rate=rate, width=WIDTH, channels=CHANNELS, timestamp=0).event()
                 )
         if rate != self.rate:
-            data = audio.convert_pcm(data, rate, WIDTH, CHANNELS, self.rate)
+            if len(data) > THREAD_BYTES:  # resampling seconds of audio: off the event loop
+                data = await asyncio.to_thread(
+                    audio.convert_pcm, data, rate, WIDTH, CHANNELS, self.rate
+                )
+            else:
+                data = audio.convert_pcm(data, rate, WIDTH, CHANNELS, self.rate)
         data = self._carry + data
         usable = len(data) - len(data) % WIDTH
         self._carry = data[usable:]

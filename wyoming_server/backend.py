@@ -15,6 +15,7 @@ import aiohttp
 
 from .credentials import Credentials
 from .workers_ai import WorkersAIClient
+from .workers_ai.client import DEFAULT_CONNECT_TIMEOUT
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ async def open_client(
     api_base_url: str,
     request_timeout: float,
     deadline: float,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    gateway_token: str | None = None,
 ) -> AsyncIterator[WorkersAIClient]:
     """Yield the shared client; closes its session (and the emulator, if started) on exit.
 
@@ -68,6 +71,8 @@ async def open_client(
         api_base_url: the v4 API root used with real credentials.
         request_timeout: seconds per HTTP attempt.
         deadline: seconds per call, retries included.
+        connect_timeout: seconds to connect (HTTP) or open a WebSocket.
+        gateway_token: AI Gateway token (``cf-aig-authorization``), if the gateway needs one.
 
     Raises:
         BackendError: no credentials and the emulator extra is not installed.
@@ -90,4 +95,6 @@ async def open_client(
             api_base_url=api_base_url,
             request_timeout=request_timeout,
             deadline=deadline,
+            connect_timeout=connect_timeout,
+            gateway_token=gateway_token,
         )

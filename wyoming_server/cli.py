@@ -20,6 +20,9 @@ from .settings import FluxOptions, ServerSettings
 from .workers_ai import DEFAULT_API_BASE_URL, catalog
 
 DEFAULT_URI = "tcp://0.0.0.0:10300"
+DEFAULT_VOICE_CONNECT_TIMEOUT = 3.0
+DEFAULT_VOICE_REQUEST_TIMEOUT = 8.0
+DEFAULT_VOICE_DEADLINE = 10.0
 DEFAULT_ZEROCONF_NAME = "workers-ai"
 
 
@@ -143,16 +146,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="File holding the API token (default: $CLOUDFLARE_API_TOKEN)",
     )
     api.add_argument(
+        "--gateway-token-file",
+        type=Path,
+        metavar="PATH",
+        help="File holding the AI Gateway token, sent as cf-aig-authorization to an "
+        "authenticated gateway (default: $CLOUDFLARE_AI_GATEWAY_TOKEN)",
+    )
+    budgets = parser.add_argument_group(
+        "time budgets (voice: fast or fail fast; see docs/troubleshooting.md)"
+    )
+    budgets.add_argument(
+        "--connect-timeout",
+        type=_positive_float,
+        default=DEFAULT_VOICE_CONNECT_TIMEOUT,
+        help="Seconds to connect to Workers AI or open a WebSocket (default %(default)s)",
+    )
+    budgets.add_argument(
         "--request-timeout",
         type=_positive_float,
-        default=30.0,
+        default=DEFAULT_VOICE_REQUEST_TIMEOUT,
         help="Seconds one request attempt, or a silent WebSocket, may take (default %(default)s)",
     )
-    api.add_argument(
+    budgets.add_argument(
         "--request-deadline",
         type=_positive_float,
-        default=60.0,
-        help="Seconds a request may take including retries (default %(default)s)",
+        default=DEFAULT_VOICE_DEADLINE,
+        help="Seconds a request may take including retries: from audio-stop to the transcript, "
+        "from the text to the first audio (default %(default)s)",
     )
     add_limit_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="Log DEBUG messages")
@@ -234,7 +254,8 @@ def settings_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace
             eot_timeout_ms=args.flux_eot_timeout_ms,
         ),
         samples_per_chunk=args.samples_per_chunk,
-        stream_timeout=args.request_timeout,
+        stream_timeout=min(args.request_timeout, args.request_deadline),
+        request_deadline=args.request_deadline,
         max_utterance_seconds=args.max_utterance_seconds,
         stt_streaming=not args.no_stt_streaming,
         tts_streaming=not args.no_tts_streaming,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ACCOUNT_ID_ENV = "CLOUDFLARE_ACCOUNT_ID"
 API_TOKEN_ENV = "CLOUDFLARE_API_TOKEN"  # noqa: S105 - a variable name, not a secret
+GATEWAY_TOKEN_ENV = "CLOUDFLARE_AI_GATEWAY_TOKEN"  # noqa: S105 - a variable name
 
 
 class CredentialsError(Exception):
@@ -64,3 +65,26 @@ def load_credentials(
             f"Cloudflare API token given but no account ID: set {ACCOUNT_ID_ENV} or --account-id"
         )
     return Credentials(account, token)
+
+
+def load_gateway_token(environ: Mapping[str, str], *, token_file: Path | None = None) -> str | None:
+    """The AI Gateway token (sent as ``cf-aig-authorization`` to an authenticated gateway,
+    https://developers.cloudflare.com/ai-gateway/configuration/authentication/), or ``None``.
+
+    The file (``--gateway-token-file``) wins over ``CLOUDFLARE_AI_GATEWAY_TOKEN``; the token is
+    secret like the API token: never a flag, never logged.
+
+    Raises:
+        CredentialsError: the token file cannot be read or is empty.
+    """
+    token = environ.get(GATEWAY_TOKEN_ENV, "").strip()
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise CredentialsError(
+                f"Cannot read the AI Gateway token file {token_file}: {type(err).__name__}"
+            ) from err
+        if not token:
+            raise CredentialsError(f"The AI Gateway token file {token_file} is empty")
+    return token or None

@@ -45,8 +45,10 @@ class ServerSettings:
     flux: FluxOptions = field(default_factory=FluxOptions)
     samples_per_chunk: int = 1024
     """Samples per outgoing TTS ``audio-chunk``."""
-    stream_timeout: float = 30.0
+    stream_timeout: float = 8.0
     """Seconds a WebSocket may stay silent while we wait for it before the request fails."""
+    request_deadline: float = 10.0
+    """Seconds from ``audio-stop`` to the transcript (streaming STT), retries included."""
     max_utterance_seconds: float = 15.0
     """Seconds of audio (counted before conversion) after which an utterance of any model is
     finished as if ``audio-stop`` had come; later audio is ignored. This bounds memory and, for

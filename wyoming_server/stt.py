@@ -402,12 +402,13 @@ class StreamingUtterance(Utterance):
         if session is None or self.done:
             return
         remaining = self._flush_converter()
-        if remaining:
-            with contextlib.suppress(WorkersAIError, TimeoutError):
-                async with asyncio.timeout(self.settings.stream_timeout):
-                    await session.send_audio(remaining)
         try:
-            result = await session.finish(timeout=self.settings.stream_timeout)
+            # The whole wait after audio-stop is one budget (--request-deadline).
+            async with asyncio.timeout(self.settings.request_deadline):
+                if remaining:
+                    with contextlib.suppress(WorkersAIError):
+                        await session.send_audio(remaining)
+                result = await session.finish(timeout=self.settings.stream_timeout)
         except (WorkersAIError, TimeoutError) as err:
             async with self._final_lock:
                 await self.fail(err, self._partial_text(err))

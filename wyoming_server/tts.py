@@ -4,11 +4,15 @@ Text (one ``synthesize``, or the ``synthesize-chunk`` stream) goes through
 ``sentence_stream.SentenceBoundaryDetector``, as in wyoming-piper. Each complete sentence is
 submitted at once:
 
-- aura-1 / aura-2-en / aura-2-es: over ONE aura WebSocket per reply (``Speak`` + ``Flush`` per
-  sentence, linear16 at 24 kHz; workers-ai-speech-api.md §5.4). Sentences are sent as soon as they
-  are complete; their audio frames are forwarded in order as they arrive. If the WebSocket is
-  refused for any reason but the account's (token, account, plan, quota), the reply falls back
-  to aura REST.
+- aura-1 / aura-2-en / aura-2-es: over ONE aura WebSocket per reply (``Speak`` + ``Flush``,
+  linear16 at 24 kHz; https://developers.deepgram.com/docs/tts-websocket). The first sentence
+  is flushed alone, as soon as it is complete; sentences completed while a flush is being
+  synthesized are grouped into the next flush (as Home Assistant groups them), so a reply uses
+  few of the 20 ``Flush`` per 60 s the WebSocket allows
+  (https://developers.deepgram.com/docs/tts-ws-flush). A flush the limit would refuse, or one
+  the model refuses with a ``Warning``, is spoken over REST at once, as is the rest of the
+  reply. If the WebSocket is refused for any reason but the account's (token, account, plan,
+  daily allocation), the reply falls back to aura REST.
 - melotts (REST only, §5.5), and aura REST: one request per sentence, pipelined: the next
   sentence's request is in flight while the previous sentence's audio is being sent (at most
   :data:`REST_IN_FLIGHT` requests per reply).
@@ -38,6 +42,7 @@ from .workers_ai import WorkersAIClient, audio, catalog
 from .workers_ai.errors import (
     AccountNotFoundError,
     AuthenticationError,
+    FlushLimitError,
     PaidPlanRequiredError,
     QuotaExceededError,
     WorkersAIError,
@@ -99,6 +104,8 @@ class SynthesisReply:
         self._stack = contextlib.AsyncExitStack()
         self._speak: SpeakSession | None = None
         self._opening: asyncio.Task[SpeakSession | None] | None = None
+        self._ws_busy = False  # a WebSocket flush is being synthesized and played
+        self._group: list[str] = []  # sentences waiting for the next WebSocket flush
         self._conclude_lock = asyncio.Lock()
         self.sentences = 0
         self.done = False
@@ -171,12 +178,15 @@ class SynthesisReply:
         except (WorkersAIError, BadRequestError, TimeoutError) as err:
             await self._conclude(err)
             return
+        if stream is None:  # grouped into the WebSocket flush that follows the current one
+            return
         if self._worker is None:
             self._worker = asyncio.create_task(self._play(), name=f"tts {self.voice.name}")
         self._jobs.put_nowait(stream)
 
-    async def _start_sentence(self, sentence: str) -> PcmStream:
-        """Start synthesizing ``sentence``; returns the stream its audio will come from."""
+    async def _start_sentence(self, sentence: str) -> PcmStream | None:
+        """Start synthesizing ``sentence``; returns the stream its audio will come from, or
+        ``None`` when it joins the group of the next WebSocket flush."""
         if self._use_websocket:
             try:
                 speak = await self._open_websocket()
@@ -186,9 +196,13 @@ class SynthesisReply:
                 _LOGGER.warning("%s WebSocket failed (%s); using REST", self.model.model_id, err)
                 self._use_websocket = False
             else:
+                if self._ws_busy:
+                    self._group.append(sentence)
+                    return None
+                self._ws_busy = True
                 async with asyncio.timeout(self.settings.stream_timeout):
-                    await speak.send_text(sentence)
-                return self._websocket_audio(speak)
+                    await self._send_flush(speak, sentence)
+                return self._websocket_audio(speak, sentence)
         task = asyncio.create_task(self._rest_synthesize(sentence))
         self._rest_tasks.add(task)
         task.add_done_callback(self._rest_tasks.discard)
@@ -219,9 +233,46 @@ class SynthesisReply:
                 )
             )
 
-    async def _websocket_audio(self, speak: SpeakSession) -> PcmStream:
-        async for frame in speak.flushed_audio(timeout=self.settings.stream_timeout):
-            yield frame, speak.sample_rate
+    async def _send_flush(self, speak: SpeakSession, text: str) -> bool:
+        """``Speak`` + ``Flush`` ``text`` unless the flush limit is reached (then REST is used
+        from here on); True when it was sent."""
+        if not self._use_websocket:
+            return False
+        try:
+            await speak.send_text(text)
+        except FlushLimitError as err:
+            _LOGGER.warning("%s; speaking the rest of the reply over REST", err)
+            self._use_websocket = False
+            return False
+        return True
+
+    async def _websocket_audio(self, speak: SpeakSession, text: str) -> PcmStream:
+        """The audio of the flush of ``text`` (already sent, unless the limit stopped it),
+        then of each group of sentences that arrived meanwhile, one flush per group."""
+        sent = self._use_websocket
+        try:
+            while True:
+                if sent:
+                    try:
+                        async for frame in speak.flushed_audio(
+                            timeout=self.settings.stream_timeout
+                        ):
+                            yield frame, speak.sample_rate
+                    except FlushLimitError as err:  # the model refused it: no audio will come
+                        _LOGGER.warning("%s; speaking the rest of the reply over REST", err)
+                        self._use_websocket = False
+                        sent = False
+                if not sent:
+                    result = await self._rest_synthesize(text)
+                    yield result.pcm, result.sample_rate
+                if not self._group:
+                    return
+                text = " ".join(self._group)
+                self._group.clear()
+                async with asyncio.timeout(self.settings.stream_timeout):
+                    sent = await self._send_flush(speak, text)
+        finally:
+            self._ws_busy = False
 
     async def _rest_synthesize(self, sentence: str) -> audio.PcmAudio:
         async with self._rest_slots:

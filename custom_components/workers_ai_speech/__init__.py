@@ -31,11 +31,14 @@ from .const import (
     DEFAULT_API_BASE_URL,
     DOMAIN,
     ISSUE_UNKNOWN_MODEL,
+    LONG_TEXT_DEADLINE,
+    LONG_TEXT_REQUEST_TIMEOUT,
     REQUEST_TIMEOUT,
     SIGNAL_VOICE_CHANGED,
     SUBENTRY_TTS,
 )
 from .entity import subentry_model
+from .migration import async_migrate_entry
 from .models import WorkersAIConfigEntry, WorkersAIData, setup_key
 from .repairs import async_report_quota_exceeded
 from .services import async_setup_services
@@ -54,8 +57,17 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-def create_client(hass: HomeAssistant, data: dict[str, str]) -> WorkersAIClient:
-    """A client on Home Assistant's shared session with the voice-path time budgets."""
+__all__ = ["async_migrate_entry", "async_setup", "async_setup_entry", "async_unload_entry"]
+
+
+def create_client(
+    hass: HomeAssistant,
+    data: dict[str, str],
+    *,
+    request_timeout: float = REQUEST_TIMEOUT,
+    deadline: float = DEADLINE,
+) -> WorkersAIClient:
+    """A client on Home Assistant's shared session (voice-path time budgets by default)."""
     return WorkersAIClient(
         async_get_clientsession(hass),
         data[CONF_ACCOUNT_ID],
@@ -63,8 +75,8 @@ def create_client(hass: HomeAssistant, data: dict[str, str]) -> WorkersAIClient:
         api_base_url=data.get(CONF_API_BASE_URL) or DEFAULT_API_BASE_URL,
         gateway_token=data.get(CONF_GATEWAY_TOKEN) or None,
         connect_timeout=CONNECT_TIMEOUT,
-        request_timeout=REQUEST_TIMEOUT,
-        deadline=DEADLINE,
+        request_timeout=request_timeout,
+        deadline=deadline,
     )
 
 
@@ -101,6 +113,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
 
     _async_check_models(hass, entry)
     client.usage = UsageMeter()
+    long_text_client = create_client(
+        hass,
+        dict(entry.data),
+        request_timeout=LONG_TEXT_REQUEST_TIMEOUT,
+        deadline=LONG_TEXT_DEADLINE,
+    )
+    long_text_client.usage = client.usage  # one meter per account
     usage = AccountUsage()
     entry.async_on_unload(usage.async_attach(client.usage))
     entry.async_on_unload(
@@ -113,6 +132,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
     entry.async_on_unload(usage.async_add_listener(budget.async_update_issue))
     entry.runtime_data = WorkersAIData(
         client=client,
+        long_text_client=long_text_client,
         setup_key=setup_key(entry),
         vocabulary=vocabulary,
         usage=usage,

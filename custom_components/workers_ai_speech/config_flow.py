@@ -7,23 +7,17 @@ from typing import Any, override
 
 import probatio
 from homeassistant.config_entries import (
-    SOURCE_USER,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryData,
     ConfigSubentryFlow,
     OptionsFlow,
-    SubentryFlowResult,
 )
-from homeassistant.const import CONF_API_TOKEN, CONF_LANGUAGE, CONF_MODEL, CONF_NAME
+from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
-    SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -47,7 +41,6 @@ from .const import (
     CONF_ADVANCED,
     CONF_API_BASE_URL,
     CONF_GATEWAY_TOKEN,
-    CONF_VOICE,
     DEFAULT_API_BASE_URL,
     DEFAULT_STT_MODEL,
     DEFAULT_TTS_MODEL,
@@ -56,10 +49,10 @@ from .const import (
     SUBENTRY_STT,
     SUBENTRY_TTS,
 )
-from .entity import model_label, subentry_model
-from .languages import base_languages, language_name, speaks, stt_language_options
+from .languages import speaks
 from .options_flow import WorkersAIOptionsFlow
 from .repairs import default_title, service_data
+from .subentry_flow import SttSubentryFlow, TtsSubentryFlow, clean, household_model
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,20 +89,16 @@ STEP_RECONFIGURE_SCHEMA = probatio.Schema(
 _UNREACHABLE = (ConnectionFailedError, RequestTimeoutError, ServerError, RateLimitError)
 
 
-def _clean(value: Any) -> str:
-    return str(value or "").strip()
-
-
 def _entry_data(
     account_id: str, api_token: str, advanced: Mapping[str, Any], old: Mapping[str, Any]
 ) -> dict[str, str]:
     """Entry data from the form: a base URL only if not the default (no trailing slash); the
     gateway token only with a gateway URL (an empty field keeps the stored one)."""
     data = {CONF_ACCOUNT_ID: account_id, CONF_API_TOKEN: api_token}
-    base_url = _clean(advanced.get(CONF_API_BASE_URL)).rstrip("/")
+    base_url = clean(advanced.get(CONF_API_BASE_URL)).rstrip("/")
     if base_url and base_url != DEFAULT_API_BASE_URL:
         data[CONF_API_BASE_URL] = base_url
-    gateway_token = _clean(advanced.get(CONF_GATEWAY_TOKEN)) or _clean(old.get(CONF_GATEWAY_TOKEN))
+    gateway_token = clean(advanced.get(CONF_GATEWAY_TOKEN)) or clean(old.get(CONF_GATEWAY_TOKEN))
     if gateway_token and base_url.endswith("/workers-ai"):
         data[CONF_GATEWAY_TOKEN] = gateway_token
     return data
@@ -161,35 +150,6 @@ async def _async_validate(
     return {}, {}
 
 
-def _model_selector(models: list[catalog.SpeechModel]) -> SelectSelector:
-    """A dropdown of catalog models labelled like ``Aura 2 English (Deepgram)``."""
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=[SelectOptionDict(value=m.model_id, label=model_label(m)) for m in models],
-            mode=SelectSelectorMode.DROPDOWN,
-        )
-    )
-
-
-def _language_selector(codes: list[str]) -> SelectSelector:
-    """A dropdown of languages by name; ``auto`` is translated (selector key ``language``)."""
-    return SelectSelector(
-        SelectSelectorConfig(
-            options=[SelectOptionDict(value=c, label=language_name(c)) for c in codes],
-            mode=SelectSelectorMode.DROPDOWN,
-            translation_key="language",
-        )
-    )
-
-
-def _household_model(
-    hass: HomeAssistant, models: tuple[catalog.SpeechModel, ...], preferred: str
-) -> catalog.SpeechModel:
-    """``preferred`` if it speaks Home Assistant's language, else the first model that does."""
-    first = catalog.get_model(preferred)
-    return next((m for m in (first, *models) if speaks(m, hass)), first)
-
-
 def _default_subentry(
     hass: HomeAssistant, subentry_type: str, model: catalog.SpeechModel
 ) -> ConfigSubentryData:
@@ -212,7 +172,7 @@ def default_stt_subentry(hass: HomeAssistant) -> ConfigSubentryData:
 def default_tts_subentry(hass: HomeAssistant) -> ConfigSubentryData:
     """The text-to-speech service of a new entry: the first model speaking Home Assistant's
     language, preferring Aura 2 English."""
-    model = _household_model(hass, catalog.TTS_MODELS, DEFAULT_TTS_MODEL)
+    model = household_model(hass, catalog.TTS_MODELS, DEFAULT_TTS_MODEL)
     return _default_subentry(hass, SUBENTRY_TTS, model)
 
 
@@ -220,7 +180,7 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up a Cloudflare account for Workers AI speech models."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -228,10 +188,10 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {}
         if user_input is not None:
-            account_id = _clean(user_input[CONF_ACCOUNT_ID])
+            account_id = clean(user_input[CONF_ACCOUNT_ID])
             data = _entry_data(
                 account_id,
-                _clean(user_input[CONF_API_TOKEN]),
+                clean(user_input[CONF_API_TOKEN]),
                 user_input.get(CONF_ADVANCED, {}),
                 {},
             )
@@ -271,7 +231,7 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders = {"account_id": entry.data[CONF_ACCOUNT_ID]}
         if user_input is not None:
-            data = {**entry.data, CONF_API_TOKEN: _clean(user_input[CONF_API_TOKEN])}
+            data = {**entry.data, CONF_API_TOKEN: clean(user_input[CONF_API_TOKEN])}
             errors, extra = await _async_validate(self.hass, data)
             # The form has only the token field: show other fields' errors form-wide.
             errors = {"base": next(iter(errors.values()))} if errors else {}
@@ -299,7 +259,7 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = _entry_data(
                 entry.data[CONF_ACCOUNT_ID],
-                _clean(user_input.get(CONF_API_TOKEN)) or entry.data[CONF_API_TOKEN],
+                clean(user_input.get(CONF_API_TOKEN)) or entry.data[CONF_API_TOKEN],
                 user_input.get(CONF_ADVANCED, {}),
                 entry.data,
             )
@@ -346,107 +306,3 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Speech-to-text and text-to-speech services are subentries."""
         return {SUBENTRY_STT: SttSubentryFlow, SUBENTRY_TTS: TtsSubentryFlow}
-
-
-class _SpeechSubentryFlow(ConfigSubentryFlow):
-    """A new service: pick the model (``user``), then its settings. An existing service keeps
-    its model (``reconfigure`` shows the settings only), so its title, entity IDs and the
-    voices pipelines store for it stay valid; another model is another service."""
-
-    task: catalog.Task
-    subentry_type: str
-    default_model: str
-    _model: catalog.SpeechModel
-    _current: dict[str, Any]
-
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Add a service: choose its model."""
-        models = [m for m in catalog.MODELS.values() if m.task is self.task]
-        if user_input is not None:
-            self._model = catalog.get_model(user_input[CONF_MODEL])
-            self._current = {}
-            return await self.async_step_settings()
-        default = _household_model(self.hass, tuple(models), self.default_model)
-        schema = probatio.Schema(
-            {probatio.Required(CONF_MODEL, default=default.model_id): _model_selector(models)}
-        )
-        return self.async_show_form(step_id="user", data_schema=schema)
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change a service's settings (not its model)."""
-        subentry = self._get_reconfigure_subentry()
-        model = subentry_model(subentry)
-        if model is None:
-            return self.async_abort(reason="unknown_model")
-        self._model = model
-        self._current = dict(subentry.data)
-        return await self.async_step_settings()
-
-    async def async_step_settings(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Name, language and (aura) voice of the service."""
-        model = self._model
-        if user_input is not None:
-            name = _clean(user_input.get(CONF_NAME)) or default_title(model)
-            data = {
-                **service_data(self.hass, self.subentry_type, model, self._current),
-                **{k: v for k, v in user_input.items() if k != CONF_NAME},
-            }
-            if self.source == SOURCE_USER:
-                return self.async_create_entry(title=name, data=data)
-            return self.async_update_and_abort(
-                self._get_entry(), self._get_reconfigure_subentry(), title=name, data=data
-            )
-        current = service_data(self.hass, self.subentry_type, model, self._current)
-        title = (
-            default_title(model)
-            if self.source == SOURCE_USER
-            else self._get_reconfigure_subentry().title
-        )
-        fields: dict[Any, Any] = {probatio.Required(CONF_NAME, default=title): TextSelector()}
-        languages = self._language_options(model)
-        if len(languages) > 1:
-            fields[probatio.Required(CONF_LANGUAGE, default=current[CONF_LANGUAGE])] = (
-                _language_selector(languages)
-            )
-        if model.speakers:
-            fields[probatio.Required(CONF_VOICE, default=current[CONF_VOICE])] = SelectSelector(
-                SelectSelectorConfig(
-                    options=[
-                        SelectOptionDict(value=s, label=s.capitalize())
-                        for s in sorted(model.speakers)
-                    ],
-                    mode=SelectSelectorMode.DROPDOWN,
-                )
-            )
-        return self.async_show_form(
-            step_id="settings",
-            data_schema=probatio.Schema(fields),
-            description_placeholders={"model": f"{model_label(model)}, {model.model_id}"},
-        )
-
-    def _language_options(self, model: catalog.SpeechModel) -> list[str]:
-        return base_languages(model)
-
-
-class SttSubentryFlow(_SpeechSubentryFlow):
-    """Add or change a speech-to-text service: ASR model and spoken language."""
-
-    task = catalog.Task.ASR
-    subentry_type = SUBENTRY_STT
-    default_model = DEFAULT_STT_MODEL
-
-    @override
-    def _language_options(self, model: catalog.SpeechModel) -> list[str]:
-        return stt_language_options(model)
-
-
-class TtsSubentryFlow(_SpeechSubentryFlow):
-    """Add or change a text-to-speech service: TTS model, language and voice."""
-
-    task = catalog.Task.TTS
-    subentry_type = SUBENTRY_TTS
-    default_model = DEFAULT_TTS_MODEL

@@ -46,10 +46,14 @@ TTS_WEBSOCKET_SAMPLE_RATE: Final = 24000
 
 CONNECT_TIMEOUT: Final = 3.0
 """Seconds to open a connection or WebSocket to Workers AI (voice path)."""
-REQUEST_TIMEOUT: Final = 6.0
+REQUEST_TIMEOUT: Final = 8.0
 """Seconds one Workers AI request may take on the voice path."""
 DEADLINE: Final = 10.0
 """Seconds a voice request may take in all, retries included."""
+LONG_TEXT_REQUEST_TIMEOUT: Final = 30.0
+LONG_TEXT_DEADLINE: Final = 60.0
+"""Seconds per request / in all for a message longer than one TTS request takes (an
+announcement, spoken in several requests): synthesis time grows with the text."""
 
 ISSUE_QUOTA_EXCEEDED: Final = "quota_exceeded"
 ISSUE_UNKNOWN_MODEL: Final = "unknown_model_{}"

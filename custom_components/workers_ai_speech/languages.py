@@ -11,7 +11,6 @@ language, then region).
 
 from homeassistant.core import HomeAssistant
 from homeassistant.generated.languages import LANGUAGES as HA_LANGUAGES
-from homeassistant.util import language as language_util
 
 from wyoming_server.workers_ai import catalog
 
@@ -62,9 +61,14 @@ LANGUAGE_NAMES: dict[str, str] = {
 """English names of the base languages of every catalog model (Whisper's list covers them)."""
 
 
+_ALIASES = {"nb": "no"}
+"""Home Assistant's Norwegian Bokmål is Whisper's Norwegian."""
+
+
 def base_language(tag: str) -> str:
-    """``en-US`` / ``en_US`` / ``EN`` → ``en``."""
-    return tag.replace("_", "-").split("-", 1)[0].lower()
+    """``en-US`` / ``en_US`` / ``EN`` → ``en``; ``nb-NO`` → ``no``."""
+    base = tag.replace("_", "-").split("-", 1)[0].lower()
+    return _ALIASES.get(base, base)
 
 
 def language_name(code: str) -> str:
@@ -99,7 +103,7 @@ def language_tags(bases: list[str]) -> list[str]:
     for base in bases:
         tags.append(base)
         tags.extend(f"{base}-{region}" for region in _REGIONS.get(base, ()))
-        tags.extend(sorted(t for t in HA_LANGUAGES if base_language(t) == base and "-" in t))
+        tags.extend(sorted(t for t in HA_LANGUAGES if base_language(t) == base and t != base))
     return list(dict.fromkeys(tags))
 
 
@@ -127,10 +131,10 @@ def stt_request_language(setting: str, requested: str) -> str | None:
     return None if setting == LANGUAGE_AUTO else requested
 
 
-def default_language(hass: HomeAssistant, languages: list[str]) -> str:
-    """The best match of Home Assistant's language among ``languages`` (else the first)."""
-    matches = language_util.matches(hass.config.language, languages, hass.config.country)
-    return matches[0] if matches else languages[0]
+def household_language(hass: HomeAssistant, bases: list[str]) -> str | None:
+    """The base language of ``bases`` that Home Assistant's language is, if any."""
+    base = base_language(hass.config.language)
+    return base if base in bases else None
 
 
 def speaks(model: catalog.SpeechModel, hass: HomeAssistant) -> bool:

@@ -17,12 +17,15 @@ from .vocabulary import HomeVocabulary
 class WorkersAIData:
     """What the platforms share while the entry is loaded.
 
-    ``client`` talks to Workers AI on Home Assistant's shared aiohttp session.
+    ``client`` talks to Workers AI on Home Assistant's shared aiohttp session with the
+    voice-path time budgets; ``long_text_client`` is the same account with budgets for
+    messages longer than one TTS request.
     ``setup_key`` is :func:`setup_key` of the entry as it was set up: an update that leaves it
     unchanged (a new voice chosen with the select) needs no reload.
     """
 
     client: WorkersAIClient
+    long_text_client: WorkersAIClient
     setup_key: Any = field(repr=False)  # holds the entry's data, API token included
     vocabulary: HomeVocabulary | None = None
     """The home's names for speech-to-text (vocabulary.py)."""

@@ -18,7 +18,7 @@ from wyoming_server.workers_ai import catalog
 
 from .const import CONF_VOICE, DOMAIN, ISSUE_QUOTA_EXCEEDED, LANGUAGE_AUTO, SUBENTRY_STT
 from .entity import model_label, model_name
-from .languages import base_language, base_languages, default_language
+from .languages import base_language, base_languages, household_language, stt_language_options
 
 PRICING_URL = "https://developers.cloudflare.com/workers-ai/platform/pricing/"
 """The free allocation (10,000 neurons a day, reset at 00:00 UTC) and the Workers Paid plan."""
@@ -59,10 +59,16 @@ def service_data(
     """Subentry data for ``model``, keeping what of ``old`` still applies."""
     bases = base_languages(model)
     language = old.get(CONF_LANGUAGE)
-    if subentry_type == SUBENTRY_STT and language == LANGUAGE_AUTO and len(bases) > 1:
+    auto = subentry_type == SUBENTRY_STT and LANGUAGE_AUTO in stt_language_options(model)
+    if auto and language == LANGUAGE_AUTO:
         return {CONF_MODEL: model.model_id, CONF_LANGUAGE: LANGUAGE_AUTO}
     if not isinstance(language, str) or base_language(language) not in bases:
-        language = default_language(hass, bases)
+        # Home Assistant's language; else let the model detect it; else English.
+        language = household_language(hass, bases) or (
+            LANGUAGE_AUTO if auto else ("en" if "en" in bases else bases[0])
+        )
+        if language == LANGUAGE_AUTO:
+            return {CONF_MODEL: model.model_id, CONF_LANGUAGE: LANGUAGE_AUTO}
     data: dict[str, Any] = {CONF_MODEL: model.model_id, CONF_LANGUAGE: base_language(language)}
     if model.speakers:
         voice = old.get(CONF_VOICE)

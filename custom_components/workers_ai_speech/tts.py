@@ -42,6 +42,7 @@ from .audio_format import audio_extension
 from .budget import fallback_speech, fallback_stream
 from .const import (
     ATTR_SELECTED_VOICE,
+    DEADLINE,
     DOMAIN,
     SUBENTRY_TTS,
     TTS_WEBSOCKET_SAMPLE_RATE,
@@ -68,7 +69,8 @@ TEXT_IDLE_TIMEOUT = 60.0
 
 Home Assistant 2026.10.4's Assist pipeline ends the text stream only after the conversation
 agent returns; when the agent fails after streaming began, the stream never ends and nothing
-cancels the TTS task (assist_pipeline/default_pipeline.py). Without this bound the task and
+cancels the TTS task (homeassistant/components/assist_pipeline/default_pipeline.py in
+https://github.com/home-assistant/core). Without this bound the task and
 its aura WebSocket would stay open forever."""
 
 FOLLOW_SELECT_NAME = "Follow the voice select"
@@ -193,8 +195,8 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
     @callback
     @override
     def async_get_supported_voices(self, language: str) -> list[Voice] | None:
-        """ "Follow the voice select" first (what a new pipeline stores), then the speakers in a
-        fixed order; None for MeloTTS (its language decides the voice)."""
+        """The voices: "Follow the voice select" first (what a new pipeline stores), then the
+        speakers in a fixed order; None for MeloTTS (its language decides the voice)."""
         if not self._voices or base_language(language) not in base_languages(self.model):
             return None
         return list(self._voices)
@@ -233,27 +235,30 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         """Synthesize a whole message over REST (MeloTTS; Home Assistant streams to aura).
 
         Returns the audio with the extension its bytes show (MeloTTS answers WAV). A message
-        longer than one request takes (``max_text_chars``) is split at sentence ends and
-        returned as one WAV, since encoded files do not concatenate.
+        longer than one request takes (``max_text_chars``, an announcement rather than a voice
+        reply, so with the longer budgets) is split at sentence ends and returned as one WAV,
+        since encoded files do not concatenate.
 
         Raises:
             HomeAssistantError: Workers AI failed.
         """
         speaker = self._speaker(options)
-        client = self.entry.runtime_data.client
+        runtime = self.entry.runtime_data
         limit = self.model.max_text_chars
         request_language = None if speaker else base_language(language)
         started = time.monotonic()
         try:
             if fallback := self._budget_fallback():  # over budget: the cheaper model
-                return "wav", await fallback_speech(client, fallback, message, speaker, language)
+                return "wav", await fallback_speech(
+                    runtime.long_text_client, fallback, message, speaker, language
+                )
             if limit is not None and len(message.strip()) > limit:
-                pcm = await client.synthesize_pcm(
+                pcm = await runtime.long_text_client.synthesize_pcm(
                     self.model.model_id, message, speaker=speaker, language=request_language
                 )
                 data = pcm_to_wav(pcm.pcm, pcm.sample_rate)
             else:
-                audio = await client.synthesize(
+                audio = await runtime.client.synthesize(
                     self.model.model_id, message, speaker=speaker, language=request_language
                 )
                 data = audio.audio
@@ -272,7 +277,7 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         """
         speaker = self._speaker(request.options)
         if fallback := self._budget_fallback():  # over budget: the cheaper model, one WAV
-            client = self.entry.runtime_data.client
+            client = self.entry.runtime_data.long_text_client
             return TTSAudioResponse(
                 "wav",
                 fallback_stream(client, fallback, request.message_gen, speaker, request.language),
@@ -296,7 +301,7 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
                 async for text in sentence_batches(self.hass, message_gen):
                     started = started or time.monotonic()
                     await session.send_text(text)
-                    async for pcm in session.flushed_audio():
+                    async for pcm in session.flushed_audio(timeout=DEADLINE):
                         if not measured:
                             self._first_audio(started)
                             measured = True

@@ -100,6 +100,8 @@ async def test_user_flow_creates_entry_with_default_services(
         ("ja", (catalog.NOVA_3, "ja"), (catalog.MELOTTS, "ja"), None),
         # Cloudflare's MeloTTS refuses French: the French household gets Aura 2 English.
         ("fr", (catalog.NOVA_3, "fr"), (catalog.AURA_2_EN, "en"), "luna"),
+        # Home Assistant's Norwegian Bokmål is Whisper's Norwegian.
+        ("nb", (catalog.WHISPER_LARGE_V3_TURBO, "no"), (catalog.AURA_2_EN, "en"), "luna"),
     ],
 )
 async def test_default_services_speak_the_household_language(
@@ -120,6 +122,8 @@ async def test_default_services_speak_the_household_language(
     assert (subentries["stt"][CONF_MODEL], subentries["stt"][CONF_LANGUAGE]) == stt
     assert (subentries["tts"][CONF_MODEL], subentries["tts"][CONF_LANGUAGE]) == tts
     assert subentries["tts"].get(CONF_VOICE) == voice
+    (engine,) = hass.data["stt"].entities
+    assert language in engine.supported_languages  # what a pipeline for the household stores
 
 
 async def test_user_flow_without_base_url_stores_none(
@@ -490,6 +494,9 @@ async def test_reconfigure_stt_subentry_keeps_its_model(
     subentry = setup_entry.subentries[subentry.subentry_id]
     assert dict(subentry.data) == {CONF_MODEL: catalog.NOVA_3, CONF_LANGUAGE: "de"}
     assert subentry.title == "Kitchen STT"
+    # The entity ID stays (automations, pipelines); its name follows the new title.
+    state = hass.states.get("stt.workers_ai_stt_speech_to_text")
+    assert state.attributes["friendly_name"] == "Kitchen STT Speech-to-text"
     engine = hass.data["stt"].get_entity("stt.workers_ai_stt_speech_to_text")
     assert "de-CH" in engine.supported_languages
     assert "en" not in engine.supported_languages

@@ -29,6 +29,9 @@ async def test_setup_and_unload(
     client = config_entry.runtime_data.client
     assert isinstance(client, WorkersAIClient)
     assert client.api_base_url == config_entry.data[CONF_API_BASE_URL]
+    # Voice path: a few seconds to connect, at most ~10 s in all, retries included.
+    assert (client.connect_timeout, client.request_timeout, client.deadline) == (3.0, 8.0, 10.0)
+    assert config_entry.runtime_data.long_text_client.deadline == 60.0
 
     entities = [  # the account's usage sensors: test_usage_sensors.py
         e

@@ -197,7 +197,7 @@ def test_every_translation_key_in_the_code_exists() -> None:
     for module, call in _calls_with("reason"):
         reason = _keyword(call, "reason")
         assert isinstance(reason, ast.Constant)
-        if module == "config_flow" and reason.value == "unknown_model":  # subentry flows
+        if module == "subentry_flow":
             assert all(reason.value in s["abort"] for s in strings["config_subentries"].values())
         else:
             assert reason.value in aborts[module], reason.value

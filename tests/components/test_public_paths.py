@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from homeassistant.components import assist_pipeline, stt, tts
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -210,7 +211,8 @@ async def test_tts_get_url_voice_option_is_the_aura_speaker_heard(
     """The ``voice`` option picks the speaker: the slowest and fastest aura-2-en voices differ
     in length as the emulator's speaking rates say, and each was asked for."""
     model = catalog.AURA_2_EN
-    ranked = sorted(catalog.get_model(model).speakers, key=lambda s: speaker_length_scale(model, s))
+    published = json.loads((DATA / "schemas" / "aura-2-en.json").read_text())["speaker"]["enum"]
+    ranked = sorted(published, key=lambda s: speaker_length_scale(model, s))
     fast, slow = ranked[0], ranked[-1]
     engine = "tts.aura_2_en_text_to_speech"
     slow_audio = await tts_get_url(hass_client, engine, MESSAGE, options={**WAV, "voice": slow})
@@ -243,7 +245,6 @@ async def test_melotts_speaks_the_requested_language(
     assert duration(english) != pytest.approx(duration(expected.audio), rel=0.05)
 
 
-@pytest.mark.xfail(strict=True, reason="§9 C4: fixed by fidelity branch")
 async def test_melotts_offers_only_the_languages_workers_ai_speaks(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
@@ -443,3 +444,50 @@ async def test_tts_get_url_melotts_failure_is_an_error_not_audio(
     audio_response = await client.get((await response.json())["path"])
     assert audio_response.status >= 400
     assert (await emulator.get_faults())["pending_failures"] == 0
+
+
+FORBIDDEN = b'{"result": null, "success": false, "errors": [{"message": "Forbidden"}]}'
+
+
+@pytest.mark.parametrize("stt_model", [catalog.NOVA_3, catalog.WHISPER])
+async def test_403_without_error_code_starts_reauth_from_speech_to_text(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    wire: WireRecorder,
+) -> None:
+    """A revoked token may get a bare 403 (no Cloudflare error code): an authentication error,
+    so Home Assistant asks for a new token (a reauth flow), for the WebSocket and REST alike."""
+    wire.answer_next(403, FORBIDDEN)
+    client = await hass_client()
+    response = await client.post(
+        f"/api/stt/{STT_ENTITY_ID}",
+        data=_recording("living_room_light_en.wav"),
+        headers={
+            "X-Speech-Content": "format=wav; codec=pcm; sample_rate=16000; bit_rate=16; "
+            "channel=1; language=en"
+        },
+    )
+    await hass.async_block_till_done()
+    assert (await response.json())["result"] == "error"
+    flows = hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+
+
+async def test_403_without_error_code_starts_reauth_from_text_to_speech(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    wire: WireRecorder,
+) -> None:
+    wire.answer_next(403, FORBIDDEN)
+    client = await hass_client()
+    response = await client.post(
+        "/api/tts_get_url",
+        json={"engine_id": "tts.melo_text_to_speech", "message": MESSAGE, "cache": False},
+    )
+    audio_response = await client.get((await response.json())["path"])
+    await hass.async_block_till_done()
+    assert audio_response.status >= 400
+    flows = hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]

@@ -16,6 +16,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.workers_ai_speech import stt as stt_module
 from custom_components.workers_ai_speech.const import DOMAIN, LANGUAGE_AUTO
 from custom_components.workers_ai_speech.stt import MAX_TURN_SECONDS
 from wyoming_server.emulator import EmulatorProcess
@@ -298,3 +299,20 @@ async def test_paid_plan_required_does_not_start_reauth(
     await hass.async_block_till_done()
     assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+
+
+@pytest.mark.parametrize("stt_model", [catalog.NOVA_3])
+async def test_final_transcript_waits_no_longer_than_its_budget(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    emulator: EmulatorProcess,
+    speech_pcm: bytes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """nova-3 slower than the voice-path budget after the end of speech: an error result, not
+    a long wait (the budget is shrunk to 0.5 s and the model made 3 s slow)."""
+    monkeypatch.setattr(stt_module, "DEADLINE", 0.5)
+    await emulator.set_faults(model_latency_ms=3000)
+    engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
+    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)

@@ -379,3 +379,21 @@ async def test_spent_daily_allocation_is_a_clear_error_and_a_repair_issue(
     assert (await emulator.get_faults())["pending_failures"] == 1
     assert issue_registry.async_get_issue("workers_ai_speech", "quota_exceeded") is not None
     assert not hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
+
+
+async def test_stream_waits_no_longer_than_its_budget(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    emulator: EmulatorProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Aura answering slower than the voice-path budget: an error, not a long wait (the
+    budget is shrunk to 0.5 s and the model made 3 s slow)."""
+    monkeypatch.setattr(tts_module, "DEADLINE", 0.5)
+    await emulator.set_faults(model_latency_ms=3000)
+    response = await _entity(hass).async_stream_tts_audio(
+        tts.TTSAudioRequest("en", {}, _one("Hello."))
+    )
+    with pytest.raises(HomeAssistantError, match=r"no audio for 0\.5 s"):
+        async for _chunk in response.data_gen:
+            pass

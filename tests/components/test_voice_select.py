@@ -7,7 +7,7 @@ from homeassistant.const import ATTR_ENTITY_ID, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 from tts_helpers import TTS_ENTITY_ID, cache_keys, get_tts_audio, wav_duration
 
 from custom_components.workers_ai_speech.const import ATTR_SELECTED_VOICE, CONF_VOICE
@@ -132,3 +132,37 @@ async def test_stored_voice_the_model_lacks_falls_back_to_the_default(
     entity = hass.data[tts.DATA_COMPONENT].get_entity(TTS_ENTITY_ID)
     assert entity.default_options[ATTR_SELECTED_VOICE] == "luna"
     assert "has no voice 'aquila'" in caplog.text
+
+
+async def test_tts_speak_without_a_voice_uses_the_select(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """The tts.speak action in US English, no voice given: spoken by the select's voice."""
+    calls = async_mock_service(hass, "media_player", "play_media")
+
+    async def speak() -> float:
+        await hass.services.async_call(
+            "tts",
+            "speak",
+            {
+                ATTR_ENTITY_ID: TTS_ENTITY_ID,
+                "media_player_entity_id": "media_player.kitchen",
+                "message": MESSAGE,
+                "language": "en-US",
+                "options": WAV,
+            },
+            blocking=True,
+        )
+        media_id = calls[-1].data["media_content_id"]
+        _, audio = await tts.async_get_media_source_audio(hass, media_id)
+        return wav_duration(audio)
+
+    luna = await speak()
+    other = _other_speaker("luna")
+    await _select(hass, other)
+    changed = await speak()
+    expected = speaker_length_scale(catalog.AURA_2_EN, other) / speaker_length_scale(
+        catalog.AURA_2_EN, "luna"
+    )
+    assert (changed > luna) == (expected > 1)
+    assert abs(changed / luna - 1) > 0.08

@@ -81,23 +81,26 @@ async def test_defaults_and_overrides() -> None:
             assert resp.status == 401
 
 
-async def test_unknown_account_is_404_7003(http: aiohttp.ClientSession, emulator: Emulator) -> None:
+async def test_unknown_account_is_401_on_run_and_403_on_search(
+    http: aiohttp.ClientSession, emulator: Emulator
+) -> None:
+    """§9 C5: a wrong account ID looks like a wrong token (401/10000), not 404/7003."""
     model = "@cf/openai/whisper-large-v3-turbo"
     url = f"{emulator.base_url}/accounts/{'f' * 32}/ai/run/{model}"
     async with http.post(url, json={"audio": ""}) as resp:
-        assert resp.status == 404
-        assert error_of(await resp.json()) == (
-            7003,
-            f"Could not route to /client/v4/accounts/{'f' * 32}/ai/run/{model}, perhaps your "
-            "object identifier is invalid?",
-        )
+        assert resp.status == 401
+        assert await resp.json() == AUTH_ERROR
+    async with http.get(f"{emulator.base_url}/accounts/{'f' * 32}/ai/models/search") as resp:
+        assert resp.status == 403
+        assert await resp.json() == AUTH_ERROR
 
 
-async def test_unknown_model_is_400_5007(http: aiohttp.ClientSession, emulator: Emulator) -> None:
+async def test_unknown_model_is_400_7000(http: aiohttp.ClientSession, emulator: Emulator) -> None:
+    """§9 C6."""
     async with http.post(emulator.run_url("@cf/openai/whisper-huge"), data=b"x") as resp:
         assert resp.status == 400
         assert error_of(await resp.json()) == (
-            5007,
+            7000,
             "No such model @cf/openai/whisper-huge or task",
         )
 
@@ -129,7 +132,6 @@ B64 = base64.b64encode(b"RIFF").decode()
         (AURA_1, {"text": "hi", "encoding": "linear16", "sample_rate": 44100}, "sample_rate"),
         (AURA_1, {"text": "hi", "encoding": "opus", "container": "wav"}, "container"),
         (AURA_1, {"text": "hi", "encoding": "linear16", "bit_rate": 48000}, "bit_rate"),
-        (MELOTTS, {"prompt": ""}, "at '/prompt'"),
         (MELOTTS, {"text": "Hello"}, "'prompt' is a required property"),
     ],
 )
@@ -142,6 +144,55 @@ async def test_schema_invalid_json_is_400_5006(
     assert code == 5006
     assert message.startswith("AiError: Bad input: ")
     assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [(AURA_1, {"text": ""}), (AURA_2_EN, {"text": "   "}), (MELOTTS, {"prompt": "", "lang": "en"})],
+)
+async def test_empty_tts_text_is_400_8007(
+    http: aiohttp.ClientSession, emulator: Emulator, model: str, body: dict[str, Any]
+) -> None:
+    """§9 C6."""
+    async with http.post(emulator.run_url(model), json=body) as resp:
+        assert resp.status == 400
+        assert error_of(await resp.json())[0] == 8007
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [({"prompt": "Hi.", "lang": "es"}, 404, 8002), ({"prompt": "Hi.", "lang": "fr"}, 404, 8002),
+     ({"prompt": "Hi.", "lang": "EN"}, 500, 3001), ({"prompt": "Hi."}, 500, 3001)],
+)  # fmt: skip
+async def test_melotts_refuses_spanish_french_and_non_lower_case_lang(
+    http: aiohttp.ClientSession, emulator: Emulator, body: dict[str, Any], status: int, code: int
+) -> None:
+    """§9 C4: es/fr → 404/8002 "Invalid input"; upper-case or missing lang → 500."""
+    async with http.post(emulator.run_url(MELOTTS), json=body) as resp:
+        assert resp.status == status
+        assert error_of(await resp.json())[0] == code
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retry_after"),
+    [(4006, 429, None), (3036, 429, None), (3021, 429, 7), (10000, 401, None), (5035, 403, None)],
+)
+async def test_refused_websocket_handshake_carries_the_v4_body(
+    http: aiohttp.ClientSession, emulator: Emulator, code: int, status: int, retry_after: int | None
+) -> None:
+    """§9 C11: injected failures refuse a WebSocket handshake with the v4 JSON body (and
+    ``Retry-After``), the same as a REST call; 4006/3036 carry the daily allocation text."""
+    emulator.faults.fail_next(1, status=status, code=code, retry_after=retry_after)
+    url = emulator.run_url("@cf/deepgram/flux") + "?encoding=linear16&sample_rate=16000"
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode()}  # fmt: skip
+    async with http.get(url, headers=headers) as resp:
+        assert resp.status == status
+        assert resp.headers.get("Retry-After") == (str(retry_after) if retry_after else None)
+        assert "cf-ai-neurons" in resp.headers
+        got_code, message = error_of(await resp.json())
+    assert got_code == code
+    assert ("daily free allocation" in message) == (code in (4006, 3036))
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import pytest
 
 from wyoming_server.emulator import DEFAULT_API_TOKEN, Emulator, EmulatorProcess
 
-SPEECH = Path(__file__).resolve().parents[1] / "data"
+SPEECH = Path(__file__).resolve().parents[1] / "data"  # the recordings, with their licence
 CAPACITY = "Capacity temporarily exceeded, please try again."
 MELOTTS = "@cf/myshell-ai/melotts"
 
@@ -32,7 +32,7 @@ async def http(emulator: Emulator) -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def melotts(http: aiohttp.ClientSession, base: Any) -> tuple[int, dict[str, Any]]:
-    async with http.post(base.run_url(MELOTTS), json={"prompt": "Hi."}) as resp:
+    async with http.post(base.run_url(MELOTTS), json={"prompt": "Hi.", "lang": "en"}) as resp:
         return resp.status, await resp.json()
 
 

@@ -105,3 +105,21 @@ async def test_streaming_models_through_the_wyoming_server(
             spoken, spoken_rate = pcm_of(await read_until(tts, ["audio-stop"]))
     assert events[-1].data["text"] == CANNED_TEXT
     assert len(spoken) / 2 / spoken_rate > len(TEXT) * SECONDS_PER_CHARACTER * 0.5
+
+
+async def test_model_calls_are_counted_by_transport(
+    client: WorkersAIClient, load_emulator: EmulatorProcess
+) -> None:
+    await load_emulator.request_counts(reset=True)
+    await client.synthesize_pcm("@cf/deepgram/aura-2-en", TEXT)
+    async with client.speak("@cf/deepgram/aura-2-en", speaker="luna", sample_rate=24000) as speak:
+        await speak.send_text(TEXT)
+        async for _ in speak.flushed_audio(timeout=10):
+            pass
+    await load_emulator.set_faults(fail_next=1, status=500, code=3001)
+    await client.transcribe_pcm("@cf/openai/whisper-tiny-en", bytes(3200), 16000)  # 1 retry
+    counts = await load_emulator.request_counts(reset=True)
+    assert counts["rest"]["@cf/deepgram/aura-2-en"] == 1
+    assert counts["websocket"] == {"@cf/deepgram/aura-2-en": 1}
+    assert counts["rest"]["@cf/openai/whisper-tiny-en"] == 2  # the failed call counts too
+    assert await load_emulator.request_counts() == {"rest": {}, "websocket": {}}

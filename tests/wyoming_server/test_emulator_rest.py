@@ -192,17 +192,36 @@ async def test_aura_answers_mp3_that_says_the_text(
     assert words(await transcribe(http, emulator, mp3)) == PHRASE_WORDS
 
 
-async def test_melotts_answers_base64_mp3_in_the_envelope(
-    http: aiohttp.ClientSession, emulator: Emulator
+@pytest.mark.parametrize("lang", ["en", "zh", "ja", "ko"])
+async def test_melotts_answers_base64_wav_in_the_envelope(
+    http: aiohttp.ClientSession, emulator: Emulator, lang: str
 ) -> None:
+    """§9 C3: result.audio is base64 WAV (RIFF, 44.1 kHz, mono, 16-bit), not MP3."""
     url = emulator.run_url("@cf/myshell-ai/melotts")
-    async with http.post(url, json={"prompt": PHRASE, "lang": "en"}) as resp:
+    async with http.post(url, json={"prompt": PHRASE, "lang": lang}) as resp:
         assert resp.status == 200
+        assert float(resp.headers["cf-ai-neurons"]) > 0  # §9 C12
         result = result_of(await resp.json())
     assert_output_schema("@cf/myshell-ai/melotts", result)
     assert set(result) == {"audio"}
-    mp3 = base64.b64decode(result["audio"], validate=True)
-    assert words(await transcribe(http, emulator, mp3)) == PHRASE_WORDS
+    data = base64.b64decode(result["audio"], validate=True)
+    with wave.open(io.BytesIO(data)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (44100, 1, 2)
+    if lang == "en":
+        assert words(await transcribe(http, emulator, data)) == PHRASE_WORDS
+
+
+async def test_aura_rest_may_ignore_the_encoding(
+    http: aiohttp.ClientSession, emulator: Emulator
+) -> None:
+    """§9 C10 as a fault: MP3 although linear16 was asked for."""
+    emulator.faults.aura_rest_ignores_encoding = True
+    body = {"text": "Hello.", "encoding": "linear16", "container": "none", "sample_rate": 24000}
+    async with http.post(emulator.run_url("@cf/deepgram/aura-1"), json=body) as resp:
+        assert resp.status == 200
+        assert resp.content_type == "audio/mpeg"
+        data = await resp.read()
+    assert data[:3] == b"ID3" or data[0] == 0xFF
 
 
 async def test_aura_output_encodings(http: aiohttp.ClientSession, emulator: Emulator) -> None:

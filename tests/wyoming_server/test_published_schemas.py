@@ -16,12 +16,11 @@ import pytest
 
 from wyoming_server.emulator import schemas as emulator_schemas
 from wyoming_server.emulator.rest_asr import NOVA_3_LANGUAGES as EMULATOR_NOVA3_LANGUAGES
-from wyoming_server.emulator.rest_tts import MELOTTS_LANGUAGES as EMULATOR_MELOTTS_LANGUAGES
+from wyoming_server.emulator.rest_tts import MELOTTS_REFUSED as EMULATOR_MELOTTS_REFUSED
 from wyoming_server.workers_ai import catalog
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "schemas"
 AURA = ["aura-1", "aura-2-en", "aura-2-es"]
-FIDELITY = "§9 {}: fixed by fidelity branch"
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -69,17 +68,15 @@ def test_flux_is_english_only() -> None:
     assert list(catalog.get_model(catalog.FLUX).languages) == schema("flux")["languages"]
 
 
-@pytest.mark.xfail(strict=True, reason=FIDELITY.format("C4"))
 def test_catalog_melotts_languages_are_the_observed_ones() -> None:
     """§9 C4: ``lang`` en, zh, ja, ko answer 200; es and fr 404/8002."""
     assert list(catalog.get_model(catalog.MELOTTS).languages) == schema("melotts")["languages"]
 
 
-@pytest.mark.xfail(strict=True, reason=FIDELITY.format("C4"))
 def test_emulator_melotts_refuses_what_workers_ai_refuses() -> None:
     """The emulator must answer es/fr with 404/8002 like Workers AI (§9 C4)."""
-    assert {"es", "fr"}.isdisjoint(EMULATOR_MELOTTS_LANGUAGES)
-    assert set(schema("melotts")["languages"]) <= set(EMULATOR_MELOTTS_LANGUAGES)
+    assert {"es", "fr"} <= EMULATOR_MELOTTS_REFUSED
+    assert set(schema("melotts")["languages"]).isdisjoint(EMULATOR_MELOTTS_REFUSED)
 
 
 def test_melotts_schema_default_is_english() -> None:

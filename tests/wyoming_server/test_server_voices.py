@@ -22,13 +22,13 @@ DEFAULT = "aura-2-en-luna"
     [
         (VoiceRequest(), ("@cf/deepgram/aura-2-en", "luna", "en")),
         (VoiceRequest(name="aura-1-zeus"), ("@cf/deepgram/aura-1", "zeus", "en")),
-        (VoiceRequest(name="melotts-fr"), ("@cf/myshell-ai/melotts", None, "fr")),
+        (VoiceRequest(name="melotts-zh"), ("@cf/myshell-ai/melotts", None, "zh")),
         # A speaker of the same model replaces the voice's speaker; melotts has none.
         (
             VoiceRequest(name="aura-2-en-luna", speaker="Orion"),
             ("@cf/deepgram/aura-2-en", "orion", "en"),
         ),
-        (VoiceRequest(name="melotts-es", speaker="x"), ("@cf/myshell-ai/melotts", None, "es")),
+        (VoiceRequest(name="melotts-ko", speaker="x"), ("@cf/myshell-ai/melotts", None, "ko")),
         # A model instead of a voice: its default speaker or the requested language.
         (VoiceRequest(name="aura-2-es"), ("@cf/deepgram/aura-2-es", "aquila", "es")),
         (
@@ -41,7 +41,7 @@ DEFAULT = "aura-2-en-luna"
         (VoiceRequest(speaker="angus"), ("@cf/deepgram/aura-1", "angus", "en")),
         (VoiceRequest(language="en-US"), ("@cf/deepgram/aura-2-en", "luna", "en")),
         (VoiceRequest(language="es_MX"), ("@cf/deepgram/aura-2-es", "aquila", "es")),
-        (VoiceRequest(language="fr"), ("@cf/myshell-ai/melotts", None, "fr")),
+        (VoiceRequest(language="ja-JP"), ("@cf/myshell-ai/melotts", None, "ja")),
     ],
 )
 def test_resolve_voice(request_: VoiceRequest, expected: tuple[str, str | None, str]) -> None:
@@ -57,6 +57,11 @@ def test_resolve_voice(request_: VoiceRequest, expected: tuple[str, str | None, 
         VoiceRequest(name="aura-2-en-luna", speaker="sirio"),  # an aura-2-es speaker
         VoiceRequest(name="@cf/openai/whisper"),  # not a TTS model
         VoiceRequest(name="melotts", language="de"),
+        # Workers AI refuses MeloTTS Spanish and French (404/8002): no such voices.
+        VoiceRequest(name="melotts-es"),
+        VoiceRequest(name="melotts-fr"),
+        VoiceRequest(name="melotts", language="fr"),
+        VoiceRequest(language="fr"),
         VoiceRequest(speaker="nobody"),
         VoiceRequest(language="tlh"),
     ],

@@ -17,7 +17,6 @@ from wyoming_server.workers_ai.usage import (
     UsageMeter,
     UsageRecord,
     estimate_neurons,
-    neurons_from_headers,
     usd_beyond_free,
 )
 
@@ -38,9 +37,6 @@ def test_estimates_follow_the_price_list() -> None:
     assert estimate_neurons(catalog.NOVA_3, Transport.REST) is None
     assert usd_beyond_free(9_000) == 0
     assert usd_beyond_free(11_000) == pytest.approx(0.011)
-    assert neurons_from_headers({"cf-ai-neurons": "12.5"}) == 12.5
-    assert neurons_from_headers({"cf-ai-neurons": "nan"}) is None
-    assert neurons_from_headers({}) is None
 
 
 def test_a_new_utc_day_starts_at_midnight() -> None:

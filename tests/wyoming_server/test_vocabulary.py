@@ -60,7 +60,12 @@ def test_request_options_per_model() -> None:
 async def client(emulator: Emulator) -> AsyncIterator[WorkersAIClient]:
     async with aiohttp.ClientSession() as session:
         yield WorkersAIClient(
-            session, emulator.account_id, emulator.api_token, api_base_url=emulator.base_url
+            session,
+            emulator.account_id,
+            emulator.api_token,
+            api_base_url=emulator.base_url,
+            deadline=60.0,  # two cores shared by many test runs
+            request_timeout=60.0,
         )
 
 

@@ -62,3 +62,39 @@ def test_garbage_is_not_audio() -> None:
         audio.decode_audio(b"this is not audio at all" * 10)
     with pytest.raises(audio.AudioFormatError):
         audio.read_wav(b"nope")
+
+
+def _mp3_without_tag(pcm: bytes, rate: int) -> bytes:
+    import io  # noqa: PLC0415
+
+    import av  # noqa: PLC0415
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp3", options={"write_xing": "0", "id3v2_version": "0"}) as mp3:
+        stream = mp3.add_stream("libmp3lame", rate=rate, layout="mono")
+        samples = np.frombuffer(pcm, np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            mp3.mux(packet)
+    return out.getvalue()
+
+
+def test_containers_are_recognised_from_their_bytes() -> None:
+    """Workers AI's audio is labelled by its bytes (MeloTTS sends WAV under an MP3 schema; aura
+    may send MP3 when linear16 was asked), and raw PCM is never mistaken for MP3."""
+    pcm, rate, _, _ = _read("living_room_light_en.wav")
+    wav = (SPEECH / "living_room_light_en.wav").read_bytes()
+    mp3 = _mp3_without_tag(pcm, rate)
+    assert mp3[:3] != b"ID3"
+    assert audio.sniff_container(wav) == "wav"
+    assert audio.wav_sample_rate(wav) == 16000
+    assert audio.sniff_container(mp3) == "mp3"
+    assert audio.sniff_container(b"ID3\x04\x00" + bytes(20)) == "mp3"
+    assert audio.sniff_container(audio.encode_flac(pcm, rate)) == "flac"
+    assert audio.sniff_container(b"OggS\x00\x02" + bytes(20)) == "ogg"
+    # Raw s16le PCM whose first samples look like an MPEG frame sync (0xFF 0xFx ...).
+    noise = np.random.default_rng(1).integers(-32768, 32767, 48000, dtype=np.int16).tobytes()
+    for start in (b"\xff\xff", b"\xff\xfb", b"\xff\xf3\x90\x64"):
+        assert audio.sniff_container(start + noise) is None
+    assert audio.sniff_container(pcm) is None

@@ -13,7 +13,7 @@ import pytest
 from wyoming_server.emulator import Emulator
 from wyoming_server.workers_ai import WorkersAIClient, audio, catalog, errors
 
-SPEECH = Path(__file__).resolve().parents[1] / "data"
+SPEECH = Path(__file__).resolve().parents[1] / "data"  # the recordings, with their licence
 LIGHT = "turn on the living room light"
 LAMP = "turn on the living room lamp"
 
@@ -36,6 +36,7 @@ async def client(emulator: Emulator) -> AsyncIterator[WorkersAIClient]:
             emulator.api_token,
             api_base_url=emulator.base_url,
             deadline=20.0,
+            request_timeout=20.0,  # the emulator's models on a busy machine, not a voice path
         )
 
 
@@ -154,11 +155,15 @@ async def test_verify_and_credential_errors(emulator: Emulator) -> None:
         bad_account = WorkersAIClient(
             session, "f" * 32, emulator.api_token, api_base_url=emulator.base_url
         )
-        with pytest.raises(errors.AccountNotFoundError):
+        # §9 C5: a wrong account ID is 401/10000 on /ai/run, 403 on /ai/models/search.
+        with pytest.raises(errors.AuthenticationError) as search_refused:
             await bad_account.verify()
-        with pytest.raises(errors.AccountNotFoundError):
+        assert search_refused.value.status == 403
+        with pytest.raises(errors.AuthenticationError) as run_refused:
             async with bad_account.speak("aura-1"):
                 pass
+        assert (run_refused.value.status, run_refused.value.code) == (401, 10000)
+        assert "account ID" in str(run_refused.value)
 
 
 async def test_capacity_error_is_retried(client: WorkersAIClient, emulator: Emulator) -> None:

@@ -282,14 +282,32 @@ async def test_aura_rejects_speaker_of_another_model(
     assert rec.requests == []
 
 
-async def test_melotts_sends_prompt_and_decodes_base64_mp3(
+@pytest.mark.parametrize(
+    ("data", "content_type"),
+    [(b"RIFF\x24\x00\x00\x00WAVEfmt ", "audio/wav"), (b"ID3xyz", "audio/mpeg")],
+)
+async def test_melotts_sends_prompt_and_labels_the_audio_by_its_bytes(
+    recorder: tuple[Recorder, WorkersAIClient], data: bytes, content_type: str
+) -> None:
+    """Workers AI answers MeloTTS as WAV although the schema says MP3 (§9 C3): the label
+    comes from the bytes."""
+    rec, client = recorder
+    rec.answer_json(envelope({"audio": base64.b64encode(data).decode()}))
+    result = await client.synthesize("@cf/myshell-ai/melotts", "Ni hao.", language="zh-CN")
+    assert json.loads(rec.requests[0]["body"]) == {"prompt": "Ni hao.", "lang": "zh"}
+    assert result.audio == data
+    assert result.content_type == content_type
+
+
+async def test_melotts_refuses_spanish_and_french_before_calling(
     recorder: tuple[Recorder, WorkersAIClient],
 ) -> None:
+    """§9 C4: Workers AI answers es/fr with 404/8002; the client does not even ask."""
     rec, client = recorder
-    rec.answer_json(envelope({"audio": base64.b64encode(b"ID3xyz").decode()}))
-    result = await client.synthesize("@cf/myshell-ai/melotts", "Bonjour.", language="fr-FR")
-    assert json.loads(rec.requests[0]["body"]) == {"prompt": "Bonjour.", "lang": "fr"}
-    assert result.audio == b"ID3xyz"
+    for language in ("fr-FR", "es"):
+        with pytest.raises(errors.InvalidInputError):
+            await client.synthesize("@cf/myshell-ai/melotts", "Hola.", language=language)
+    assert rec.requests == []
 
 
 @pytest.mark.parametrize(
@@ -302,6 +320,10 @@ async def test_melotts_sends_prompt_and_decodes_base64_mp3(
         (400, 5006, errors.InvalidInputError),
         (400, 3010, errors.InvalidInputError),
         (429, 3036, errors.QuotaExceededError),
+        (429, 4006, errors.QuotaExceededError),  # the daily allocation in practice (§9 C2)
+        (400, 7000, errors.InvalidInputError),  # unknown model (§9 C6)
+        (400, 8007, errors.InvalidInputError),  # empty TTS text (§9 C6)
+        (404, 8002, errors.InvalidInputError),  # MeloTTS es/fr (§9 C4)
         (200, 5006, errors.InvalidInputError),  # HTTP 200 with success:false is a failure (§1.3)
     ],
 )
@@ -316,6 +338,21 @@ async def test_error_envelopes_map_to_typed_errors_without_retry(
     assert (info.value.code, info.value.status) == (code, status)
     assert TOKEN not in str(info.value)
     assert len(rec.requests) == 1  # not retried
+
+
+async def test_daily_allocation_text_is_a_quota_error_whatever_the_code(
+    recorder: tuple[Recorder, WorkersAIClient],
+) -> None:
+    """§9 C2: the text decides, and the message says when it resets and what to do."""
+    rec, client = recorder
+    text = "you have used up your daily free allocation of 10,000 neurons, please upgrade"
+    rec.answer_json(failure(3040, text), status=429)
+    with pytest.raises(errors.QuotaExceededError) as info:
+        await client.transcribe("whisper-tiny-en", b"x")
+    assert not info.value.retryable
+    assert "00:00 UTC" in str(info.value)
+    assert "Workers Paid plan" in str(info.value)
+    assert len(rec.requests) == 1
 
 
 async def test_retryable_errors_are_retried_then_succeed(

@@ -9,6 +9,16 @@ ASR model and a Piper voice for every TTS model (each speaker at its own speakin
     async with Emulator() as emu:          # http://127.0.0.1:PORT/client/v4
         emu.faults.fail_next(1, status=429, code=3040)
 
+Follows workers-ai-speech-api.md §9 (rows C1-C12) where it overrides the earlier sections:
+flux closes after ``CloseStream`` without ``EndOfTurn`` and without a close status code; melotts
+answers base64 WAV (44.1 kHz mono 16-bit) and refuses ``lang`` es/fr with 404/8002 (upper-case
+or missing ``lang``: 500); a wrong account ID gets 401/10000 on ``/ai/run`` and 403/10000 on
+``/ai/models/search``; unknown model 400/7000; empty TTS text 400/8007; the aura WebSocket
+serves 20 ``Flush`` per 60 s, then answers ``Warning`` and serves no more; nova-3 finalizes
+continuous speech every few seconds; every response carries ``cf-ai-neurons``. Faults inject
+the rest: 4006/3036 (daily free allocation), 3021 with ``Retry-After``, 5035, 10000, also on
+WebSocket handshakes with the v4 JSON body (C11); aura REST ignoring ``encoding`` (C10).
+
 Known differences from Cloudflare (choices where the doc marks facts UNVERIFIED or unknown):
 
 - Models: Whisper tiny.en (English only) answers for every ASR model; a requested non-English
@@ -20,16 +30,24 @@ Known differences from Cloudflare (choices where the doc marks facts UNVERIFIED 
   are accepted and ignored; ``keyterm``/``keywords`` become Whisper hotwords;
   ``queueRequest=true`` (async batch) is refused with 3010.
 - Streaming: nova-3 takes linear16/mulaw/alaw only (no containerized audio); endpointing is
-  energy-based with a 300 ms floor (Deepgram's default is 10 ms) and a segment is finalized
-  after 10 s without a pause. Flux's end-of-turn confidence is the silence after speech in
+  energy-based with a 300 ms floor (Deepgram's default is 10 ms); continuous speech is
+  finalized after 3 s at the next 100 ms pause, at the latest after 5 s (Deepgram's exact
+  cadence is not documented). Flux's end-of-turn confidence is the silence after speech in
   seconds (capped at 1). Deepgram ``Configure``/``ForceEndTurn`` and unknown messages close
-  the socket with 1008. The 21st ``Flush`` in 60 s gets a ``Warning`` and is still served.
+  the socket with 1008. The flush limit counts served flushes in a sliding 60 s window (whether
+  Deepgram's window slides or resets is not documented); a refused flush's text is dropped.
 - Errors: flux over REST → 400/5006; undecodable audio, bad base64 or JSON → 400/3010; a body
   without Content-Length → 411/3003; above 25 MB → 413/3006; unknown paths → 404/7000. The
-  token is checked before the account (so 7003 needs a valid token); only
-  ``Authorization: Bearer`` is accepted. Non-MP3 aura Content-Types (``audio/wav``...) are
-  guesses; aura ``text`` is limited to 2000 characters (Deepgram's limit); melotts ``lang``
-  must be one of en, es, fr, zh, ja/jp, ko/kr.
+  token is checked before the account; only ``Authorization: Bearer`` is accepted. The 8007
+  and 7000 message texts, the 403 code on the models search for a wrong account, and the
+  melotts 500 body are the emulator's (not seen). Non-MP3 aura Content-Types
+  (``audio/wav``...) are guesses; aura ``text`` is limited to 2000 characters (Deepgram's
+  limit); melotts codes other than es/fr speak English.
+- ``cf-ai-neurons``: list prices (per audio minute, per 1,000 characters); ``0`` on errors and
+  on WebSocket handshakes (what Cloudflare reports for WebSocket sessions is unknown).
+- Network: answers at loopback speed unless the ``rtt_ms`` fault (``--rtt-ms``) is set: then
+  one round trip per HTTP request or WebSocket handshake, two more on a new connection, and
+  every WebSocket message one round trip after its cause; no jitter, no loss.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from . import billing, control, listen_v1, listen_v2, network, rest_asr, rest_tts, speak_v1
+from . import control, listen_v1, listen_v2, network, neurons, rest_asr, rest_tts, speak_v1
 from .auth import check_account, check_token
 from .config import CONTROL_PREFIX, EmulatorConfig
 from .context import EmulatorContext, check_body_headers, read_body
@@ -54,7 +54,7 @@ def create_app(config: EmulatorConfig, faults: Faults) -> web.Application:
         client_max_size=config.max_request_bytes + 1, middlewares=[_cloudflare_errors]
     )
     app[CONTEXT_KEY] = EmulatorContext(config=config, faults=faults)
-    app.on_response_prepare.append(billing.add_header)
+    app.on_response_prepare.append(neurons.add_header)
     app.router.add_post(_RUN_PATH, _run_rest)
     app.router.add_get(_RUN_PATH, _run_websocket, allow_head=False)
     app.router.add_get("/client/v4/accounts/{account_id}/ai/models/search", _models_search)
@@ -84,12 +84,13 @@ async def _cloudflare_errors(
 
 
 async def _api_preamble(request: web.Request, *, model_call: bool) -> EmulatorContext:
-    """Latency fault, auth (401/10000), account (404/7003), injected failures (model calls)."""
+    """Latency fault, auth (401/10000), account (401/10000 on model calls, 403/10000 on the
+    models search; §9 C5), injected failures (model calls)."""
     context = request.app[CONTEXT_KEY]
     if context.faults.latency_ms > 0:
         await asyncio.sleep(context.faults.latency_ms / 1000)
     check_token(request, context.config.api_token)
-    check_account(request, context.config.account_id)
+    check_account(request, context.config.account_id, status=401 if model_call else 403)
     if model_call:
         failure = context.faults.take_failure()
         if failure is not None:

@@ -1,7 +1,8 @@
 """Authentication and account routing, as Cloudflare's v4 API answers them.
 
-workers-ai-speech-api.md §1.2 (``Authorization: Bearer <token>``), §2.1 (10000 / 401) and
-cloudflare/workers-sdk#2100 (7003 / 404 for an account ID that does not route).
+workers-ai-speech-api.md §1.2 (``Authorization: Bearer <token>``), §2.1 (10000 / 401) and §9 C5:
+a wrong account ID with a valid token gets 401/10000 on ``/ai/run`` and 403/10000 on
+``/ai/models/search`` (live probes), not 404/7003.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hmac
 
 from aiohttp import web
 
-from .errors import authentication_error, routing_error
+from .errors import AUTHENTICATION_ERROR, CloudflareError, authentication_error
 
 
 def check_token(request: web.Request, api_token: str) -> None:
@@ -28,11 +29,11 @@ def check_token(request: web.Request, api_token: str) -> None:
         raise authentication_error()
 
 
-def check_account(request: web.Request, account_id: str) -> None:
+def check_account(request: web.Request, account_id: str, *, status: int = 401) -> None:
     """Accept only the emulator's own account ID.
 
-    Raises :class:`~.errors.CloudflareError` 404/7003 ("Could not route to <path>, perhaps your
-    object identifier is invalid?") for any other.
+    Raises :class:`~.errors.CloudflareError` ``status``/10000 "Authentication error" for any
+    other (401 on ``/ai/run``, 403 on ``/ai/models/search``; §9 C5).
     """
     if request.match_info.get("account_id") != account_id:
-        raise routing_error(request.path)
+        raise CloudflareError(status, AUTHENTICATION_ERROR, "Authentication error")

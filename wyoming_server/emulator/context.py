@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from .config import EmulatorConfig
 from .errors import length_required, request_too_large
@@ -210,6 +210,26 @@ class ServerSocket:
     def forget(self) -> None:
         """Unregister from the context (call when the handler ends)."""
         self.context.sessions.discard(self)
+
+    async def close_without_code(self) -> None:
+        """Close with a close frame that carries no status code (aiohttp's client then
+        reports close code 0), as flux does after ``CloseStream`` (§9 C1)."""
+        if self.closed:
+            return
+        writer: Any = self.ws._writer  # private: aiohttp always sends a code
+        if writer is None:
+            return
+
+        async def close_frame(code: int = 1000, message: bytes | str = b"") -> None:
+            try:
+                await writer.send_frame(b"", WSMsgType.CLOSE)
+            finally:
+                writer._closing = True
+
+        writer.close = close_frame
+        async with self._send_lock:
+            if not self.ws.closed:
+                await self.ws.close()
 
     async def close(self, code: int = 1000, message: str = "") -> None:
         """Close with a close frame (unless already closed or dropped), after the messages

@@ -1,7 +1,8 @@
 """Cloudflare v4 error envelopes as the emulator answers them.
 
 Codes, HTTP statuses and messages come from workers-ai-speech-api.md §1.3 (envelope) and §2.1
-(error table, plus codes seen in the wild: 10000, 5006, 3010, 7003).
+(error table, plus codes seen in the wild: 10000, 5006, 3010) and §9, which overrides them:
+unknown model 400/7000, empty TTS text 400/8007, MeloTTS language refused 404/8002 (C4-C6).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from aiohttp import web
 # Error codes (workers-ai-speech-api.md §2.1).
 AUTHENTICATION_ERROR = 10000
 ROUTING_ERROR = 7003
-NO_SUCH_MODEL = 5007
+NO_SUCH_MODEL = 7000
+EMPTY_TEXT = 8007
+INVALID_INPUT_8002 = 8002
 BAD_INPUT = 5006
 INVALID_INPUT = 3010
 INCOMPLETE_REQUEST = 3003
@@ -29,11 +32,14 @@ class CloudflareError(Exception):
     error message, e.g. ``CloudflareError(401, 10000, "Authentication error")``.
     """
 
-    def __init__(self, status: int, code: int, message: str) -> None:
+    def __init__(
+        self, status: int, code: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {code} {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
     def envelope(self) -> dict[str, Any]:
         """The failure envelope ``{"result":null,"success":false,"errors":[...],"messages":[]}``."""
@@ -41,7 +47,7 @@ class CloudflareError(Exception):
 
     def response(self) -> web.Response:
         """The HTTP response Cloudflare gives for this error."""
-        return web.json_response(self.envelope(), status=self.status)
+        return web.json_response(self.envelope(), status=self.status, headers=self.headers)
 
 
 def error_envelope(code: int, message: str) -> dict[str, Any]:
@@ -74,7 +80,8 @@ def routing_error(path: str) -> CloudflareError:
 
 
 def no_such_model(model_id: str) -> CloudflareError:
-    """Unknown model: HTTP 400, code 5007 (§2.1)."""
+    """Unknown model: HTTP 400, code 7000 (§9 C6; the errors page's 5007 is not what live
+    probes got)."""
     return CloudflareError(400, NO_SUCH_MODEL, f"No such model {model_id} or task")
 
 
@@ -106,3 +113,14 @@ def length_required() -> CloudflareError:
 def request_too_large() -> CloudflareError:
     """Body above the size limit: HTTP 413, code 3006 (§2.1)."""
     return CloudflareError(413, REQUEST_TOO_LARGE, "Request is too large")
+
+
+def empty_text() -> CloudflareError:
+    """Empty TTS text: HTTP 400, code 8007 (§9 C6; the message is the emulator's)."""
+    return CloudflareError(400, EMPTY_TEXT, "Invalid input: text must not be empty")
+
+
+def language_refused() -> CloudflareError:
+    """A MeloTTS ``lang`` Workers AI refuses (es, fr): HTTP 404, code 8002 "Invalid input"
+    (§9 C4)."""
+    return CloudflareError(404, INVALID_INPUT_8002, "Invalid input")

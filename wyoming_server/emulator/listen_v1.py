@@ -8,6 +8,11 @@ growing segment re-transcribed at most every 0.5 s of new audio), final (``is_fi
 energy-based) follows speech; ``from_finalize:true`` after ``Finalize``); ``SpeechStarted``
 (``vad_events=true``); ``UtteranceEnd`` (``utterance_end_ms`` + ``interim_results``);
 ``Metadata`` after ``CloseStream``, then close (1000).
+
+Continuous speech is finalized every few seconds, as Deepgram does (§9 issue 7): once a
+segment is :data:`SOFT_SEGMENT` long it is finalized (``is_final:true``, ``speech_final:false``)
+at its next short pause between words (:data:`WORD_PAUSE`), at the latest at
+:data:`MAX_SEGMENT`. So ``Finalize`` never re-recognises more than a few seconds.
 """
 
 from __future__ import annotations
@@ -41,8 +46,12 @@ MIN_ENDPOINT_MS = 300
 """Shortest pause (ms) the energy-based endpointing honours."""
 DEFAULT_ENDPOINTING_MS = 10
 """Deepgram's default ``endpointing`` (ms)."""
-MAX_SEGMENT = 10 * WHISPER_RATE
-"""A segment is finalized (``speech_final:false``) after 10 s without a pause (samples)."""
+SOFT_SEGMENT = 3 * WHISPER_RATE
+"""From this length on, a segment is finalized at the next pause between words (samples)."""
+WORD_PAUSE = samples_for_ms(100)
+"""A pause this long inside speech is a place to finalize a long segment (samples)."""
+MAX_SEGMENT = 5 * WHISPER_RATE
+"""A segment is finalized (``speech_final:false``) after 5 s without any pause (samples)."""
 STREAM_ENCODINGS = ("linear16", "mulaw", "alaw")
 SAMPLE_RATES = range(8000, 48001)
 
@@ -152,9 +161,15 @@ class ListenV1Session(ListenSession):
             if end is None:
                 break
             await self._finalize_segment(end, speech_final=True)
-        # No pause for too long: finalize anyway.
-        while limit - self.segment_start >= MAX_SEGMENT:
-            await self._finalize_segment(self.segment_start + MAX_SEGMENT, speech_final=False)
+        # Continuous speech: finalize every few seconds, at a pause between words if any.
+        while limit - self.segment_start >= SOFT_SEGMENT:
+            soft_end = self.segment_start + SOFT_SEGMENT
+            cut = buffer.endpoint(soft_end - WORD_PAUSE, limit, WORD_PAUSE)
+            if cut is None or cut - self.segment_start > MAX_SEGMENT:
+                if limit - self.segment_start < MAX_SEGMENT:
+                    break
+                cut = self.segment_start + MAX_SEGMENT
+            await self._finalize_segment(cut, speech_final=False)
         await self._maybe_utterance_end(limit)
         # Interim results on the growing segment.
         if (

@@ -13,7 +13,10 @@ Server → client: ``Connected`` first, then ``TurnInfo`` messages on the audio 
 End-of-turn confidence is the emulator's stand-in for Flux's model: the silence after the last
 speech in seconds (capped at 1.0), so the turn ends after ``eot_threshold`` seconds of silence
 (0.7 s by default) or at ``eot_timeout_ms`` of silence, whichever is first. ``CloseStream``
-ends a pending turn (``EndOfTurn`` if there was speech) and closes (1000).
+decodes the audio received so far, sends an ``Update`` with the turn's transcript, and closes
+**without ``EndOfTurn`` and without a close status code** (the close frame has no payload), as
+Flux does (https://developers.deepgram.com/docs/flux/close-stream, §9 C1: "treat the most recent
+Update as the final transcript").
 
 Like the real model, a turn is recognised incrementally: each stretch of speech that ends in a
 short pause (:data:`SEGMENT_PAUSE`, below any end-of-turn threshold) is transcribed once, and
@@ -160,8 +163,10 @@ class FluxSession(ListenSession):
 
     async def on_close(self, position: int) -> None:
         if self.in_turn:
-            await self._end_turn(max(position, self.tick_end), confidence=1.0)
-        await self.sock.close(1000)
+            end = max(position, self.tick_end)
+            transcript = await self._turn_transcript()
+            await self._turn_info("Update", self.turn_start, end, transcript, 0.0)
+        await self.sock.close_without_code()
 
     async def _tick(self, end: int, *, newest: bool) -> None:
         start, self.tick_end = self.tick_end, end

@@ -149,6 +149,11 @@ class EmulatorProcess:
         (``GET /__emulator__/network``, see :class:`~.network.NetworkStats`)."""
         return await self._control("GET", None, "network")
 
+    async def request_counts(self, *, reset: bool = False) -> dict[str, dict[str, int]]:
+        """Model calls received so far, ``{"rest": {model: n}, "websocket": {model: n}}``;
+        ``reset`` zeroes the counts (after reading them)."""
+        return await self._control("DELETE" if reset else "GET", None, "requests")
+
     async def _control(
         self, method: str, payload: dict[str, Any] | None, path: str = "faults"
     ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
-from . import asr, audio, billing, schemas
+from . import asr, audio, neurons, schemas
 from .asr import Options
 from .context import EmulatorContext
 from .errors import bad_input, incomplete_request, invalid_input, success_envelope
@@ -88,7 +88,7 @@ async def handle_whisper(
     else:
         data = body
     samples = decode(data)
-    billing.bill_audio(request, model, len(samples) / audio.WHISPER_RATE)
+    neurons.charge(request, model.model_id, seconds=len(samples) / audio.WHISPER_RATE)
     transcript = await asr.transcribe(samples, Options(), context.faults.model_latency_ms)
     return web.json_response(success_envelope(whisper_result(transcript)))
 
@@ -135,7 +135,7 @@ async def handle_whisper_turbo(
     if options.beam_size < 1:
         raise invalid_input("beam_size must be >= 1")
     samples = decode(data)
-    billing.bill_audio(request, model, len(samples) / audio.WHISPER_RATE)
+    neurons.charge(request, model.model_id, seconds=len(samples) / audio.WHISPER_RATE)
     transcript = await asr.transcribe(samples, options, context.faults.model_latency_ms)
     return web.json_response(success_envelope(whisper_turbo_result(transcript)))
 
@@ -174,7 +174,7 @@ async def handle_nova_3(
         samples = _raw_samples(request, body, str(encoding), int(channels))
     else:
         samples = decode(body)
-    billing.bill_audio(request, model, len(samples) / audio.WHISPER_RATE)
+    neurons.charge(request, model.model_id, seconds=len(samples) / audio.WHISPER_RATE)
     transcript = await asr.transcribe(samples, options, context.faults.model_latency_ms)
     punctuate = bool(instance.get("punctuate") or instance.get("smart_format"))
     channel: dict[str, Any] = {

@@ -1,5 +1,8 @@
-"""REST speech synthesis: aura-1, aura-2-en, aura-2-es (raw audio body) and melotts (base64 MP3
-in the envelope). workers-ai-speech-api.md §5.1-5.3, §5.5, §1.4."""
+"""REST speech synthesis: aura-1, aura-2-en, aura-2-es (raw audio body) and melotts (base64 WAV
+in the envelope). workers-ai-speech-api.md §5.1-5.3, §5.5, §1.4, and §9, which overrides them:
+melotts answers WAV (RIFF, 44.1 kHz mono 16-bit) whatever its schema says, refuses ``lang`` es
+and fr with 404/8002, fails with 500 on an upper-case or missing ``lang`` (C3, C4); empty text
+is 400/8007 (C6); aura may ignore ``encoding`` (C10, the ``aura_rest_ignores_encoding`` fault)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,18 @@ from typing import Any
 
 from aiohttp import web
 
-from . import billing, schemas, tts
+from . import neurons, schemas, tts
 from .audio import OutputFormat, encode
 from .context import EmulatorContext
-from .errors import bad_input, incomplete_request, invalid_input, success_envelope
+from .errors import (
+    CloudflareError,
+    bad_input,
+    empty_text,
+    incomplete_request,
+    invalid_input,
+    language_refused,
+    success_envelope,
+)
 from .formats import rest_format
 from .models import ModelInfo
 from .rest_asr import is_json, parse_json, without_options
@@ -20,10 +31,12 @@ from .voices import speaker_length_scale
 MAX_TEXT_CHARS = 2000
 """Longest aura ``text`` in characters (Deepgram's REST limit, §2.3; Workers AI's is unknown)."""
 
-MELOTTS_LANGUAGES = frozenset({"en", "es", "fr", "zh", "ja", "jp", "ko", "kr"})
-"""melotts ``lang`` values the emulator accepts (upstream MeloTTS languages, §5.5)."""
+MELOTTS_REFUSED = frozenset({"es", "fr"})
+"""melotts ``lang`` values Workers AI refuses with 404/8002 (§9 C4); other lower-case codes
+give audio (en, zh, ja, ko; unknown codes "in some language")."""
 
-_MELOTTS_MP3 = OutputFormat("mp3", "none", 22050, 48000)
+_MELOTTS_WAV = OutputFormat("linear16", "wav", 44100)
+_AURA_DEFAULT = OutputFormat("mp3", "none", 22050, 48000)
 
 
 def _json_payload(request: web.Request, body: bytes, schema: dict[str, Any]) -> dict[str, Any]:
@@ -45,30 +58,42 @@ async def handle_aura(
     payload = _json_payload(request, body, schemas.INPUT_SCHEMAS[model.model_id])
     text = payload.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise invalid_input("text is required and must not be empty")
+        raise empty_text()
     if len(text) > MAX_TEXT_CHARS:
         raise invalid_input(f"text is longer than {MAX_TEXT_CHARS} characters")
     fmt = rest_format(payload)
+    if context.faults.aura_rest_ignores_encoding:
+        fmt = _AURA_DEFAULT  # §9 C10: encoding/container not honoured over REST
     scale = speaker_length_scale(model.model_id, payload.get("speaker"))
     pcm = await tts.synthesize(text, scale, context.faults.model_latency_ms)
     data = encode(pcm, tts.PIPER_RATE, fmt)
-    billing.bill_text(request, model, len(text))
+    neurons.charge(request, model.model_id, chars=len(text))
     return web.Response(body=data, content_type=fmt.content_type)
 
 
 async def handle_melotts(
     request: web.Request, context: EmulatorContext, model: ModelInfo, body: bytes
 ) -> web.StreamResponse:
-    """melotts: JSON ``{prompt, lang?}`` → ``{"result":{"audio":"<base64 MP3>"}}``."""
+    """melotts: JSON ``{prompt, lang}`` → ``{"result":{"audio":"<base64 WAV>"}}`` (§9 C3)."""
+    if body and is_json(request):
+        try:
+            raw = parse_json(body)
+        except CloudflareError:
+            raw = None
+        if isinstance(raw, dict) and isinstance(raw.get("prompt"), str) and not raw["prompt"]:
+            raise empty_text()  # checked before the schema's minLength (§9 C6)
     payload = _json_payload(request, body, schemas.MELOTTS_INPUT)
-    lang = str(payload.get("lang", "en"))
-    if lang.lower() not in MELOTTS_LANGUAGES:
-        raise invalid_input(f"unsupported lang '{lang}'")
+    lang = payload.get("lang")
+    if not isinstance(lang, str) or lang != lang.lower():
+        # §9 C4: upper-case or missing lang → HTTP 500.
+        raise CloudflareError(500, 3001, "Internal server error")
+    if lang in MELOTTS_REFUSED:
+        raise language_refused()
     prompt = str(payload["prompt"])
     if not prompt.strip():
-        raise invalid_input("prompt must not be blank")
-    scale = speaker_length_scale(model.model_id, lang.lower())
+        raise empty_text()
+    scale = speaker_length_scale(model.model_id, lang)
     pcm = await tts.synthesize(prompt, scale, context.faults.model_latency_ms)
-    data = encode(pcm, tts.PIPER_RATE, _MELOTTS_MP3)
-    billing.bill_audio(request, model, len(pcm) / (2 * tts.PIPER_RATE))
+    data = encode(pcm, tts.PIPER_RATE, _MELOTTS_WAV)
+    neurons.charge(request, model.model_id, seconds=len(pcm) / 2 / tts.PIPER_RATE)
     return web.json_response(success_envelope({"audio": base64.b64encode(data).decode()}))

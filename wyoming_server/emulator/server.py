@@ -18,6 +18,7 @@ from .config import (
     DEFAULT_WS_IDLE_TIMEOUT_S,
     EmulatorConfig,
 )
+from .counters import RequestCounter
 from .faults import Faults
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Emulator:
         self.port = port
         self.preload = preload
         self.faults = Faults()
+        self.requests = RequestCounter(api_token)
         self.config = EmulatorConfig(
             account_id=account_id,
             api_token=api_token,
@@ -103,6 +105,7 @@ class Emulator:
             await asr.preload()
             await tts.preload()
         app = create_app(self.config, self.faults)
+        app.middlewares.append(self.requests.middleware)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)

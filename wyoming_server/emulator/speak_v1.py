@@ -6,8 +6,10 @@ Query: ``speaker`` (the model's enum), ``encoding`` (linear16 default, mulaw, al
 Server → client: ``Metadata`` on connect; for each ``Flush``, the audio of the text buffered by
 ``Speak`` messages as binary frames (raw samples, 200 ms each, sent as Piper produces each
 sentence), then ``{"type":"Flushed","sequence_id":n}``. ``Clear`` drops buffered text and
-audio not yet sent → ``Cleared``. ``Close`` closes (1000) after pending flushes. More than 20
-``Flush`` per 60 s → a ``Warning`` (the flush is still served).
+audio not yet sent → ``Cleared``. ``Close`` closes (1000) after pending flushes. At most 20
+``Flush`` per 60 s are served (https://developers.deepgram.com/docs/tts-ws-flush, §9 C8): a
+``Flush`` beyond that gets a ``Warning`` and is not processed (no audio, no ``Flushed``; its
+text is dropped).
 """
 
 from __future__ import annotations
@@ -184,12 +186,15 @@ class SpeakSession:
         now = time.monotonic()
         while self._flush_times and now - self._flush_times[0] > FLUSH_WINDOW_S:
             self._flush_times.popleft()
-        self._flush_times.append(now)
-        if len(self._flush_times) > FLUSH_LIMIT:
+        if len(self._flush_times) >= FLUSH_LIMIT:
+            self.text = ""
             await self._warn(
                 "FLUSH_LIMIT_EXCEEDED",
-                f"More than {FLUSH_LIMIT} Flush messages in {FLUSH_WINDOW_S:.0f} seconds",
+                f"More than {FLUSH_LIMIT} Flush messages in {FLUSH_WINDOW_S:.0f} seconds: "
+                "this Flush is not processed",
             )
+            return
+        self._flush_times.append(now)
         self._jobs.put_nowait((self.flush_count, self.text))
         self.flush_count += 1
         self.text = ""

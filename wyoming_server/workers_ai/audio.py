@@ -25,6 +25,82 @@ _FORMAT_BY_WIDTH: Final = {1: "u8", 2: "s16", 4: "s32"}
 _DTYPE_BY_WIDTH: Final = {1: "u1", 2: "<i2", 4: "<i4"}  # numpy dtypes
 
 
+CONTAINER_TYPES: Final = {
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+}
+"""MIME type of each container :func:`sniff_container` recognises."""
+
+
+def sniff_container(data: bytes) -> str | None:
+    """The audio container of ``data`` from its first bytes, or ``None`` (e.g. raw PCM).
+
+    ``"wav"`` (``RIFF....WAVE``), ``"mp3"`` (an ``ID3`` tag, or two consecutive valid MPEG
+    audio frame headers: 11 sync bits, valid version, layer, bitrate and rate; one header
+    alone is too weak, raw PCM can start with ``0xFF 0xFx``), ``"flac"`` (``fLaC``), ``"ogg"``
+    (``OggS``). Never trust the model or the request for this: Workers AI answers MeloTTS as
+    WAV although its schema says MP3, and aura REST may ignore ``encoding``.
+    """
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:3] == b"ID3":
+        return "mp3"
+    length = _mpeg_frame_length(data[:4])
+    if length and _mpeg_frame_length(data[length : length + 4]):
+        return "mp3"
+    if data[:4] == b"fLaC":
+        return "flac"
+    if data[:4] == b"OggS":
+        return "ogg"
+    return None
+
+
+_MPEG_BITRATES_KBPS: Final = {
+    # (MPEG-1?, layer) → bitrate index 1..14
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES_HZ: Final = {
+    3: (44100, 48000, 32000),
+    2: (22050, 24000, 16000),
+    0: (11025, 12000, 8000),
+}
+
+
+def _mpeg_frame_length(header: bytes) -> int:
+    """Length in bytes of the MPEG audio frame whose 4-byte ``header`` is given; 0 when it is
+    not a valid frame header (ISO/IEC 11172-3 and 13818-3 header layout)."""
+    if len(header) < 4 or header[0] != 0xFF or header[1] & 0xE0 != 0xE0:
+        return 0
+    version = (header[1] >> 3) & 0x3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5, 1: reserved
+    layer = 4 - ((header[1] >> 1) & 0x3)  # bits 11 → I, 10 → II, 01 → III, 00 → reserved
+    bitrate_index = header[2] >> 4
+    rate_index = (header[2] >> 2) & 0x3
+    if version == 1 or layer == 4 or bitrate_index in (0, 15) or rate_index == 3:
+        return 0
+    mpeg1 = version == 3
+    bitrate = _MPEG_BITRATES_KBPS[(mpeg1, layer)][bitrate_index - 1] * 1000
+    rate = _MPEG_RATES_HZ[version][rate_index]
+    padding = (header[2] >> 1) & 0x1
+    if layer == 1:
+        return (12 * bitrate // rate + padding) * 4
+    factor = 144 if layer == 2 or mpeg1 else 72
+    return factor * bitrate // rate + padding
+
+
+def wav_sample_rate(data: bytes) -> int | None:
+    """The sample rate (Hz) in a canonical WAV header (``fmt `` chunk first), else ``None``."""
+    if sniff_container(data) != "wav" or data[12:16] != b"fmt " or len(data) < 28:
+        return None
+    return int.from_bytes(data[24:28], "little") or None
+
+
 class AudioFormatError(ValueError):
     """Audio is not in a format this module can read (bad width/rate/channels, corrupt data)."""
 

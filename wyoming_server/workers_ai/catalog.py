@@ -33,7 +33,8 @@ class InputConvention(StrEnum):
     TEXT_JSON_AUDIO_BODY = "text-json-audio-body"
     """JSON ``{"text", "speaker", "encoding", ...}``; the response body is raw audio (aura)."""
     PROMPT_JSON_BASE64_MP3 = "prompt-json-base64-mp3"
-    """JSON ``{"prompt", "lang"}``; the response envelope carries base64 MP3 (melotts)."""
+    """JSON ``{"prompt", "lang"}``; the response envelope carries base64 audio (melotts: WAV,
+    although its schema says MP3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +122,9 @@ AURA_2_ES_SPEAKERS: tuple[str, ...] = (
     "sirio", "nestor", "carina", "celeste", "alvaro", "diana", "aquila", "selena", "estrella",
     "javier",
 )  # fmt: skip
-# MeloTTS languages: upstream MeloTTS (EN, ES, FR, ZH, JP, KR); Cloudflare does not enumerate
-# them (doc §5.5), so only the codes its schema example uses ("en", "fr") are certain.
-MELOTTS_LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "zh", "ja", "ko")
+# MeloTTS languages Workers AI accepts: live probes got audio for en, zh, ja, ko (lower case)
+# and 404/8002 "Invalid input" for es and fr, although upstream MeloTTS speaks them.
+MELOTTS_LANGUAGES: tuple[str, ...] = ("en", "zh", "ja", "ko")
 
 WHISPER = "@cf/openai/whisper"
 WHISPER_LARGE_V3_TURBO = "@cf/openai/whisper-large-v3-turbo"

@@ -2,11 +2,15 @@
 
 One :class:`WorkersAIClient` per account; it borrows an :class:`aiohttp.ClientSession` that the
 caller owns (Home Assistant's shared session, or the Wyoming server's). Every call has a
-per-attempt timeout and an overall deadline; only errors marked retryable (429/3040, 5xx,
-3001, 7009, 408, network failures) are retried, with jittered exponential backoff.
+connect timeout, a per-attempt timeout and an overall deadline; only errors marked retryable
+(429/3040/3021, 5xx, 3001, 7009, 408, network failures) are retried, with jittered exponential
+backoff, and only while the next attempt can start within the deadline (a ``Retry-After``
+beyond it ends the call at once).
 
-Protocol facts: ``../shared/docs/workers-ai-speech-api.md`` (§1 REST surface, §1.3 envelope,
-§2.1 errors, §4 ASR models, §5 TTS models, §3 WebSocket).
+Protocol facts: https://developers.cloudflare.com/workers-ai/ (REST ``/ai/run``, the v4
+envelope, errors, the model pages), AI Gateway
+https://developers.cloudflare.com/ai-gateway/usage/websockets-api/realtime-api/ and the
+Deepgram protocols (see streaming.py).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any, Final, TypeVar
 
 import aiohttp
@@ -52,9 +58,15 @@ from .errors import (
     error_from_envelope,
 )
 from .results import SynthesizedAudio, Transcription, Word, words_from_json
-from .streaming import ListenSession, SpeakSession, connect_listen, connect_speak
+from .streaming import (
+    ListenSession,
+    SpeakSession,
+    connect_listen,
+    connect_speak,
+    parse_neurons,
+)
 from .text import split_text
-from .usage import Transport, UsageMeter, neurons_from_headers
+from .usage import Transport, UsageMeter
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -62,13 +74,14 @@ _T = TypeVar("_T")
 DEFAULT_API_BASE_URL: Final = "https://api.cloudflare.com/client/v4"
 """Cloudflare's v4 API root (doc §1.1)."""
 
-DEFAULT_REQUEST_TIMEOUT: Final = 30.0
-"""Seconds one HTTP attempt may take."""
+DEFAULT_REQUEST_TIMEOUT: Final = 8.0
+"""Seconds one HTTP attempt may take (voice path: fast or fail fast)."""
 
-DEFAULT_DEADLINE: Final = 60.0
-"""Seconds a call may take in all, retries and backoff included."""
+DEFAULT_DEADLINE: Final = 10.0
+"""Seconds a call may take in all, retries and backoff included: a voice command answers or
+fails within this budget."""
 
-DEFAULT_MAX_ATTEMPTS: Final = 4
+DEFAULT_MAX_ATTEMPTS: Final = 3
 
 DEFAULT_CONNECT_TIMEOUT: Final = 3.0
 """Seconds to open a TCP/TLS connection or a WebSocket (handshake included)."""
@@ -182,6 +195,18 @@ class WorkersAIClient:
             f"{self.api_base_url}/accounts/{self.account_id}/ai/run/{model_id}", encoded=True
         )
 
+    def websocket_url(self, model_id: str, params: Sequence[tuple[str, str]] = ()) -> URL:
+        """The WebSocket URL of a model with its query ``params``.
+
+        Direct: the run URL (``wss://api.cloudflare.com/client/v4/accounts/{id}/ai/run/{model}``).
+        Through an AI Gateway the model is a query parameter of the gateway's ``workers-ai``
+        endpoint: ``wss://gateway.ai.cloudflare.com/v1/{account}/{gateway}/workers-ai?model=@cf/...``
+        (https://developers.cloudflare.com/ai-gateway/usage/websockets-api/realtime-api/).
+        """
+        if self.is_gateway:
+            return URL(self.api_base_url, encoded=True).with_query([("model", model_id), *params])
+        return self.run_url(model_id).with_query(list(params))
+
     @property
     def _auth_headers(self) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self._api_token}"}
@@ -233,8 +258,9 @@ class WorkersAIClient:
         json_body: Mapping[str, Any] | None = None,
         params: Sequence[tuple[str, str]] = (),
         content_type: str | None = None,
-    ) -> tuple[str, bytes]:
-        """POST to a model's run URL; returns ``(content_type, body)`` of a 2xx answer.
+    ) -> tuple[str, bytes, float | None]:
+        """POST to a model's run URL; returns ``(content_type, body, neurons)`` of a 2xx answer
+        (``neurons`` from the ``cf-ai-neurons`` header, ``None`` without one).
 
         Error answers (HTTP >= 400, or a JSON envelope with ``success: false``) raise the typed
         error of :func:`error_from_envelope`.
@@ -248,14 +274,11 @@ class WorkersAIClient:
             headers["Content-Type"] = content_type
         url = self.run_url(model_id).with_query(list(params)) if params else self.run_url(model_id)
 
-        async def attempt() -> tuple[str, bytes]:
+        async def attempt() -> tuple[str, bytes, float | None]:
             started = time.monotonic()
             try:
                 async with self._session.post(
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+                    url, data=body, headers=headers, timeout=self._http_timeout
                 ) as response:
                     payload = await response.read()
                     ctype = response.headers.get("Content-Type", "")
@@ -269,10 +292,10 @@ class WorkersAIClient:
                         (time.monotonic() - started) * 1000,
                     )
                     _raise_for_response(response.status, ctype, payload, response.headers)
-                    neurons = neurons_from_headers(response.headers)
+                    neurons = parse_neurons(response.headers.get("cf-ai-neurons"))
                     if self.usage is not None:
                         self.usage.record_rest(model_id, neurons, json_body=json_body, data=data)
-                    return ctype, payload
+                    return ctype, payload, neurons
             except TimeoutError as err:
                 raise RequestTimeoutError(
                     f"{model_id}: no answer within {self.request_timeout:g} s"
@@ -282,14 +305,25 @@ class WorkersAIClient:
 
         return await self._with_retries(f"POST {model_id}", attempt)
 
-    async def _post_json_result(self, model_id: str, **kwargs: Any) -> Mapping[str, Any]:
-        """POST and return the envelope's ``result`` object (doc §1.3)."""
-        _, payload = await self._post(model_id, **kwargs)
+    @property
+    def _http_timeout(self) -> aiohttp.ClientTimeout:
+        """Per attempt: ``connect_timeout`` to connect, ``request_timeout`` in all."""
+        return aiohttp.ClientTimeout(
+            total=self.request_timeout,
+            sock_connect=self.connect_timeout,
+            connect=self.connect_timeout,
+        )
+
+    async def _post_json_result(
+        self, model_id: str, **kwargs: Any
+    ) -> tuple[Mapping[str, Any], float | None]:
+        """POST and return the envelope's ``result`` object (v4 envelope) and the neurons."""
+        _, payload, neurons = await self._post(model_id, **kwargs)
         envelope = _parse_envelope(payload)
         result = envelope.get("result")
         if not isinstance(result, Mapping):
             raise ProtocolError(f"{model_id}: envelope has no result object")
-        return result
+        return result, neurons
 
     # ------------------------------------------------------------------ account
 
@@ -300,8 +334,10 @@ class WorkersAIClient:
         which has no such route, transcribes 0.1 s of silence with whisper-tiny-en instead.
 
         Raises:
-            AuthenticationError: wrong token (10000).
-            AccountNotFoundError: unknown account ID (7003).
+            AuthenticationError: wrong token or wrong account ID (10000; Workers AI answers a
+                wrong account ID with 401 on ``/ai/run`` and 403 on the models search).
+            AccountNotFoundError: an account ID that does not route (7003; not what live
+                probes of Workers AI got, kept for other v4 front ends).
             ConnectionFailedError, RequestTimeoutError: the API cannot be reached.
         """
         if self.is_gateway:
@@ -314,9 +350,7 @@ class WorkersAIClient:
         async def attempt() -> None:
             try:
                 async with self._session.get(
-                    url,
-                    headers=self._auth_headers,
-                    timeout=aiohttp.ClientTimeout(total=self.request_timeout),
+                    url, headers=self._auth_headers, timeout=self._http_timeout
                 ) as response:
                     payload = await response.read()
                     ctype = response.headers.get("Content-Type", "")
@@ -378,10 +412,10 @@ class WorkersAIClient:
         if not audio_file:
             raise InvalidInputError("no audio to transcribe")
         if model.input is InputConvention.RAW_AUDIO:
-            result = await self._post_json_result(
+            result, neurons = await self._post_json_result(
                 model.model_id, data=audio_file, content_type=content_type
             )
-            return _parse_whisper(model.model_id, result, language)
+            return replace(_parse_whisper(model.model_id, result, language), neurons=neurons)
         if model.input is InputConvention.BASE64_JSON:
             body: dict[str, Any] = {"audio": base64.b64encode(audio_file).decode("ascii")}
             if lang := _base_language(language):
@@ -390,8 +424,8 @@ class WorkersAIClient:
                 body["initial_prompt"] = initial_prompt
             if vad_filter is not None:
                 body["vad_filter"] = vad_filter
-            result = await self._post_json_result(model.model_id, json_body=body)
-            return _parse_whisper_turbo(model.model_id, result, language)
+            result, neurons = await self._post_json_result(model.model_id, json_body=body)
+            return replace(_parse_whisper_turbo(model.model_id, result, language), neurons=neurons)
         if model.input is InputConvention.RAW_AUDIO_QUERY_OPTIONS:
             params = [("punctuate", "true"), ("smart_format", "true")]
             if lang := nova3_language(language):
@@ -399,10 +433,10 @@ class WorkersAIClient:
             else:
                 params.append(("detect_language", "true"))
             params.extend(("keyterm", term) for term in keyterms if lang)
-            result = await self._post_json_result(
+            result, neurons = await self._post_json_result(
                 model.model_id, data=audio_file, content_type=content_type, params=params
             )
-            return _parse_nova3(model.model_id, result, language)
+            return replace(_parse_nova3(model.model_id, result, language), neurons=neurons)
         raise InvalidInputError(
             f"{model.model_id} has no REST form; stream PCM to it (transcribe_pcm or listen)"
         )
@@ -444,8 +478,9 @@ class WorkersAIClient:
             ) as session:
                 await session.send_audio(pcm)
                 return await session.finish()
-        if self.upload_format == "flac":
-            data, ctype = audio.encode_flac(pcm, sample_rate), "audio/flac"
+        if self.upload_format == "flac":  # CPU work: off the event loop
+            data = await asyncio.to_thread(audio.encode_flac, pcm, sample_rate)
+            ctype = "audio/flac"
         else:
             data, ctype = audio.pcm_to_wav(pcm, sample_rate), "audio/wav"
         return await self.transcribe(
@@ -511,7 +546,8 @@ class WorkersAIClient:
             if lang:  # keyterms are rejected with multilingual routing (doc §4.4)
                 params.extend(("keyterm", term) for term in keyterms)
         ws = await self._with_retries(
-            f"connect {model.model_id}", lambda: self._ws_connect(model.model_id, params)
+            f"connect {model.model_id}",
+            lambda: self._ws_connect(model.model_id, params, autoclose=False),
         )
         session = await connect_listen(
             ws, model.model_id, sample_rate=sample_rate, language=language
@@ -520,9 +556,15 @@ class WorkersAIClient:
             yield session
         finally:
             await session.aclose()
-            if self.usage is not None:
-                seconds = session.audio_bytes_sent / 2 / sample_rate
-                self.usage.record(model.model_id, Transport.WEBSOCKET, audio_seconds=seconds)
+            if self.usage is not None and (session.audio_bytes_sent or session.neurons):
+                # A handshake's cf-ai-neurons comes before any audio: 0 is no session cost, so
+                # the session is estimated from the audio sent unless it says more.
+                self.usage.record(
+                    model.model_id,
+                    Transport.WEBSOCKET,
+                    neurons=session.neurons or None,
+                    audio_seconds=session.audio_bytes_sent / 2 / sample_rate,
+                )
 
     # ------------------------------------------------------------------ text to speech
 
@@ -540,8 +582,10 @@ class WorkersAIClient:
         """Synthesize ``text`` with a REST TTS model.
 
         aura-*: JSON ``{text, speaker, encoding?, container?, sample_rate?}``; the answer body is
-        the audio itself, MP3 unless ``encoding`` says otherwise (doc §5.1-5.3, §1.4).
-        melotts: JSON ``{prompt, lang}``; the answer is an envelope with base64 MP3 (doc §5.5).
+        the audio itself. melotts: JSON ``{prompt, lang}``; the answer is an envelope with
+        base64 audio, WAV in practice. ``content_type`` of the result is read from the bytes:
+        ``audio/wav``, ``audio/mpeg``, ``audio/flac``, ``audio/ogg``, or ``audio/l16`` for raw
+        PCM (only when raw linear16 was asked for and no container came).
 
         Text longer than the model's ``max_text_chars`` can only be returned as raw PCM
         (``encoding="linear16"``, ``container="none"``): it is then sent as several requests,
@@ -571,8 +615,12 @@ class WorkersAIClient:
             )
             for piece in pieces
         ]
+        costs = [part.neurons for part in parts if part.neurons is not None]
         return SynthesizedAudio(
-            b"".join(part.audio for part in parts), parts[0].content_type, parts[0].sample_rate
+            b"".join(part.audio for part in parts),
+            parts[0].content_type,
+            parts[0].sample_rate,
+            sum(costs) if costs else None,
         )
 
     async def _synthesize_one(
@@ -586,21 +634,27 @@ class WorkersAIClient:
         sample_rate: int | None,
         container: str | None,
     ) -> SynthesizedAudio:
-        """One REST TTS request (see :meth:`synthesize`)."""
+        """One REST TTS request (see :meth:`synthesize`).
+
+        The audio container is read from the bytes (:func:`audio.sniff_container`), never
+        assumed from the model or the request: MeloTTS answers WAV although its schema says
+        MP3, and aura may answer MP3 although ``encoding=linear16`` was asked for.
+        """
         if model.input is InputConvention.PROMPT_JSON_BASE64_MP3:
             lang = _base_language(language) or model.languages[0]
             if lang not in model.languages:
                 raise InvalidInputError(f"{model.model_id} does not speak {language!r}")
-            result = await self._post_json_result(
+            result, neurons = await self._post_json_result(
                 model.model_id, json_body={"prompt": text, "lang": lang}
             )
             encoded = result.get("audio")
             if not isinstance(encoded, str):
                 raise ProtocolError(f"{model.model_id}: result has no base64 audio")
             try:
-                return SynthesizedAudio(base64.b64decode(encoded, validate=True), "audio/mpeg")
+                data = base64.b64decode(encoded, validate=True)
             except ValueError as err:
                 raise ProtocolError(f"{model.model_id}: audio is not base64") from err
+            return _labelled_audio(model.model_id, data, None, neurons)
         speaker = speaker or model.default_speaker
         if speaker not in model.speakers:
             raise InvalidInputError(f"{model.model_id} has no speaker {speaker!r}")
@@ -611,20 +665,18 @@ class WorkersAIClient:
             body["container"] = container
         if sample_rate:
             body["sample_rate"] = sample_rate
-        ctype, payload = await self._post(model.model_id, json_body=body)
+        ctype, payload, neurons = await self._post(model.model_id, json_body=body)
         if ctype.startswith("application/json"):
-            # Defensive: one observed client gets {"result": {"audio": base64}} (doc §1.4).
+            # Defensive: one observed client gets {"result": {"audio": base64}}.
             envelope_result = _parse_envelope(payload).get("result")
             encoded = envelope_result.get("audio") if isinstance(envelope_result, Mapping) else None
             if not isinstance(encoded, str):
                 raise ProtocolError(f"{model.model_id}: JSON answer without audio")
             payload = base64.b64decode(encoded)
-            ctype = "audio/mpeg"
         if not payload:
             raise ProtocolError(f"{model.model_id}: empty audio")
-        if encoding == "linear16":
-            ctype = "audio/wav" if container == "wav" else f"audio/l16;rate={sample_rate}"
-        return SynthesizedAudio(payload, ctype.split(";")[0] or "audio/mpeg", sample_rate)
+        raw_rate = sample_rate if (encoding, container) == ("linear16", "none") else None
+        return _labelled_audio(model.model_id, payload, raw_rate, neurons)
 
     async def synthesize_pcm(
         self,
@@ -637,8 +689,9 @@ class WorkersAIClient:
     ) -> audio.PcmAudio:
         """Synthesize ``text`` to mono s16le PCM over REST.
 
-        aura-* are asked for raw linear16 at ``sample_rate`` Hz (no decoding; a WAV header is
-        parsed if one comes anyway); melotts' MP3 is decoded and resampled to ``sample_rate``.
+        aura-* are asked for raw linear16 at ``sample_rate`` Hz (no decoding); a container that
+        comes anyway (WAV, or MP3 when Workers AI ignores ``encoding``) is decoded, as is
+        melotts' WAV, and resampled to ``sample_rate``.
         Text longer than the model's ``max_text_chars`` is split at sentence ends
         (:func:`text.split_text`) into several requests whose PCM is concatenated.
 
@@ -672,9 +725,9 @@ class WorkersAIClient:
                 container="none",
                 sample_rate=sample_rate,
             )
-            if not result.audio.startswith(b"RIFF"):
+            if result.content_type == "audio/l16":  # raw PCM, as asked: nothing to decode
                 return audio.PcmAudio(result.audio[: len(result.audio) // 2 * 2], sample_rate)
-            data = result.audio
+            data = result.audio  # a container (MP3 despite linear16, WAV): decode it
         else:
             data = (await self.synthesize(model.model_id, text, language=language)).audio
         try:
@@ -715,38 +768,112 @@ class WorkersAIClient:
             yield session
         finally:
             await session.aclose()
-            if self.usage is not None:
-                self.usage.record(
-                    model.model_id, Transport.WEBSOCKET, characters=session.characters_sent
+            if self.usage is not None and (session.characters_sent or session.neurons):
+                self.usage.record(  # an unused (spare) session costs nothing and is not counted
+                    model.model_id,
+                    Transport.WEBSOCKET,
+                    neurons=session.neurons or None,  # see listen()
+                    characters=session.characters_sent,
                 )
 
     async def _ws_connect(
-        self, model_id: str, params: Sequence[tuple[str, str]]
+        self, model_id: str, params: Sequence[tuple[str, str]], *, autoclose: bool = True
     ) -> aiohttp.ClientWebSocketResponse:
-        """Open the model's WebSocket (GET + upgrade, Bearer header, doc §3.1).
+        """Open the model's WebSocket (GET + upgrade, Bearer header), within
+        ``connect_timeout`` seconds, handshake included.
 
         Raises:
-            WorkersAIError: the typed error for a refused handshake (by HTTP status), or
-                ConnectionFailedError / RequestTimeoutError.
+            WorkersAIError: the typed error for a refused handshake, classified from its v4
+                JSON body (:meth:`_refused_handshake`), or ConnectionFailedError /
+                RequestTimeoutError.
         """
-        url = self.run_url(model_id).with_query(list(params))
+        url = self.websocket_url(model_id, params)
         try:
-            return await self._session.ws_connect(
-                url,
-                headers=self._auth_headers,
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
-                autoping=True,
-                max_msg_size=16 * 1024 * 1024,
-            )
+            async with asyncio.timeout(self.connect_timeout):
+                return await self._session.ws_connect(
+                    url,
+                    headers=self._auth_headers,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+                    autoping=True,
+                    autoclose=autoclose,
+                    max_msg_size=16 * 1024 * 1024,
+                )
         except aiohttp.WSServerHandshakeError as err:
-            raise _handshake_error(model_id, err.status) from err
+            raise await self._refused_handshake(model_id, url, err) from err
         except TimeoutError as err:
-            raise RequestTimeoutError(f"{model_id}: WebSocket connect timed out") from err
+            raise RequestTimeoutError(
+                f"{model_id}: WebSocket not open within {self.connect_timeout:g} s"
+            ) from err
         except aiohttp.ClientError as err:
             raise ConnectionFailedError(f"{model_id}: {type(err).__name__}: {err}") from err
 
+    async def _refused_handshake(
+        self, model_id: str, url: URL, err: aiohttp.WSServerHandshakeError
+    ) -> WorkersAIError:
+        """The typed error of a refused WebSocket handshake, from its v4 JSON body.
+
+        Workers AI refuses a handshake with the same JSON body as a REST call (4006/3036 daily
+        allocation, 3021 + ``Retry-After``, 10000, 5035). aiohttp drops that body
+        (``WSServerHandshakeError`` has only status and headers,
+        https://github.com/aio-libs/aiohttp/issues/2279), so the same upgrade request is sent
+        once more as a plain request and its body read, within ``connect_timeout``. Without a
+        readable body the HTTP status decides.
+        """
+        status = err.status
+        body: Mapping[str, Any] | None = None
+        if status >= 400:
+            headers = {
+                **self._auth_headers,
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+            }
+            try:
+                async with (
+                    asyncio.timeout(self.connect_timeout),
+                    self._session.get(url, headers=headers, allow_redirects=False) as response,
+                ):
+                    if response.status >= 400:
+                        parsed = json.loads(await response.read())
+                        body = parsed if isinstance(parsed, Mapping) else None
+                        status = response.status
+            except (aiohttp.ClientError, TimeoutError, ValueError) as probe_error:
+                _LOGGER.debug("%s: cannot read the refused handshake: %s", model_id, probe_error)
+        error = (
+            error_from_envelope(status, body)
+            if body is not None and body.get("errors")
+            else _handshake_error(model_id, status)
+        )
+        if not error.message or error.message == error.default_message:
+            error.message = f"{model_id}: WebSocket handshake refused"
+        retry_after = err.headers.get("Retry-After") if err.headers is not None else None
+        if retry_after and retry_after.isdigit():
+            error.retry_after = float(retry_after)
+        return error
+
 
 # ---------------------------------------------------------------------- response parsing
+
+
+def _labelled_audio(
+    model_id: str, data: bytes, raw_rate: int | None, neurons: float | None
+) -> SynthesizedAudio:
+    """TTS bytes labelled by what they are (:func:`audio.sniff_container`).
+
+    ``raw_rate``: the rate of raw linear16 that was asked for; bytes without a container are
+    then PCM (``audio/l16``). Anything else without a recognisable container is an error.
+
+    Raises:
+        ProtocolError: neither a known container nor raw PCM that was asked for.
+    """
+    container = audio.sniff_container(data)
+    if container is None:
+        if raw_rate is None:
+            raise ProtocolError(f"{model_id}: answer is not audio in a known container")
+        return SynthesizedAudio(data, "audio/l16", raw_rate, neurons)
+    rate = audio.wav_sample_rate(data) if container == "wav" else None
+    return SynthesizedAudio(data, audio.CONTAINER_TYPES[container], rate, neurons)
 
 
 def _tts_pieces(model_id: str, text: str) -> tuple[SpeechModel, list[str]]:
@@ -781,7 +908,7 @@ def _handshake_error(model_id: str, status: int) -> WorkersAIError:
     rebuilt from the HTTP status: 401 is always code 10000 (doc §2.1); 404 on a run URL means
     the account does not route (7003), since model IDs come from the catalog.
     """
-    message = f"{model_id}: WebSocket handshake refused (HTTP {status})"
+    message = f"{model_id}: WebSocket handshake refused"
     if status == 401:
         return AuthenticationError(message, status=status, code=10000)
     if status == 404:

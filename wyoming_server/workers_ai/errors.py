@@ -1,8 +1,11 @@
 """Typed Workers AI errors.
 
-Codes and HTTP statuses follow ``../shared/docs/workers-ai-speech-api.md`` §2.1 (Workers AI
-errors page plus codes observed in the wild) and Cloudflare's v4 API envelope (§1.3). Messages
-never contain the API token.
+Codes and HTTP statuses follow the Workers AI errors page
+(https://developers.cloudflare.com/workers-ai/platform/errors/), codes observed in the wild
+(10000 authentication, 4006/3036 daily free allocation, 3021 rate limit, 7000 unknown model,
+8002/8007 invalid input) and Cloudflare's v4 API envelope
+(https://developers.cloudflare.com/api/). Messages never contain the API token. An error whose
+cause the user must fix says what to do (:attr:`WorkersAIError.advice`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ class WorkersAIError(Exception):
 
     retryable: bool = False
     default_message = "Workers AI request failed"
+    advice = ""
+    """What the user can do about it, appended to the message (empty: nothing to add)."""
 
     def __init__(
         self, message: str | None = None, *, status: int | None = None, code: int | None = None
@@ -45,13 +50,17 @@ class WorkersAIError(Exception):
             parts.append(f"code {self.code}")
         if self.status is not None:
             parts.append(f"HTTP {self.status}")
-        return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+        text = parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+        return f"{text}: {self.advice}" if self.advice else text
 
 
 class AuthenticationError(WorkersAIError):
-    """The API token is wrong, expired, or lacks Workers AI permission (10000, HTTP 401/403)."""
+    """The API token is wrong, expired, or lacks Workers AI permission, or the account ID is
+    wrong (10000, HTTP 401/403). Workers AI answers a wrong account ID with the same 401/10000
+    as a wrong token, so the two cannot be told apart at run time."""
 
-    default_message = "Authentication error: check the Cloudflare API token"
+    default_message = "Authentication error"
+    advice = "check the Cloudflare account ID and the API token (it needs Workers AI Read and Edit)"
 
 
 class AccountNotFoundError(WorkersAIError):
@@ -63,9 +72,13 @@ class AccountNotFoundError(WorkersAIError):
 
 
 class PaidPlanRequiredError(WorkersAIError):
-    """The model requires a Workers Paid plan (code 5035, HTTP 403; doc §2.1, S-cl-paid)."""
+    """The model requires a Workers Paid plan (code 5035, HTTP 403; over REST and on a refused
+    WebSocket handshake). Not an authentication problem: the token and account are fine.
+    https://developers.cloudflare.com/changelog/ (2026-07-28, models that require Workers Paid)
+    """
 
     default_message = "This model requires a Workers Paid plan"
+    advice = "upgrade the account to the Workers Paid plan, or choose another model"
 
 
 class RequestTooLargeError(WorkersAIError):
@@ -81,16 +94,33 @@ class InvalidInputError(WorkersAIError):
 
 
 class RateLimitError(WorkersAIError):
-    """Out of capacity or rate limited (code 3040 or HTTP 429 without a quota code): retryable."""
+    """Out of capacity or rate limited (codes 3040, 3021, or HTTP 429 without a quota code):
+    retryable, after ``Retry-After`` when given."""
 
     retryable = True
     default_message = "Capacity temporarily exceeded"
 
 
 class QuotaExceededError(WorkersAIError):
-    """The daily free allocation is used up (code 3036, HTTP 429): not retryable today."""
+    """The daily free allocation of 10,000 neurons is used up (HTTP 429, code 4006 or 3036, or
+    the text "daily free allocation"): every call fails until 00:00 UTC. Never retried, no
+    fallback to another transport. https://developers.cloudflare.com/workers-ai/platform/pricing/
+    """
 
-    default_message = "Daily Workers AI allocation used up"
+    default_message = "The daily free Workers AI allocation (10,000 neurons) is used up"
+    advice = (
+        "it resets at 00:00 UTC; to continue before then, upgrade the Cloudflare account to the "
+        "Workers Paid plan"
+    )
+
+    def __str__(self) -> str:
+        # Cloudflare's own text ("please upgrade ... if you would like to continue usage")
+        # does not say when it resets; ours does.
+        parts = [f"code {self.code}"] if self.code is not None else []
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        suffix = f" ({', '.join(parts)})" if parts else ""
+        return f"{self.default_message}{suffix}: {self.advice}"
 
 
 class ServerError(WorkersAIError):
@@ -118,6 +148,14 @@ class ProtocolError(WorkersAIError):
     """The answer did not have the documented shape (bad JSON, missing fields, bad audio)."""
 
     default_message = "Unexpected response from Workers AI"
+
+
+class FlushLimitError(WorkersAIError):
+    """An aura WebSocket reached Deepgram's limit of 20 ``Flush`` per 60 s: the flush was not
+    sent, or the model refused it with a ``Warning``
+    (https://developers.deepgram.com/docs/tts-ws-flush). Synthesize that text over REST."""
+
+    default_message = "Too many flushes on the text-to-speech WebSocket"
 
 
 class StreamClosedError(WorkersAIError):
@@ -155,6 +193,7 @@ _SNAKE: dict[type[WorkersAIError], str] = {
     ConnectionFailedError: "cannot-connect",
     ProtocolError: "protocol-error",
     StreamClosedError: "stream-closed",
+    FlushLimitError: "flush-limit",
 }
 
 _BY_CODE: dict[int, type[WorkersAIError]] = {
@@ -162,6 +201,9 @@ _BY_CODE: dict[int, type[WorkersAIError]] = {
     7003: AccountNotFoundError,
     5035: PaidPlanRequiredError,
     3006: RequestTooLargeError,
+    7000: InvalidInputError,
+    8002: InvalidInputError,
+    8007: InvalidInputError,
     5006: InvalidInputError,
     3010: InvalidInputError,
     5004: InvalidInputError,
@@ -169,12 +211,19 @@ _BY_CODE: dict[int, type[WorkersAIError]] = {
     3003: InvalidInputError,
     3042: InvalidInputError,
     3040: RateLimitError,
+    3021: RateLimitError,
     3036: QuotaExceededError,
+    4006: QuotaExceededError,
     3001: ServerError,
     7009: ServerError,
     3007: RequestTimeoutError,
     3008: RequestTimeoutError,
 }
+
+
+QUOTA_TEXT = "daily free allocation"
+"""Text of Cloudflare's quota errors: "you have used up your daily free allocation of 10,000
+neurons, please upgrade to Cloudflare's Workers Paid plan ..." (seen with 4006 and 3036)."""
 
 
 def _int_code(value: Any) -> int | None:
@@ -192,7 +241,8 @@ def error_from_envelope(status: int, body: Mapping[str, Any] | None) -> WorkersA
         body: the parsed v4 envelope ``{"success": false, "errors": [{"code", "message"}]}``,
             or ``None`` when the body was not JSON.
 
-    The first error code that maps to a known class wins; otherwise the HTTP status decides.
+    The daily free allocation text wins (whatever code carries it); then the first error code
+    that maps to a known class; otherwise the HTTP status decides.
     """
     errors: Sequence[Any] = []
     if body is not None and isinstance(body.get("errors"), list):
@@ -201,6 +251,8 @@ def error_from_envelope(status: int, body: Mapping[str, Any] | None) -> WorkersA
     codes = [_int_code(e.get("code")) for e in errors if isinstance(e, Mapping)]
     message = "; ".join(m for m in messages if m) or None
     first_code = next((c for c in codes if c is not None), None)
+    if any(QUOTA_TEXT in m.lower() for m in messages):
+        return QuotaExceededError(message, status=status, code=first_code)
     for code in codes:
         if code is not None and code in _BY_CODE:
             return _BY_CODE[code](message, status=status, code=code)

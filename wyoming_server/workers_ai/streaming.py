@@ -1,13 +1,24 @@
 """Workers AI WebSocket sessions: streaming speech-to-text and text-to-speech.
 
-- nova-3 speaks Deepgram's listen v1 protocol (``../shared/docs/workers-ai-speech-api.md`` §4.5):
-  binary PCM in; ``Results`` with ``is_final`` / ``speech_final`` out; ``KeepAlive``,
-  ``Finalize`` and ``CloseStream`` control messages (text frames).
-- flux speaks listen v2 (§4.6): ``Connected``, then ``TurnInfo`` events ``StartOfTurn``,
-  ``Update``, ``EagerEndOfTurn``, ``TurnResumed``, ``EndOfTurn``; the transcript is cumulative per
-  turn; ``CloseStream`` ends the stream.
-- aura speaks Deepgram's speak v1 (§5.4): ``Speak`` + ``Flush`` in; binary linear16 frames then
-  ``Flushed`` out; ``Clear`` → ``Cleared``; ``Close``.
+- nova-3 speaks Deepgram's listen v1 protocol
+  (https://developers.deepgram.com/docs/lower-level-websockets): binary PCM in; ``Results``
+  with ``is_final`` / ``speech_final`` out; ``KeepAlive``, ``Finalize`` and ``CloseStream``
+  control messages (text frames). After ``CloseStream`` the last ``Results`` are followed by
+  ``Metadata``: the transcript is complete there, whatever close code follows.
+- flux speaks listen v2 (https://developers.deepgram.com/docs/flux/): ``Connected``, then
+  ``TurnInfo`` events ``StartOfTurn``, ``Update``, ``EagerEndOfTurn``, ``TurnResumed``,
+  ``EndOfTurn``; the transcript is cumulative per turn. After ``CloseStream`` Flux sends
+  ``Update``s and closes without ``EndOfTurn`` and without a close code: "treat the most recent
+  Update as the final transcript" (https://developers.deepgram.com/docs/flux/close-stream).
+- aura speaks Deepgram's speak v1 (https://developers.deepgram.com/docs/tts-websocket):
+  ``Speak`` + ``Flush`` in; binary linear16 frames then ``Flushed`` out; ``Clear`` →
+  ``Cleared``; ``Close``. At most 20 ``Flush`` per 60 s
+  (https://developers.deepgram.com/docs/tts-ws-flush); beyond that a ``Warning`` and the flush
+  is not processed.
+
+Listen sessions read with aiohttp's ``autoclose`` off: the close frame ends the session at
+once, without waiting for the closing handshake (aiohttp would wait up to ``ws_close``
+seconds for a second close frame after a close without a status code).
 
 Sessions are made by :meth:`WorkersAIClient.listen` / :meth:`WorkersAIClient.speak`, which also
 close them.
@@ -20,13 +31,20 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import aiohttp
 
 from .catalog import FLUX
-from .errors import ProtocolError, RequestTimeoutError, StreamClosedError, WorkersAIError
+from .errors import (
+    FlushLimitError,
+    ProtocolError,
+    RequestTimeoutError,
+    StreamClosedError,
+    WorkersAIError,
+)
 from .results import Transcription, TranscriptUpdate, Word, words_from_json
 
 _LOGGER = logging.getLogger(__name__)
@@ -43,7 +61,31 @@ FINISH_TIMEOUT: Final = 20.0
 RECEIVE_TIMEOUT: Final = 15.0
 """Seconds a speak session waits for the next audio frame or ``Flushed``."""
 
+CLOSE_TIMEOUT: Final = 1.0
+"""Seconds :meth:`aclose` waits for the closing handshake before dropping the connection."""
+
+FLUSH_LIMIT: Final = 20
+FLUSH_WINDOW: Final = 60.0
+"""At most ``FLUSH_LIMIT`` ``Flush`` per ``FLUSH_WINDOW`` seconds on an aura WebSocket."""
+
 _CLOSED: Final = object()
+
+
+def neurons_of(ws: aiohttp.ClientWebSocketResponse) -> float | None:
+    """``cf-ai-neurons`` of the WebSocket handshake response, if it had one."""
+    response = getattr(ws, "_response", None)
+    headers = getattr(response, "headers", None)
+    return parse_neurons(headers.get("cf-ai-neurons") if headers is not None else None)
+
+
+def parse_neurons(value: str | None) -> float | None:
+    """The ``cf-ai-neurons`` header as a number (``None`` when absent or not a number)."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def _close_reason(ws: aiohttp.ClientWebSocketResponse) -> str:
@@ -91,6 +133,10 @@ class ListenSession:
         self._committed: list[str] = []  # nova-3 is_final segments / flux completed turns
         self._pending = ""  # the interim segment / the current turn, revised by the model
         self._closed = asyncio.Event()
+        self._complete = asyncio.Event()  # the final transcript is complete (nova-3 Metadata)
+        self._close_frame = False  # the model closed with a close frame
+        self.neurons = neurons_of(ws)
+        """``cf-ai-neurons`` of the handshake response, when Workers AI sent one."""
         self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
         self._keepalive: asyncio.Task[None] | None = None
 
@@ -114,9 +160,18 @@ class ListenSession:
 
     # -------------------------------------------------------------- common machinery
 
+    def _clean_close(self) -> bool:
+        """Whether the way the stream ended delivered the whole transcript."""
+        return self._complete.is_set() or (
+            self._finishing
+            and self._close_frame
+            and self._ws.close_code in (None, 0, aiohttp.WSCloseCode.OK)
+        )
+
     async def _read_loop(self) -> None:
         try:
-            async for msg in self._ws:
+            while True:
+                msg = await self._ws.receive()
                 if msg.type is aiohttp.WSMsgType.TEXT:
                     try:
                         message = json.loads(msg.data)
@@ -125,14 +180,18 @@ class ListenSession:
                         continue
                     if isinstance(message, dict):
                         self._handle(message)
-                elif msg.type is aiohttp.WSMsgType.ERROR:
+                elif msg.type is aiohttp.WSMsgType.CLOSE:
+                    self._close_frame = True
+                    break
+                elif msg.type is not aiohttp.WSMsgType.BINARY:  # CLOSING, CLOSED, ERROR
                     break
         except Exception as err:  # reported through finish() / send_audio()
             self._error = StreamClosedError(f"{self.model_id}: {err}", partial_text=self.text)
         finally:
-            # After CloseStream the model closes with 1000 once it has sent everything; any
-            # other end (abrupt TCP close = 1006, error codes) loses the final transcript.
-            clean = self._finishing and self._ws.close_code == aiohttp.WSCloseCode.OK
+            # After CloseStream, nova-3 sends its last Results and Metadata, flux its last
+            # Updates, then they close (flux without a close code). Any other end (abrupt TCP
+            # close = 1006, error codes, a close before CloseStream) loses the transcript.
+            clean = self._clean_close()
             if self._error is None and not clean and not self.end_of_turn.is_set():
                 self._error = StreamClosedError(
                     f"{self.model_id} stream ended early ({_close_reason(self._ws)})",
@@ -221,22 +280,36 @@ class ListenSession:
             self._finishing = True
             await self._flush_buffer()
             await self._send_finish()
-            done = asyncio.ensure_future(self._closed.wait())
-            turn = asyncio.ensure_future(self.end_of_turn.wait())
+            waits = [
+                asyncio.ensure_future(event.wait())
+                for event in (self._closed, self.end_of_turn, self._complete)
+            ]
             try:
-                await asyncio.wait({done, turn}, timeout=timeout, return_when="FIRST_COMPLETED")
+                await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
             finally:
-                done.cancel()
-                turn.cancel()
-            if not self._closed.is_set() and not self.end_of_turn.is_set():
+                for wait in waits:
+                    wait.cancel()
+            if not (self._closed.is_set() or self.end_of_turn.is_set() or self._complete.is_set()):
                 raise RequestTimeoutError(
                     f"{self.model_id}: no final transcript within {timeout:g} s"
                 )
-        if self._error is not None and not self.end_of_turn.is_set():
+        if (
+            self._error is not None
+            and not self.end_of_turn.is_set()
+            and not self._complete.is_set()
+        ):
             raise self._error
         return Transcription(
-            self.final_text or self.text, self.model_id, self.language, tuple(self._words)
+            self._result_text(),
+            self.model_id,
+            self.language,
+            tuple(self._words),
+            neurons=self.neurons,
         )
+
+    def _result_text(self) -> str:
+        """The final transcript's text once the stream is finished."""
+        return self.final_text or self.text
 
     async def aclose(self) -> None:
         """Close the WebSocket and stop the background tasks (idempotent)."""
@@ -245,7 +318,7 @@ class ListenSession:
             self._keepalive.cancel()
         if not self._ws.closed:
             with contextlib.suppress(Exception):
-                await self._ws.close()
+                await asyncio.wait_for(self._ws.close(), CLOSE_TIMEOUT)
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
@@ -277,7 +350,10 @@ class Nova3Session(ListenSession):
             self._publish(is_final=is_final, end_of_turn=bool(message.get("speech_final")))
         elif kind == "Error":
             self._fail(str(message.get("description") or message.get("message") or message))
-        # Metadata, SpeechStarted and UtteranceEnd need no action.
+        elif kind == "Metadata" and self._finishing:
+            # Sent after the last Results of a CloseStream: the transcript is complete.
+            self._complete.set()
+        # SpeechStarted and UtteranceEnd need no action.
 
     async def _send_finish(self) -> None:
         await self._send_json({"type": "Finalize"})
@@ -311,6 +387,11 @@ class FluxSession(ListenSession):
             self._fail(str(message.get("description") or message.get("code") or message))
         # Connected, Warning and Configure* need no action.
 
+    def _result_text(self) -> str:
+        # Completed turns plus the most recent Update: after CloseStream, Flux sends no
+        # EndOfTurn for the turn in progress (§9 C1).
+        return self.text
+
     async def _send_finish(self) -> None:
         await self._send_json({"type": "CloseStream"})
 
@@ -326,8 +407,17 @@ async def connect_listen(
 class SpeakSession:
     """An aura speak v1 session (doc §5.4) producing mono s16le PCM at :attr:`sample_rate` Hz.
 
-    :meth:`send_text` may be called for several sentences before their audio is read; each
-    :meth:`flushed_audio` call then yields the audio of the next flush, in order.
+    Text goes in with :meth:`speak` (``Speak``: buffered) and :meth:`flush` (``Flush``:
+    synthesize the buffer), or both at once with :meth:`send_text`. Several flushes may be sent
+    before their audio is read; each :meth:`flushed_audio` call yields the audio of the next
+    flush, in order.
+
+    Workers AI passes Deepgram's limit through: at most :data:`FLUSH_LIMIT` ``Flush`` per
+    :data:`FLUSH_WINDOW` seconds; a ``Flush`` beyond it gets a ``Warning`` and is never served
+    (https://developers.deepgram.com/docs/tts-ws-flush). The session counts its flushes and
+    refuses to send one beyond the limit (:class:`FlushLimitError`); a flush ``Warning`` fails
+    the refused flush in :meth:`flushed_audio` at once instead of waiting for audio that never
+    comes.
     """
 
     def __init__(
@@ -338,6 +428,11 @@ class SpeakSession:
         self._ws = ws
         self._queue: asyncio.Queue[bytes | str | object] = asyncio.Queue()
         self._pending_flushes = 0
+        self._refused_flushes = 0  # pending flushes the model refused with a Warning
+        self._flush_times: deque[float] = deque()
+        self._unflushed = ""
+        self.neurons = neurons_of(ws)
+        """``cf-ai-neurons`` of the handshake response, when Workers AI sent one."""
         self.characters_sent = 0
         """Characters of text sent so far (usage metering)."""
         self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
@@ -362,42 +457,105 @@ class SpeakSession:
                         self._queue.put_nowait("Flushed")
                     elif kind == "Warning":
                         _LOGGER.warning("%s warning: %s", self.model_id, message.get("description"))
+                        if _is_flush_warning(message):
+                            self._refused_flushes += 1
+                            self._queue.put_nowait("Warning")
                     elif kind == "Error":
                         _LOGGER.warning("%s error: %s", self.model_id, message)
         finally:
             self._queue.put_nowait(_CLOSED)
 
-    async def send_text(self, text: str) -> None:
-        """Queue ``text`` for synthesis (``Speak`` then ``Flush``).
+    @property
+    def pending_flushes(self) -> int:
+        """Flushes sent whose audio was not read to the end yet."""
+        return self._pending_flushes
+
+    @property
+    def unflushed_text(self) -> str:
+        """Text sent with :meth:`speak` and not flushed yet."""
+        return self._unflushed
+
+    def flushes_available(self, now: float | None = None) -> int:
+        """How many ``Flush`` may be sent now without exceeding the limit."""
+        now = time.monotonic() if now is None else now
+        while self._flush_times and now - self._flush_times[0] >= FLUSH_WINDOW:
+            self._flush_times.popleft()
+        return FLUSH_LIMIT - len(self._flush_times)
+
+    async def _send(self, message: dict[str, str]) -> None:
+        if self._ws.closed:
+            raise StreamClosedError(f"{self.model_id} stream is closed")
+        try:
+            await self._ws.send_str(json.dumps(message))
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as err:
+            raise StreamClosedError(f"{self.model_id}: cannot send: {err}") from err
+
+    async def speak(self, text: str) -> None:
+        """Add ``text`` to the model's buffer (``Speak``); nothing is synthesized before
+        :meth:`flush`.
 
         Raises:
             StreamClosedError: the WebSocket is gone.
         """
-        if self._ws.closed:
-            raise StreamClosedError(f"{self.model_id} stream is closed")
-        try:
-            await self._ws.send_str(json.dumps({"type": "Speak", "text": text}))
-            await self._ws.send_str(json.dumps({"type": "Flush"}))
-        except (ConnectionError, aiohttp.ClientError, RuntimeError) as err:
-            raise StreamClosedError(f"{self.model_id}: cannot send text: {err}") from err
-        self._pending_flushes += 1
+        await self._send({"type": "Speak", "text": text})
+        self._unflushed = f"{self._unflushed} {text}".strip()
         self.characters_sent += len(text)
+
+    async def flush(self) -> str:
+        """Synthesize the buffered text (``Flush``); returns that text.
+
+        Raises:
+            FlushLimitError: :data:`FLUSH_LIMIT` flushes were sent in the last
+                :data:`FLUSH_WINDOW` seconds (nothing is sent; the text stays buffered).
+            StreamClosedError: the WebSocket is gone.
+        """
+        if self.flushes_available() <= 0:
+            raise FlushLimitError(
+                f"{self.model_id}: {FLUSH_LIMIT} flushes in {FLUSH_WINDOW:g} s already"
+            )
+        await self._send({"type": "Flush"})
+        self._flush_times.append(time.monotonic())
+        self._pending_flushes += 1
+        text, self._unflushed = self._unflushed, ""
+        return text
+
+    async def send_text(self, text: str) -> None:
+        """Queue ``text`` for synthesis (``Speak`` then ``Flush``).
+
+        Raises:
+            FlushLimitError: no flush is available (see :meth:`flush`); nothing was sent.
+            StreamClosedError: the WebSocket is gone.
+        """
+        if self.flushes_available() <= 0:
+            raise FlushLimitError(
+                f"{self.model_id}: {FLUSH_LIMIT} flushes in {FLUSH_WINDOW:g} s already"
+            )
+        await self.speak(text)
+        await self.flush()
 
     async def flushed_audio(self, timeout: float = RECEIVE_TIMEOUT) -> AsyncIterator[bytes]:
         """Yield the PCM frames of the oldest pending flush, ending at its ``Flushed``.
 
         Raises:
             ProtocolError: no flush is pending.
+            FlushLimitError: the model refused this flush (a flush ``Warning``).
             StreamClosedError: the stream closed before ``Flushed``.
             RequestTimeoutError: nothing arrived for ``timeout`` seconds.
         """
         if self._pending_flushes <= 0:
             raise ProtocolError("flushed_audio() without a pending send_text()")
         while True:
+            if self._refused_flushes and self._pending_flushes <= self._refused_flushes:
+                # Refused flushes are the newest ones: every flush still pending is refused.
+                self._pending_flushes -= 1
+                self._refused_flushes -= 1
+                raise FlushLimitError(f"{self.model_id}: the model refused the flush")
             try:
                 item = await asyncio.wait_for(self._queue.get(), timeout)
             except TimeoutError as err:
                 raise RequestTimeoutError(f"{self.model_id}: no audio for {timeout:g} s") from err
+            if item == "Warning":
+                continue  # re-checked above
             if item == "Flushed":
                 self._pending_flushes -= 1
                 return
@@ -417,6 +575,7 @@ class SpeakSession:
 
     async def clear(self) -> None:
         """Drop text and audio not yet delivered (``Clear``; barge-in)."""
+        self._unflushed = ""
         with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
             await self._ws.send_str(json.dumps({"type": "Clear"}))
 
@@ -426,10 +585,17 @@ class SpeakSession:
             with contextlib.suppress(Exception):
                 await self._ws.send_str(json.dumps({"type": "Close"}))
             with contextlib.suppress(Exception):
-                await self._ws.close()
+                await asyncio.wait_for(self._ws.close(), CLOSE_TIMEOUT)
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader
+
+
+def _is_flush_warning(message: dict[str, Any]) -> bool:
+    """Whether a speak v1 ``Warning`` says a ``Flush`` was refused (its code or text names
+    flushes; Deepgram documents no code)."""
+    text = f"{message.get('code', '')} {message.get('description', '')}".lower()
+    return "flush" in text
 
 
 async def connect_speak(

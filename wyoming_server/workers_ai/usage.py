@@ -17,7 +17,6 @@ import base64
 import binascii
 import io
 import logging
-import math
 import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -78,18 +77,6 @@ RATES: Final[Mapping[tuple[str, Transport], Rate]] = {
     (AURA_2_ES, Transport.REST): Rate(2727.27, per_characters=True),
     (AURA_2_ES, Transport.WEBSOCKET): Rate(2727.27, per_characters=True),
 }
-
-
-def neurons_from_headers(headers: Mapping[str, str]) -> float | None:
-    """The ``cf-ai-neurons`` header as a number, or ``None`` when absent or not a number."""
-    value = headers.get(NEURONS_HEADER)
-    if value is None:
-        return None
-    try:
-        neurons = float(value)
-    except ValueError:
-        return None
-    return neurons if math.isfinite(neurons) and neurons >= 0 else None
 
 
 def estimate_neurons(
