@@ -94,7 +94,7 @@ async def main() -> None:
                 run["tts"] = await tts.run(emu, max(repeats, 5), args.tts_model_latency_ms, rtt)
             runs[rtt] = run
         report.update(runs[args.rtt_ms[0]])  # the baseline, where it always was
-        if len(runs) > 1:
+        if len(runs) > 1 and only & {"stt", "tts"}:  # else --only vocabulary would empty it
             rows = network.compare(runs)
             report["network"] = {
                 "rtt_ms": args.rtt_ms,
