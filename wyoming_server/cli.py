@@ -113,8 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-utterance-seconds",
         type=_positive_float,
         default=15.0,
-        help="Seconds of audio after which an utterance (any model) is finished as if "
-        "audio-stop had come; flux relies on it when nobody ends the turn (default %(default)s)",
+        help="Seconds of audio after which a flux turn is finished as if audio-stop had come; "
+        "flux is the model that ends turns itself, so the client may not (default %(default)s)",
     )
     parser.add_argument(
         "--no-stt-streaming",

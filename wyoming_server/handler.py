@@ -144,7 +144,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
     def request_stop(self) -> None:
         """Server shutdown: close now if idle, else after the open request ends."""
         self._stopping = True
-        if not self.active:
+        # Events already received but not yet read are still served (they may open a request).
+        if not self.active and not getattr(self.reader, "_buffer", None):
             self.reader.feed_eof()
 
     async def abort_requests(self, err: BaseException) -> None:
@@ -287,8 +288,6 @@ class WorkersAIEventHandler(AsyncEventHandler):
             self.client, self._request, self.settings, self.write_event
         )
         self._prepared.prepare()
-        if self.settings.tts_streaming:  # a voice command is being spoken: a reply will follow
-            spares_for(self.client).prepare(catalog.get_voice(self.settings.tts_voice))
 
     async def _start_utterance(self, data: dict[str, Any]) -> Utterance:
         protocol.audio_format(data)  # validate before any network work
@@ -332,6 +331,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
             await TranscriptEvents(self.write_event, None).finish("")  # no audio at all
         else:
             await utterance.stop()
+            if self.settings.tts_streaming:  # a voice command was spoken: its reply follows
+                spares_for(self.client).prepare(catalog.get_voice(self.settings.tts_voice))
         await self._end_utterance()
         self._request = None
 

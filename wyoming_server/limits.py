@@ -8,7 +8,8 @@ needs (an ``audio-chunk`` from Home Assistant is 2 KiB, a header under 1 KiB):
 - an event: header line, additional data and payload sizes, and the time to receive it once its
   first byte arrived;
 - a connection: the time it may stay without an event;
-- an utterance: seconds of audio and input bytes, both checked *before* conversion to 16 kHz;
+- an utterance: seconds of audio (every model) and input bytes, both checked *before*
+  conversion to 16 kHz;
 - the process: concurrent connections and concurrent requests to Workers AI (extra requests
   wait up to ``backend_queue_timeout`` seconds for a slot, then get a ``server-busy`` error).
 
@@ -53,6 +54,10 @@ class Limits:
     idle_timeout: float = 60.0
     """Seconds a connection may stay without sending an event. A request still open then
     (an utterance without ``audio-stop``, a stream without ``synthesize-stop``) fails."""
+    max_audio_seconds: float = 30.0
+    """Seconds of audio per utterance for every model, counted before conversion; audio past it
+    is dropped and the utterance is transcribed as if ``audio-stop`` had come. (Flux turns end
+    earlier, at ``--max-utterance-seconds``.)"""
     max_utterance_bytes: int = 8 << 20
     """Input audio bytes per utterance, counted before conversion; audio past it is dropped and
     the utterance is transcribed as if ``audio-stop`` had come."""
@@ -103,6 +108,12 @@ _FLAGS: tuple[tuple[str, str, type[float] | type[int], str], ...] = (
         "Seconds to receive (or send) the rest of an event once it started",
     ),
     ("--idle-timeout", "idle_timeout", float, "Seconds a connection may send no event"),
+    (
+        "--max-audio-seconds",
+        "max_audio_seconds",
+        float,
+        "Seconds of audio per utterance, any model (before conversion)",
+    ),
     (
         "--max-utterance-bytes",
         "max_utterance_bytes",

@@ -50,10 +50,10 @@ class ServerSettings:
     request_deadline: float = 10.0
     """Seconds from ``audio-stop`` to the transcript (streaming STT), retries included."""
     max_utterance_seconds: float = 15.0
-    """Seconds of audio (counted before conversion) after which an utterance of any model is
-    finished as if ``audio-stop`` had come; later audio is ignored. This bounds memory and, for
-    flux, ends a turn that never ends by itself (with flux HA does not segment the audio).
-    15 s is HA's own voice-command timeout."""
+    """Seconds of audio after which a flux turn is finished as if ``audio-stop`` had
+    come: with flux as default HA does not segment the audio itself, so a turn without speech
+    would never end. 15 s is HA's own voice-command timeout. (Every model also stops at
+    ``limits.max_audio_seconds``.)"""
     stt_streaming: bool = True
     """Use the nova-3 WebSocket (live ``transcript-chunk`` events) instead of REST."""
     tts_streaming: bool = True

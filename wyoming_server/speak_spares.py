@@ -4,8 +4,9 @@ Opening an aura WebSocket costs a new TCP + TLS connection and the upgrade: abou
 round trips (~180 ms at a 60 ms RTT), and Home Assistant sends ``synthesize-start`` together with
 the first sentence, so opening it then puts all three on the path to the first audio. The server
 therefore keeps at most one open, unused session per voice, opened when a reply becomes likely:
-at ``transcribe`` (for the default voice: a voice command is being spoken) and after each
-streamed reply (for its voice: conversations continue). A spare nobody takes within
+once a voice command's ``transcript`` is sent (for the default voice; not earlier, so that the
+speech-to-text request's own calls come first) and after each streamed reply (for its voice:
+conversations continue). A spare nobody takes within
 :data:`SPARE_IDLE_S` seconds is closed. An idle WebSocket costs no neurons (aura is billed per
 character: https://developers.cloudflare.com/workers-ai/platform/pricing/).
 """

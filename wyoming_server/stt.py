@@ -84,14 +84,18 @@ class Utterance(ABC):
         self._format: PcmFormat | None = None
         self._input_bytes = 0
         self._input_seconds = 0.0
+        self._max_seconds = settings.limits.max_audio_seconds
+        if request.model.model_id == catalog.FLUX:
+            self._max_seconds = min(self._max_seconds, settings.max_utterance_seconds)
 
     def _admit(self, pcm: bytes, fmt: PcmFormat) -> tuple[bytes, bool]:
         """Bound the utterance BEFORE any conversion: returns the part of ``pcm`` that fits in
-        ``max_utterance_seconds`` and ``limits.max_utterance_bytes``, and whether the
-        utterance is now full (then it ends as if ``audio-stop`` had come)."""
+        ``limits.max_audio_seconds`` (flux: also ``max_utterance_seconds``) and
+        ``limits.max_utterance_bytes``, and whether the utterance is now full (then it ends as
+        if ``audio-stop`` had come)."""
         frame = fmt.width * fmt.channels
         bytes_per_second = fmt.rate * frame
-        seconds_left = self.settings.max_utterance_seconds - self._input_seconds
+        seconds_left = self._max_seconds - self._input_seconds
         room = min(
             int(seconds_left * bytes_per_second),
             self.settings.limits.max_utterance_bytes - self._input_bytes,
@@ -105,7 +109,7 @@ class Utterance(ABC):
         if full:
             _LOGGER.info(
                 "Utterance reached its limit (%g s of audio or %d bytes): finishing it",
-                self.settings.max_utterance_seconds,
+                self._max_seconds,
                 self.settings.limits.max_utterance_bytes,
             )
         return pcm, full

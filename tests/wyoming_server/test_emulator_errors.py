@@ -195,6 +195,17 @@ async def test_refused_websocket_handshake_carries_the_v4_body(
     assert ("daily free allocation" in message) == (code in (4006, 3036))
 
 
+@pytest.mark.parametrize("query", ["model=flux-general-multi", "language_hint=de"])
+async def test_flux_is_english_only(
+    http: aiohttp.ClientSession, emulator: Emulator, query: str
+) -> None:
+    """§9 C9: Workers AI hosts only the English Flux model."""
+    url = emulator.run_url("@cf/deepgram/flux") + f"?encoding=linear16&sample_rate=16000&{query}"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await http.ws_connect(url)
+    assert err.value.status == 400
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [({"bogus": "1"}, "'bogus' was unexpected"),

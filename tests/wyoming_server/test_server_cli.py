@@ -12,6 +12,7 @@ from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart
 from wyoming.event import async_read_event, async_write_event
 from wyoming.info import Describe
+from wyoming.ping import Ping
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from tests.wyoming_server.server_harness import (
@@ -130,8 +131,12 @@ async def test_sigterm_mid_utterance_exits_cleanly(
             await client.write_event(
                 AudioChunk(rate=rate, width=width, channels=channels, audio=pcm[:16000]).event()
             )
+            await client.write_event(Ping().event())
+            await read_until(client, ["pong"])  # the utterance is open
             assert await own.stop() == 0
-            # The server closed the connection instead of leaving the client hanging.
+            # The server told the client instead of leaving it hanging, then closed.
+            events = await read_until(client, ["transcript-stop"], 30)
+            assert events[0].data["code"] == "server-stopping"
             assert await asyncio.wait_for(client.read_event(), 30) is None
         assert "Stopping" in own.stderr
 

@@ -77,7 +77,7 @@ async def tight_server(
 ) -> AsyncIterator[ServerProcess]:
     proc = _emulator_process_session
     args = emulator_args(
-        proc, "--idle-timeout", "1", "--event-timeout", "1", "--max-utterance-seconds", "1"
+        proc, "--idle-timeout", "1", "--event-timeout", "1", "--max-audio-seconds", "1"
     )
     async with ServerProcess(args, emulator_env(proc)) as server:
         yield server
@@ -118,7 +118,7 @@ async def test_low_rate_audio_is_bounded_before_conversion(
     server: ServerProcess, model: str
 ) -> None:
     """1 MiB of 1 kHz 8-bit audio is 17 minutes: 32 MiB once converted to 16 kHz s16. Only
-    ``--max-utterance-seconds`` of it may be converted; the utterance then ends normally."""
+    ``--max-audio-seconds`` of it may be converted; the utterance then ends normally."""
     before = peak_rss_kib(server.pid)
     async with server.client() as client:
         await client.write_event(Transcribe(name=model, language="en").event())

@@ -116,7 +116,7 @@ async def test_a_voice_command_leaves_a_websocket_open_for_its_reply(
             for event in audio_events(pcm, rate, width, channels):
                 await client.write_event(event)
             await read_until(client, ["transcript"])
-        # The default voice's WebSocket is open before the reply starts...
+        # The default voice's WebSocket opens once the transcript is out, before the reply...
         assert await open_websockets_reach(emulator_process, AURA_2_EN, 1)
         async with own.client() as client:
             await client.write_event(

@@ -365,3 +365,36 @@ async def test_ai_gateway_token_is_sent_and_never_logged(
     assert "error" not in types(events)
     assert seen == [(f"/v1/{'a' * 32}/gw/workers-ai/{WHISPER}", f"Bearer {secret}")]
     assert secret not in server.stderr
+
+
+async def test_reply_paced_sentence_by_sentence_beyond_the_flush_limit_loses_nothing(
+    server: ServerProcess,
+) -> None:
+    """C8: sentences that each come after the previous one was spoken get a flush each; past
+    20 flushes in a minute the rest is spoken over REST at once, nothing waits or is lost."""
+    sentences = [f"Sentence number {n} is here." for n in range(1, 24)]
+    chunks = 0
+    log_start = len(server.stderr)
+    async with server.client() as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice("aura-2-en-luna")).event())
+        events: list[Event] = []
+        for sentence in sentences:
+            await client.write_event(SynthesizeChunk(text=sentence + " ").event())
+            # The previous sentence is complete now: wait until its audio stops coming.
+            while True:
+                try:
+                    event = await asyncio.wait_for(client.read_event(), 1.0)
+                except TimeoutError:
+                    break
+                assert event is not None
+                events.append(event)
+            assert "error" not in types(events), error_of(events)
+            chunks += 1
+        await client.write_event(SynthesizeStop().event())
+        events += await read_until(client, ["synthesize-stopped"])
+    assert chunks == len(sentences)
+    assert "error" not in types(events), error_of(events)
+    assert "over REST" in server.stderr[log_start:]  # the limit was reached
+    pcm, rate = pcm_of(events)
+    one, one_rate = pcm_of(await synthesize(server, sentences[0], "aura-2-en-luna"))
+    assert len(pcm) / rate > 20 * len(one) / one_rate

@@ -1,7 +1,8 @@
 """The client's wire format, checked against the documented request and response shapes.
 
 A loopback aiohttp server records each request and answers with the documented response shape
-(``../shared/docs/workers-ai-speech-api.md`` §1.3-1.5, §4, §5), so these tests pin down exactly
+(https://developers.cloudflare.com/workers-ai/ REST envelope and model pages), so these tests
+pin down exactly
 what goes over the wire. End-to-end behaviour against the emulator is tested elsewhere.
 """
 

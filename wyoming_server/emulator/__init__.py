@@ -15,7 +15,9 @@ answers base64 WAV (44.1 kHz mono 16-bit) and refuses ``lang`` es/fr with 404/80
 or missing ``lang``: 500); a wrong account ID gets 401/10000 on ``/ai/run`` and 403/10000 on
 ``/ai/models/search``; unknown model 400/7000; empty TTS text 400/8007; the aura WebSocket
 serves 20 ``Flush`` per 60 s, then answers ``Warning`` and serves no more; nova-3 finalizes
-continuous speech every few seconds; every response carries ``cf-ai-neurons``. Faults inject
+continuous speech every few seconds; flux is English only (``model=flux-general-multi`` and
+``language_hint`` are refused with 400/5006, a guess at the answer); every response carries
+``cf-ai-neurons``. Faults inject
 the rest: 4006/3036 (daily free allocation), 3021 with ``Retry-After``, 5035, 10000, also on
 WebSocket handshakes with the v4 JSON body (C11); aura REST ignoring ``encoding`` (C10).
 

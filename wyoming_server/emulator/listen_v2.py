@@ -2,8 +2,10 @@
 
 Query: ``encoding=linear16`` (only), ``sample_rate``, ``eot_threshold`` (0.5-0.9, default 0.7),
 ``eager_eot_threshold`` (0.3-0.9), ``eot_timeout_ms`` (default 5000), ``keyterm`` (repeatable),
-``mip_opt_out``, ``tag`` (all strings); also ``model`` and ``language_hint``, which Cloudflare's
-own voice SDK sends (S-agents).
+``mip_opt_out``, ``tag`` (all strings). Workers AI hosts only the English Flux model
+(cloudflare/agents#1441, §9 C9): ``model`` may only be ``flux-general-en``, and
+``language_hint`` (multilingual Flux) is refused with 400/5006 (the exact answer of Workers AI
+is not known).
 
 Server → client: ``Connected`` first, then ``TurnInfo`` messages on the audio clock, one per
 0.24 s of audio (coalesced to the newest when the client sends faster than real time; none once
@@ -56,7 +58,7 @@ SEGMENT_PAUSE = samples_for_ms(250)
 SAMPLE_RATES = (8000, 16000, 24000, 44100, 48000)
 """Sample rates Flux accepts (Hz, Deepgram)."""
 ONSET_LOOKBACK = (ONSET_FRAMES - 1) * FRAME_SAMPLES
-MODELS = ("flux-general-en", "flux-general-multi")
+MODELS = ("flux-general-en",)
 _EXTRA_PARAMS = ("model", "language_hint")
 
 
@@ -106,6 +108,8 @@ def parse_params(request: web.Request) -> FluxParams:
     timeout = int(instance.get("eot_timeout_ms", "5000"))
     if not 500 <= timeout <= 10000:
         raise bad_input("Error: eot_timeout_ms must be between 500 and 10000")
+    if "language_hint" in query:
+        raise bad_input("Error: language_hint is not available: Workers AI hosts English Flux only")
     keyterms = tuple(query.getall("keyterm", ()))
     return FluxParams(
         sample_rate=rate,

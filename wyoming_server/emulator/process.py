@@ -129,8 +129,9 @@ class EmulatorProcess:
     async def set_faults(self, **settings: Any) -> dict[str, Any]:
         """Set faults over the control API; returns the resulting settings.
 
-        Keys: ``fail_next`` (+ ``status``, ``code``, ``message``), ``latency_ms``,
-        ``model_latency_ms``, ``upload_bytes_per_second``, ``ws_drop_after_messages`` (see
+        Keys: ``fail_next`` (+ ``status``, ``code``, ``message``, ``retry_after``),
+        ``latency_ms``, ``model_latency_ms``, ``upload_bytes_per_second``,
+        ``ws_drop_after_messages``, ``aura_rest_ignores_encoding`` (see
         :class:`~.faults.Faults`). Raises ``RuntimeError`` if the emulator refuses them.
         """
         return await self._control("POST", settings)

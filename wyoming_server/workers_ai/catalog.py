@@ -1,9 +1,10 @@
 """The Workers AI speech model catalog.
 
 Every speech model this project serves, with what a client needs to call it: task, transports,
-request convention, languages, speakers and price. Facts come from
-``../shared/docs/workers-ai-speech-api.md`` (§2.4 prices, §4 ASR, §5 TTS); the section is named on
-each entry.
+request convention, languages, speakers and price. Facts come from the model pages
+(https://developers.cloudflare.com/workers-ai/models/) and the pricing page
+(https://developers.cloudflare.com/workers-ai/platform/pricing/), corrected by live probes
+where Workers AI differs from them (MeloTTS languages and output format).
 """
 
 from __future__ import annotations
