@@ -215,6 +215,9 @@ async def _cell(emu: EmulatorProcess, port: int, fault: Fault, task: str, transp
 
 
 async def run(faults: list[Fault], server_args: list[str]) -> list[Cell]:
+    # Every request makes its own Workers AI calls, so each injected fault meets the request
+    # it is meant for (a spare aura WebSocket opened earlier would skip the handshake).
+    server_args = ["--no-spare-websockets", *server_args]
     cells: list[Cell] = []
     async with EmulatorProcess(load_mode=True) as emu:
         async with (

@@ -127,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Use aura over REST (one request per sentence) instead of its WebSocket",
     )
     parser.add_argument(
+        "--no-spare-websockets",
+        action="store_true",
+        help="Do not open an aura WebSocket ahead of the reply that will need it (saves idle "
+        "connections; costs about three network round trips on the first audio)",
+    )
+    parser.add_argument(
         "--samples-per-chunk",
         type=_positive_int,
         default=1024,
@@ -259,6 +265,7 @@ def settings_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         max_utterance_seconds=args.max_utterance_seconds,
         stt_streaming=not args.no_stt_streaming,
         tts_streaming=not args.no_tts_streaming,
+        spare_websockets=not args.no_spare_websockets,
         limits=limits_from_args(args),
     )
 

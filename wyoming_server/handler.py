@@ -331,7 +331,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
             await TranscriptEvents(self.write_event, None).finish("")  # no audio at all
         else:
             await utterance.stop()
-            if self.settings.tts_streaming:  # a voice command was spoken: its reply follows
+            if self.settings.tts_streaming and self.settings.spare_websockets:
+                # A voice command was spoken: its reply follows.
                 spares_for(self.client).prepare(catalog.get_voice(self.settings.tts_voice))
         await self._end_utterance()
         self._request = None

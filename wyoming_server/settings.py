@@ -58,5 +58,7 @@ class ServerSettings:
     """Use the nova-3 WebSocket (live ``transcript-chunk`` events) instead of REST."""
     tts_streaming: bool = True
     """Use the aura WebSocket; REST is then only a fallback."""
+    spare_websockets: bool = True
+    """Open an aura WebSocket ahead of the reply that will need it (speak_spares.py)."""
     limits: Limits = field(default_factory=Limits)
     """Resource limits per event, utterance, connection and process."""

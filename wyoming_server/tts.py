@@ -163,7 +163,7 @@ class SynthesisReply:
             await self._conclude(BadRequestError("Nothing to synthesize: empty text", EMPTY_TEXT))
         else:
             await self._conclude(None)
-            if self.streaming and self._speak is not None:
+            if self.streaming and self._speak is not None and self.settings.spare_websockets:
                 # Conversations continue: the next reply finds its WebSocket open.
                 spares_for(self.client).prepare(self.voice)
         await self.aclose()

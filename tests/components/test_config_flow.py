@@ -185,7 +185,8 @@ async def test_gateway_token_is_kept_only_with_a_gateway_url(
     ("override", "errors"),
     [
         ({CONF_API_TOKEN: "wrong-token"}, {"base": "invalid_auth"}),
-        ({CONF_ACCOUNT_ID: "0" * 32}, {CONF_ACCOUNT_ID: "invalid_account"}),
+        # A wrong account ID is refused like a wrong token (401/403, code 10000; §9 C5).
+        ({CONF_ACCOUNT_ID: "0" * 32}, {"base": "invalid_auth"}),
         ({CONF_API_BASE_URL: "ftp://127.0.0.1/client/v4"}, {CONF_ADVANCED: "invalid_url"}),
         ({CONF_API_BASE_URL: "not a url"}, {CONF_ADVANCED: "invalid_url"}),
         ({CONF_API_BASE_URL: "http://[::1/client/v4"}, {CONF_ADVANCED: "invalid_url"}),
@@ -325,7 +326,7 @@ async def test_reauth_errors_show_on_the_reauth_form(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
-    assert result["errors"] == {"base": "invalid_account"}
+    assert result["errors"] == {"base": "invalid_auth"}
 
 
 async def test_reauth_flow_of_loaded_entry(

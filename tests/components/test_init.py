@@ -83,16 +83,19 @@ async def test_setup_rejected_token_starts_reauth(
     assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
 
 
-async def test_setup_unknown_account(hass: HomeAssistant, config_entry: MockConfigEntry) -> None:
-    """An account ID that does not route (404/7003) is a permanent setup error, no reauth."""
+async def test_setup_wrong_account_is_an_authentication_failure(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """Cloudflare refuses a wrong account ID like a wrong token (401/403, code 10000): the
+    entry fails to set up and re-authentication starts, whose message names both."""
     hass.config_entries.async_update_entry(
         config_entry, data={**config_entry.data, CONF_ACCOUNT_ID: "1" * 32}
     )
     assert not await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.SETUP_ERROR
-    assert config_entry.reason == "No Cloudflare account has this ID"  # HA strips the "."
-    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert "account ID" in (config_entry.reason or "")
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
 
 async def test_setup_unreachable_retries(

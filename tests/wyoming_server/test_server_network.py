@@ -107,6 +107,8 @@ async def test_synthesize_start_opens_the_websocket_before_the_text(
 async def test_a_voice_command_leaves_a_websocket_open_for_its_reply(
     emulator_process: EmulatorProcess, speech_dir: Path
 ) -> None:
+    # Spares of other tests' servers on the shared emulator expire within SPARE_IDLE_S.
+    assert await open_websockets_reach(emulator_process, AURA_2_EN, 0)
     pcm, rate, width, channels = read_wav(speech_dir / "living_room_light_en.wav")
     async with ServerProcess(
         emulator_args(emulator_process), emulator_env(emulator_process)
@@ -132,3 +134,22 @@ async def test_a_voice_command_leaves_a_websocket_open_for_its_reply(
             events = await read_until(client, ["synthesize-stopped"])
         assert "audio-chunk" in [e.type for e in events]
         assert "error" not in [e.type for e in events]
+
+
+async def test_no_spare_websockets_leaves_nothing_open_after_a_voice_command(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    """``--no-spare-websockets``: after the transcript no aura WebSocket is opened."""
+    # Spares of other tests' servers on the shared emulator expire within SPARE_IDLE_S.
+    assert await open_websockets_reach(emulator_process, AURA_2_EN, 0)
+    pcm, rate, width, channels = read_wav(speech_dir / "living_room_light_en.wav")
+    async with ServerProcess(
+        emulator_args(emulator_process, "--no-spare-websockets"), emulator_env(emulator_process)
+    ) as own:
+        async with own.client() as client:
+            await client.write_event(Transcribe(name="@cf/deepgram/nova-3", language="en").event())
+            for event in audio_events(pcm, rate, width, channels):
+                await client.write_event(event)
+            await read_until(client, ["transcript"])
+        # A spare would open within the poll window of the test above; none may here.
+        assert not await open_websockets_reach(emulator_process, AURA_2_EN, 1)

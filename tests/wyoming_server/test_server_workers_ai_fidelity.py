@@ -45,6 +45,26 @@ from wyoming_server.emulator import EmulatorProcess
 
 pytest_plugins = ["tests.wyoming_server.server_fixtures"]
 
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def _server_without_spares(
+    _emulator_process_session: EmulatorProcess,
+) -> AsyncIterator[ServerProcess]:
+    proc = _emulator_process_session
+    args = emulator_args(proc, "--no-spare-websockets")
+    async with ServerProcess(args, emulator_env(proc)) as own:
+        yield own
+
+
+@pytest.fixture
+def server(
+    _server_without_spares: ServerProcess, emulator_process: EmulatorProcess
+) -> ServerProcess:
+    """A server that opens no aura WebSocket ahead of time: every request below makes its own
+    calls, so each injected fault meets the request it is meant for."""
+    return _server_without_spares
+
+
 LIGHT = "turn on the living room light"
 LAMP = "turn on the living room lamp"
 NOVA_3 = "@cf/deepgram/nova-3"
@@ -317,7 +337,7 @@ async def test_text_to_speech_fails_within_the_default_voice_budget(
 ) -> None:
     """A voice whose model never answers ends in an error within the budget (from the text
     to the first audio), not after a 30 s silence per flush."""
-    await emulator_process.set_faults(model_latency_ms=60_000)
+    await emulator_process.set_faults(model_latency_ms=15_000)
     started = time.monotonic()
     events = await synthesize(server, "Turn on the living room light.", "aura-2-en-luna")
     elapsed = time.monotonic() - started
