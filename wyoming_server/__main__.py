@@ -25,6 +25,7 @@ from .backend import BackendError, open_client
 from .cli import parse_args
 from .credentials import CredentialsError, load_credentials, load_gateway_token
 from .discovery import DiscoveryError, ZeroconfAnnouncement, announced_address
+from .extras import ExtrasError, server_extras
 from .handler import WorkersAIEventHandler
 from .info import build_info
 from .limits import BackendSlots
@@ -98,20 +99,28 @@ async def main() -> int:
             loop.add_signal_handler(sig, stop.set)
 
     try:
-        async with open_client(
-            credentials,
-            api_base_url=args.api_base_url,
-            request_timeout=args.request_timeout,
-            deadline=args.request_deadline,
-            connect_timeout=args.connect_timeout,
-            gateway_token=gateway_token,
-        ) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            client = await stack.enter_async_context(
+                open_client(
+                    credentials,
+                    api_base_url=args.api_base_url,
+                    request_timeout=args.request_timeout,
+                    deadline=args.request_deadline,
+                    connect_timeout=args.connect_timeout,
+                    gateway_token=gateway_token,
+                )
+            )
+            extras = await stack.enter_async_context(
+                server_extras(args, client, os.environ, settings.keyterms)
+            )
             factory = partial(
                 WorkersAIEventHandler,
                 info_event=info_event,
                 client=client,
                 settings=settings,
                 slots=BackendSlots(settings.limits),
+                vocabulary=extras.vocabulary,
+                metrics=extras.metrics,
             )
             if isinstance(stdio, AsyncStdioServer):
                 await _serve_stdio(stdio, factory, stop)
@@ -136,7 +145,7 @@ async def main() -> int:
                 await stop.wait()
                 _LOGGER.info("Stopping")
             await server.shutdown()
-    except (BackendError, DiscoveryError) as err:
+    except (BackendError, DiscoveryError, ExtrasError) as err:
         _LOGGER.error("%s", err)  # noqa: TRY400 - a configuration error, not a crash
         return 2
     except OSError as err:

@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TERM",
         help="Key term to boost in nova-3 and flux transcripts (repeatable)",
     )
+    _add_extras_arguments(parser)
     flux = parser.add_argument_group("flux end of turn (Deepgram listen v2)")
     flux.add_argument(
         "--flux-eot-threshold",
@@ -186,6 +187,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     return parser
+
+
+def _add_extras_arguments(parser: argparse.ArgumentParser) -> None:
+    """Vocabulary, Home Assistant names and metrics (see extras.py)."""
+    parser.add_argument(
+        "--keyterms-file",
+        type=Path,
+        metavar="PATH",
+        help="File of key terms, one per line ('#' comments); re-read when it changes",
+    )
+    hass = parser.add_argument_group("Home Assistant names (vocabulary)")
+    hass.add_argument(
+        "--hass-url",
+        metavar="URL",
+        help="Home Assistant to read exposed entity, area and floor names from, e.g. "
+        "http://homeassistant.local:8123 (as an add-on: automatic)",
+    )
+    hass.add_argument(
+        "--hass-token-file",
+        type=Path,
+        metavar="PATH",
+        help="File holding a Home Assistant long-lived access token",
+    )
+    hass.add_argument(
+        "--hass-refresh-seconds",
+        type=_positive_float,
+        default=300.0,
+        help="Re-read the names this often; registry changes apply at once (default %(default)s)",
+    )
+    metrics = parser.add_argument_group("metrics")
+    metrics.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics (needs prometheus-client)",
+    )
+    metrics.add_argument(
+        "--metrics-host",
+        metavar="HOST",
+        help="Address for --metrics-port (default: all interfaces)",
+    )
 
 
 def settings_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> ServerSettings:

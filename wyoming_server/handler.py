@@ -23,8 +23,10 @@ from wyoming.tts import SynthesizeStopped
 from . import protocol
 from .languages import LANGUAGE_FALLBACK, check_language, supports
 from .limits import SERVER_STOPPING, BackendSlots, Slot
+from .metrics import LatencyProbe, ServerMetrics
 from .protocol import ConnectionEndingError, TranscribeRequest
 from .request_errors import BadRequestError, describe_failure
+from .server_vocabulary import ServerVocabulary
 from .settings import ServerSettings
 from .speak_spares import spares_for
 from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
@@ -55,15 +57,22 @@ class WorkersAIEventHandler(AsyncEventHandler):
         client: WorkersAIClient,
         settings: ServerSettings,
         slots: BackendSlots | None = None,
+        vocabulary: ServerVocabulary | None = None,
+        metrics: ServerMetrics | None = None,
     ) -> None:
-        """``info_event`` is the prebuilt answer to ``describe``; ``client`` and ``slots`` (the
-        process-wide Workers AI request limit) are shared by all connections."""
+        """``info_event`` is the prebuilt answer to ``describe``; ``client``, ``slots`` (the
+        process-wide Workers AI request limit), ``vocabulary`` (key terms; default:
+        ``settings.keyterms``) and ``metrics`` are shared by all connections."""
         super().__init__(reader, writer)
         self.info_event = info_event
         self.client = client
         self.settings = settings
         self.limits = settings.limits
         self.slots = slots or BackendSlots(settings.limits)
+        self.vocabulary = vocabulary or ServerVocabulary(settings.keyterms)
+        self._probe = (
+            LatencyProbe(metrics, self._stt_model_id, settings.tts_voice) if metrics else None
+        )
         self._write_lock = asyncio.Lock()
         self._stopping = False
         self._stt_slot: Slot | None = None
@@ -179,6 +188,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
             except TimeoutError:
                 self.writer.transport.abort()
                 raise ConnectionResetError("client does not read its events") from None
+        if self._probe is not None:
+            self._probe.event_out(event)
 
     async def disconnect(self) -> None:
         """Client gone: stop this connection's work and close its WebSockets."""
@@ -191,6 +202,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         """Handle one event; returns ``False`` only when the connection must close."""
         _LOGGER.debug("Event %s", event.type)
+        if self._probe is not None:
+            self._probe.event_in(event)
         try:
             await self._dispatch(event)
         except ConnectionError:
@@ -257,7 +270,14 @@ class WorkersAIEventHandler(AsyncEventHandler):
                 )
                 model = fallback
         language = check_language(model, tag)
-        return UtteranceRequest(model, language, self.settings.keyterms + request.terms)
+        vocabulary = self.vocabulary.current(request.terms)
+        return UtteranceRequest(model, language, vocabulary.keyterms, vocabulary.initial_prompt)
+
+    def _stt_model_id(self) -> str:
+        """The model of the current utterance (metrics label)."""
+        if self._utterance is not None:
+            return self._utterance.request.model.model_id
+        return self._request.model.model_id if self._request else self.settings.stt_model
 
     async def _on_transcribe(self, request: TranscribeRequest) -> None:
         await self._end_utterance()

@@ -60,6 +60,8 @@ class UtteranceRequest:
     model: catalog.SpeechModel
     language: str
     keyterms: tuple[str, ...] = ()
+    initial_prompt: str | None = None
+    """whisper-large-v3-turbo's prompt with the same names (other models ignore it)."""
 
 
 class Utterance(ABC):
@@ -239,6 +241,7 @@ class BufferedUtterance(Utterance):
                 STT_SAMPLE_RATE_HZ,
                 language=self.request.language,
                 keyterms=self.request.keyterms,
+                initial_prompt=self.request.initial_prompt,
             )
         except (WorkersAIError, TimeoutError) as err:
             await self.fail(err)

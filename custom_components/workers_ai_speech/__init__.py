@@ -9,6 +9,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.helpers.typing import ConfigType
 
 from wyoming_server.workers_ai import WorkersAIClient
@@ -18,7 +19,9 @@ from wyoming_server.workers_ai.errors import (
     QuotaExceededError,
     WorkersAIError,
 )
+from wyoming_server.workers_ai.usage import UsageMeter
 
+from .budget import BudgetGuard
 from .const import (
     CONF_ACCOUNT_ID,
     CONF_API_BASE_URL,
@@ -39,10 +42,12 @@ from .migration import async_migrate_entry
 from .models import WorkersAIConfigEntry, WorkersAIData, setup_key
 from .repairs import async_report_quota_exceeded
 from .services import async_setup_services
+from .usage import AccountUsage
+from .vocabulary import HomeVocabulary
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS = [Platform.SELECT, Platform.STT, Platform.TTS]
+PLATFORMS = [Platform.SELECT, Platform.SENSOR, Platform.STT, Platform.TTS]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -107,15 +112,31 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
         ) from err
 
     _async_check_models(hass, entry)
+    client.usage = UsageMeter()
+    long_text_client = create_client(
+        hass,
+        dict(entry.data),
+        request_timeout=LONG_TEXT_REQUEST_TIMEOUT,
+        deadline=LONG_TEXT_DEADLINE,
+    )
+    long_text_client.usage = client.usage  # one meter per account
+    usage = AccountUsage()
+    entry.async_on_unload(usage.async_attach(client.usage))
+    entry.async_on_unload(
+        async_track_utc_time_change(hass, usage.async_midnight, hour=0, minute=0, second=0)
+    )
+    vocabulary = HomeVocabulary(hass, dict(entry.options))
+    for unsubscribe in vocabulary.async_start():
+        entry.async_on_unload(unsubscribe)
+    budget = BudgetGuard(hass, entry.entry_id, entry.title, usage, dict(entry.options))
+    entry.async_on_unload(usage.async_add_listener(budget.async_update_issue))
     entry.runtime_data = WorkersAIData(
         client=client,
-        long_text_client=create_client(
-            hass,
-            dict(entry.data),
-            request_timeout=LONG_TEXT_REQUEST_TIMEOUT,
-            deadline=LONG_TEXT_DEADLINE,
-        ),
+        long_text_client=long_text_client,
         setup_key=setup_key(entry),
+        vocabulary=vocabulary,
+        usage=usage,
+        budget=budget,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))

@@ -12,6 +12,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     ConfigSubentryData,
     ConfigSubentryFlow,
+    OptionsFlow,
 )
 from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant, callback
@@ -49,6 +50,7 @@ from .const import (
     SUBENTRY_TTS,
 )
 from .languages import speaks
+from .options_flow import WorkersAIOptionsFlow
 from .repairs import default_title, service_data
 from .subentry_flow import SttSubentryFlow, TtsSubentryFlow, clean, household_model
 
@@ -288,6 +290,13 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         if entry.update_listeners:
             return self.async_update_and_abort(entry, data=data)
         return self.async_update_reload_and_abort(entry, data=data)
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Vocabulary and daily budget (options_flow.py)."""
+        return WorkersAIOptionsFlow()
 
     @classmethod
     @callback

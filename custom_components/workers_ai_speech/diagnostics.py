@@ -16,12 +16,14 @@ TO_REDACT = {CONF_API_TOKEN, CONF_GATEWAY_TOKEN, CONF_ACCOUNT_ID, CONF_API_BASE_
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: WorkersAIConfigEntry
 ) -> dict[str, Any]:
-    """The entry's settings, its services and this integration's open repair issues.
+    """The entry's settings, its services, this integration's open repair issues and the
+    home's vocabulary (the names sent to the speech-to-text models).
 
     A custom API base URL is redacted (an AI Gateway URL contains the account ID); whether
     one is set, and whether it is an AI Gateway, is kept.
     """
     base_url = entry.data.get(CONF_API_BASE_URL)
+    runtime = getattr(entry, "runtime_data", None)
     return {
         "entry": async_redact_data(
             {"title": entry.title, "data": dict(entry.data), "unique_id": entry.unique_id},
@@ -43,4 +45,5 @@ async def async_get_config_entry_diagnostics(
         "issues": sorted(
             issue_id for (domain, issue_id) in ir.async_get(hass).issues if domain == DOMAIN
         ),
+        "vocabulary": runtime.vocabulary.as_dict() if runtime and runtime.vocabulary else None,
     }

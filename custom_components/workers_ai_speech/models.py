@@ -7,7 +7,10 @@ from homeassistant.config_entries import ConfigEntry
 
 from wyoming_server.workers_ai import WorkersAIClient
 
+from .budget import BudgetGuard
 from .const import CONF_VOICE
+from .usage import AccountUsage
+from .vocabulary import HomeVocabulary
 
 
 @dataclass
@@ -24,6 +27,12 @@ class WorkersAIData:
     client: WorkersAIClient
     long_text_client: WorkersAIClient
     setup_key: Any = field(repr=False)  # holds the entry's data, API token included
+    vocabulary: HomeVocabulary | None = None
+    """The home's names for speech-to-text (vocabulary.py)."""
+    usage: AccountUsage | None = None
+    """Usage and latency of the account (usage.py, sensor.py)."""
+    budget: BudgetGuard | None = None
+    """The daily budget (budget.py)."""
 
 
 type WorkersAIConfigEntry = ConfigEntry[WorkersAIData]
@@ -33,6 +42,7 @@ def setup_key(entry: ConfigEntry) -> Any:
     """Everything of ``entry`` the entities are built from, except the voices."""
     return (
         sorted(entry.data.items()),
+        sorted(entry.options.items()),  # vocabulary and budget (options_flow.py)
         sorted(
             (
                 subentry.subentry_id,

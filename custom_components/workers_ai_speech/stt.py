@@ -9,8 +9,9 @@ as the stream ends. Whisper models get one upload when the stream ends.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import override
+from typing import Any, override
 
 from homeassistant.components import stt
 
@@ -30,6 +31,7 @@ from .errors import async_handle_error
 from .languages import stt_request_language, stt_supported_languages
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
+from .usage import STT, timed_stream
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -138,7 +140,19 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         allocation raises a repair issue).
         """
         language = stt_request_language(self._language_setting, metadata.language)
-        if self.model.websocket:
+        ended: list[float] = []
+        stream = timed_stream(stream, ended.append)
+        budget = self.entry.runtime_data.budget
+        try:
+            fallback = budget.stt_fallback(self.model.model_id) if budget else None
+        except WorkersAIError as err:  # over budget, refused
+            async_handle_error(
+                self.hass, self.entry, err, f"Speech-to-text with {self.model.model_id}"
+            )
+            return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+        if fallback:  # over budget: the cheaper (REST) model the user picked
+            work = asyncio.create_task(self._async_transcribe_batch(stream, language, fallback))
+        elif self.model.websocket:
             work = asyncio.create_task(self._async_transcribe_streaming(stream, language))
         else:
             work = asyncio.create_task(self._async_transcribe_batch(stream, language))
@@ -159,7 +173,15 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         finally:
             self._streams.discard(work)
         async_clear_quota_exceeded(self.hass)
+        if ended and (usage := self.entry.runtime_data.usage) is not None:
+            usage.async_latency(STT, time.monotonic() - ended[0])
         return stt.SpeechResult(text, stt.SpeechResultState.SUCCESS)
+
+    def _vocabulary(self, model_id: str | None = None) -> dict[str, Any]:
+        """``keyterms`` / ``initial_prompt`` of the home's vocabulary for the model."""
+        vocabulary = self.entry.runtime_data.vocabulary
+        model_id = model_id or self.model.model_id
+        return vocabulary.request_options(model_id) if vocabulary else {}
 
     @override
     async def async_will_remove_from_hass(self) -> None:
@@ -170,7 +192,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         await super().async_will_remove_from_hass()
 
     async def _async_transcribe_batch(
-        self, stream: AsyncIterable[bytes], language: str | None
+        self, stream: AsyncIterable[bytes], language: str | None, model_id: str | None = None
     ) -> str:
         """Collect the whole utterance, then upload it once (Whisper models).
 
@@ -181,11 +203,16 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             pcm.extend(chunk)
         if not pcm:
             return ""
+        model_id = model_id or self.model.model_id  # another one when over budget
         flac = await self.hass.async_add_executor_job(
             audio.encode_flac, bytes(pcm), STT_SAMPLE_RATE
         )
         result = await self.entry.runtime_data.client.transcribe(
-            self.model.model_id, flac, content_type="audio/flac", language=language
+            model_id,
+            flac,
+            content_type="audio/flac",
+            language=language,
+            **self._vocabulary(model_id),
         )
         return result.text
 
@@ -203,6 +230,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             sample_rate=STT_SAMPLE_RATE,
             language=language,
             interim_results=False,  # Home Assistant's STT API has no use for interim text
+            **self._vocabulary(),
         ) as session:
             upload = self.hass.async_create_background_task(
                 self._async_upload(session, stream), f"{DOMAIN} STT upload"

@@ -10,6 +10,7 @@ the language picks its voice (https://developers.cloudflare.com/workers-ai/model
 import asyncio
 import io
 import logging
+import time
 import wave
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, override
@@ -38,6 +39,7 @@ from wyoming_server.workers_ai.audio import pcm_to_wav
 from wyoming_server.workers_ai.errors import WorkersAIError
 
 from .audio_format import audio_extension
+from .budget import fallback_speech, fallback_stream
 from .const import (
     ATTR_SELECTED_VOICE,
     DEADLINE,
@@ -51,6 +53,7 @@ from .errors import async_handle_error
 from .languages import base_language, base_languages, language_tags
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
+from .usage import TTS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -243,7 +246,12 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         runtime = self.entry.runtime_data
         limit = self.model.max_text_chars
         request_language = None if speaker else base_language(language)
+        started = time.monotonic()
         try:
+            if fallback := self._budget_fallback():  # over budget: the cheaper model
+                return "wav", await fallback_speech(
+                    runtime.long_text_client, fallback, message, speaker, language
+                )
             if limit is not None and len(message.strip()) > limit:
                 pcm = await runtime.long_text_client.synthesize_pcm(
                     self.model.model_id, message, speaker=speaker, language=request_language
@@ -256,6 +264,7 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
                 data = audio.audio
         except WorkersAIError as err:
             raise self._error(err) from err
+        self._first_audio(started)
         self._async_succeeded()
         return audio_extension(data) or "mp3", data
 
@@ -267,6 +276,12 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
         header comes first with 0 frames (length unknown), then PCM as it arrives.
         """
         speaker = self._speaker(request.options)
+        if fallback := self._budget_fallback():  # over budget: the cheaper model, one WAV
+            client = self.entry.runtime_data.long_text_client
+            return TTSAudioResponse(
+                "wav",
+                fallback_stream(client, fallback, request.message_gen, speaker, request.language),
+            )
         rate = _int(request.options.get(ATTR_PREFERRED_SAMPLE_RATE))
         if rate not in catalog.AURA_WEBSOCKET_SAMPLE_RATES:
             rate = TTS_WEBSOCKET_SAMPLE_RATE
@@ -281,9 +296,15 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
             async with client.speak(
                 self.model.model_id, speaker=speaker, sample_rate=sample_rate
             ) as session:
+                started: float | None = None  # first text sent, until its first audio
+                measured = False
                 async for text in sentence_batches(self.hass, message_gen):
+                    started = started or time.monotonic()
                     await session.send_text(text)
                     async for pcm in session.flushed_audio(timeout=DEADLINE):
+                        if not measured:
+                            self._first_audio(started)
+                            measured = True
                         yield pcm
         except WorkersAIError as err:
             raise self._error(err) from err
@@ -292,6 +313,24 @@ class WorkersAITextToSpeechEntity(WorkersAIEntity, TextToSpeechEntity):
     @callback
     def _async_succeeded(self) -> None:
         async_clear_quota_exceeded(self.hass)
+
+    def _budget_fallback(self) -> str | None:
+        """The cheaper model to use now (budget.py), or ``None``.
+
+        Raises:
+            HomeAssistantError: the daily budget is spent and requests are refused.
+        """
+        if (budget := self.entry.runtime_data.budget) is None:
+            return None
+        try:
+            return budget.tts_fallback(self.model.model_id)
+        except WorkersAIError as err:
+            raise self._error(err) from err
+
+    def _first_audio(self, started: float) -> None:
+        """Record the time to first audio since ``started`` (``time.monotonic()``)."""
+        if (usage := self.entry.runtime_data.usage) is not None:
+            usage.async_latency(TTS, time.monotonic() - started)
 
     def _error(self, err: WorkersAIError) -> HomeAssistantError:
         """Log ``err``, act on it (reauth, repair issue), and wrap it for Home Assistant."""

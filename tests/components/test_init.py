@@ -33,13 +33,21 @@ async def test_setup_and_unload(
     assert (client.connect_timeout, client.request_timeout, client.deadline) == (3.0, 8.0, 10.0)
     assert config_entry.runtime_data.long_text_client.deadline == 60.0
 
-    entities = er.async_entries_for_config_entry(entity_registry, config_entry.entry_id)
+    entities = [  # the account's usage sensors: test_usage_sensors.py
+        e
+        for e in er.async_entries_for_config_entry(entity_registry, config_entry.entry_id)
+        if e.domain != "sensor"
+    ]
     assert sorted(e.entity_id for e in entities) == [
         "select.workers_ai_tts_voice",
         "stt.workers_ai_stt_speech_to_text",
         "tts.workers_ai_tts_text_to_speech",
     ]
-    devices = dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
+    devices = [
+        d
+        for d in dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
+        if (DOMAIN, config_entry.entry_id) not in d.identifiers  # the account's device
+    ]
     assert len(devices) == 2
     for device in devices:
         assert device.entry_type is dr.DeviceEntryType.SERVICE

@@ -144,12 +144,14 @@ def test_every_translation_key_in_the_code_exists() -> None:
     seen = 0
     # Exceptions: translation_key (+ the placeholders their message uses).
     constants = _constants()
-    for _module, call in _calls_with("translation_key"):
+    for module, call in _calls_with("translation_key"):
         key = _keyword(call, "translation_key")
         if isinstance(key, ast.Name):
             key = ast.Constant(constants[key.id])
         assert isinstance(key, ast.Constant)
-        if isinstance(call.func, ast.Attribute) and call.func.attr == "async_create_issue":
+        if isinstance(call.func, ast.Name) and call.func.id.endswith("Description"):
+            assert key.value in strings["entity"][module], key.value  # entity description
+        elif isinstance(call.func, ast.Attribute) and call.func.attr == "async_create_issue":
             issue = strings["issues"][key.value]
             given = _keyword(call, "translation_placeholders")
             names = {k.value for k in given.keys} if isinstance(given, ast.Dict) else set()  # type: ignore[union-attr]
@@ -179,6 +181,7 @@ def test_every_translation_key_in_the_code_exists() -> None:
     # Flow steps, form errors and abort reasons of the config flow and the subentry flows.
     flows = [
         strings["config"],
+        strings["options"],
         *strings["config_subentries"].values(),
         strings["issues"]["unknown_model"]["fix_flow"],
     ]

@@ -66,6 +66,7 @@ from .streaming import (
     parse_neurons,
 )
 from .text import split_text
+from .usage import Transport, UsageMeter
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -171,6 +172,8 @@ class WorkersAIClient:
         self.upload_format = upload_format
         self._gateway_token = (gateway_token or "").strip() or None
         self.connect_timeout = connect_timeout
+        self.usage: UsageMeter | None = None
+        """When set, every call is counted (neurons, audio seconds, characters): usage.py."""
 
     def __repr__(self) -> str:  # the token stays out of reprs, logs and tracebacks
         return (
@@ -289,7 +292,10 @@ class WorkersAIClient:
                         (time.monotonic() - started) * 1000,
                     )
                     _raise_for_response(response.status, ctype, payload, response.headers)
-                    return ctype, payload, parse_neurons(response.headers.get("cf-ai-neurons"))
+                    neurons = parse_neurons(response.headers.get("cf-ai-neurons"))
+                    if self.usage is not None:
+                        self.usage.record_rest(model_id, neurons, json_body=json_body, data=data)
+                    return ctype, payload, neurons
             except TimeoutError as err:
                 raise RequestTimeoutError(
                     f"{model_id}: no answer within {self.request_timeout:g} s"
@@ -550,6 +556,15 @@ class WorkersAIClient:
             yield session
         finally:
             await session.aclose()
+            if self.usage is not None and (session.audio_bytes_sent or session.neurons):
+                # A handshake's cf-ai-neurons comes before any audio: 0 is no session cost, so
+                # the session is estimated from the audio sent unless it says more.
+                self.usage.record(
+                    model.model_id,
+                    Transport.WEBSOCKET,
+                    neurons=session.neurons or None,
+                    audio_seconds=session.audio_bytes_sent / 2 / sample_rate,
+                )
 
     # ------------------------------------------------------------------ text to speech
 
@@ -753,6 +768,13 @@ class WorkersAIClient:
             yield session
         finally:
             await session.aclose()
+            if self.usage is not None and (session.characters_sent or session.neurons):
+                self.usage.record(  # an unused (spare) session costs nothing and is not counted
+                    model.model_id,
+                    Transport.WEBSOCKET,
+                    neurons=session.neurons or None,  # see listen()
+                    characters=session.characters_sent,
+                )
 
     async def _ws_connect(
         self, model_id: str, params: Sequence[tuple[str, str]], *, autoclose: bool = True

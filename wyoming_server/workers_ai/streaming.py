@@ -121,6 +121,8 @@ class ListenSession:
         """Set when the model decided the speaker finished (flux ``EndOfTurn``)."""
         self._ws = ws
         self._frame_bytes = sample_rate * 2 * FRAME_MS // 1000
+        self.audio_bytes_sent = 0
+        """Bytes of PCM sent so far (usage metering: audio seconds = bytes / 2 / rate)."""
         self._buffer = bytearray()
         self._updates: asyncio.Queue[TranscriptUpdate | object] = asyncio.Queue()
         self._last_text = ""
@@ -252,6 +254,7 @@ class ListenSession:
                 f"{self.model_id}: cannot send audio: {err}", partial_text=self.text
             ) from err
         self._last_sent = time.monotonic()
+        self.audio_bytes_sent += len(frame)
 
     async def _send_json(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(ConnectionError, aiohttp.ClientError, RuntimeError):
@@ -430,6 +433,8 @@ class SpeakSession:
         self._unflushed = ""
         self.neurons = neurons_of(ws)
         """``cf-ai-neurons`` of the handshake response, when Workers AI sent one."""
+        self.characters_sent = 0
+        """Characters of text sent so far (usage metering)."""
         self._reader = asyncio.create_task(self._read_loop(), name=f"{model_id} reader")
 
     @property
@@ -494,6 +499,7 @@ class SpeakSession:
         """
         await self._send({"type": "Speak", "text": text})
         self._unflushed = f"{self._unflushed} {text}".strip()
+        self.characters_sent += len(text)
 
     async def flush(self) -> str:
         """Synthesize the buffered text (``Flush``); returns that text.

@@ -1,0 +1,166 @@
+"""Options (vocabulary, daily budget), the budget guard, and the repair issue when the free
+allocation is spent — through Home Assistant's public APIs, against the emulator."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components import stt
+from homeassistant.core import HomeAssistant, State
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    mock_restore_cache_with_extra_data,
+)
+
+from custom_components.workers_ai_speech.budget import (
+    BUDGET_REFUSE,
+    CONF_BUDGET_STT_MODEL,
+    CONF_BUDGET_TTS_MODEL,
+    CONF_DAILY_BUDGET,
+)
+from custom_components.workers_ai_speech.const import DOMAIN
+from custom_components.workers_ai_speech.vocabulary import CONF_VOCABULARY, CONF_VOCABULARY_TERMS
+from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai.usage import Transport
+
+STT_ENTITY = "stt.workers_ai_stt_speech_to_text"
+TTS_ENTITY = "tts.workers_ai_tts_text_to_speech"
+NEURONS = "sensor.workers_ai_test_neurons_today"
+
+
+async def _transcribe(hass: HomeAssistant, pcm: bytes) -> stt.SpeechResult:
+    entity = stt.async_get_speech_to_text_engine(hass, STT_ENTITY)
+    assert entity is not None
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(pcm), 3200):
+            yield pcm[start : start + 3200]
+
+    metadata = stt.SpeechMetadata(
+        language="en",
+        format=stt.AudioFormats.WAV,
+        codec=stt.AudioCodecs.PCM,
+        bit_rate=stt.AudioBitRates.BITRATE_16,
+        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+        channel=stt.AudioChannels.CHANNEL_MONO,
+    )
+    return await entity.async_process_audio_stream(metadata, stream())
+
+
+async def _set_options(hass: HomeAssistant, entry: MockConfigEntry, **options: object) -> None:
+    """Save options through the options flow (the entry reloads)."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_VOCABULARY: True, CONF_VOCABULARY_TERMS: [" Plantuary ", ""], **options},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_the_options_flow_saves_vocabulary_and_budget(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    await _set_options(hass, setup_entry, **{CONF_DAILY_BUDGET: 500})
+    assert setup_entry.options[CONF_VOCABULARY_TERMS] == ["Plantuary"]
+    assert setup_entry.options[CONF_DAILY_BUDGET] == 500
+    vocabulary = setup_entry.runtime_data.vocabulary
+    assert vocabulary is not None
+    assert vocabulary.current.keyterms[0] == "Plantuary"
+
+
+async def test_over_budget_stt_and_tts_are_refused(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, speech_pcm: bytes
+) -> None:
+    await _set_options(
+        hass, setup_entry, **{CONF_DAILY_BUDGET: 1, CONF_BUDGET_STT_MODEL: BUDGET_REFUSE}
+    )
+    assert (await _transcribe(hass, speech_pcm)).result is stt.SpeechResultState.SUCCESS
+    refused = await _transcribe(hass, speech_pcm)  # the first one spent the budget
+    assert refused.result is stt.SpeechResultState.ERROR
+    entity = hass.data["tts"].get_entity(TTS_ENTITY)
+    with pytest.raises(HomeAssistantError, match="daily budget of 1 neurons is spent"):
+        await entity.async_get_tts_audio("Hello.", "en", {})
+
+
+async def test_over_budget_stt_switches_to_the_cheaper_model(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, speech_pcm: bytes
+) -> None:
+    await _set_options(
+        hass,
+        setup_entry,
+        **{CONF_DAILY_BUDGET: 1, CONF_BUDGET_STT_MODEL: catalog.WHISPER_LARGE_V3_TURBO},
+    )
+    await _transcribe(hass, speech_pcm)
+    switched = await _transcribe(hass, speech_pcm)
+    assert switched.result is stt.SpeechResultState.SUCCESS
+    assert "living room light" in (switched.text or "").lower()
+    meter = setup_entry.runtime_data.client.usage
+    assert meter is not None
+    totals = meter.today().totals
+    assert totals[(catalog.NOVA_3, Transport.WEBSOCKET)].requests == 1
+    assert totals[(catalog.WHISPER_LARGE_V3_TURBO, Transport.REST)].requests == 1
+    assert not totals[(catalog.WHISPER_LARGE_V3_TURBO, Transport.REST)].estimated_neurons
+
+
+async def test_a_repair_issue_says_the_free_allocation_is_spent(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+    config_entry: MockConfigEntry,
+    speech_pcm: bytes,
+) -> None:
+    freezer.move_to("2026-11-29T23:58:00+00:00")
+    today = datetime(2026, 11, 29, tzinfo=UTC).isoformat()
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State(NEURONS, "9999.0", {"last_reset": today}),
+                {"native_value": 9999.0, "native_unit_of_measurement": "neurons"},
+            )
+        ],
+    )
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    issue_id = f"free_allocation_spent_{config_entry.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+    await _transcribe(hass, speech_pcm)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "free_allocation_spent"
+
+    # 00:00 UTC: the issue goes and the sensors start from zero, without any request.
+    midnight = datetime(2026, 11, 30, tzinfo=UTC)
+    freezer.move_to(midnight)
+    async_fire_time_changed(hass, midnight)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    assert hass.states.get(NEURONS).state == "0.0"  # type: ignore[union-attr]
+
+
+async def test_over_budget_tts_switches_to_the_cheaper_model(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    await _set_options(
+        hass, setup_entry, **{CONF_DAILY_BUDGET: 1, CONF_BUDGET_TTS_MODEL: catalog.AURA_1}
+    )
+    entity = hass.data["tts"].get_entity(TTS_ENTITY)
+    extension, _ = await entity.async_get_tts_audio("Hello there.", "en", {})
+    assert extension == "mp3"  # aura-2 itself, which spends the budget
+    extension, data = await entity.async_get_tts_audio("Hello there.", "en", {"voice": "luna"})
+    assert extension == "wav"
+    assert data[:4] == b"RIFF"
+    assert len(data) > 24000  # over half a second of 24 kHz speech
+    meter = setup_entry.runtime_data.client.usage
+    assert meter is not None
+    totals = meter.today().totals
+    assert totals[(catalog.AURA_2_EN, Transport.REST)].requests == 1
+    assert totals[(catalog.AURA_1, Transport.REST)].requests == 1

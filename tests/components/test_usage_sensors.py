@@ -1,0 +1,132 @@
+"""Usage and latency sensors: they move with each request (real calls to the emulator), are
+restored after a restart within the same UTC day, and start again at 00:00 UTC."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components import stt, tts
+from homeassistant.core import HomeAssistant, State
+from homeassistant.core_config import async_process_ha_core_config
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    mock_restore_cache_with_extra_data,
+)
+
+STT_ENTITY = "stt.workers_ai_stt_speech_to_text"
+TTS_ENTITY = "tts.workers_ai_tts_text_to_speech"
+NEURONS = "sensor.workers_ai_test_neurons_today"
+SHARE = "sensor.workers_ai_test_daily_free_allocation_used"
+COST_MONTH = "sensor.workers_ai_test_cost_this_month"
+STT_AUDIO = "sensor.workers_ai_test_speech_to_text_audio_today"
+TTS_CHARACTERS = "sensor.workers_ai_test_text_to_speech_characters_today"
+STT_WAIT = "sensor.workers_ai_test_speech_to_text_wait_after_speech"
+TTS_FIRST_AUDIO = "sensor.workers_ai_test_text_to_speech_time_to_first_audio"
+
+
+def _value(hass: HomeAssistant, entity_id: str) -> float:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return float(state.state)
+
+
+async def _transcribe(hass: HomeAssistant, pcm: bytes) -> None:
+    entity = stt.async_get_speech_to_text_engine(hass, STT_ENTITY)
+    assert entity is not None
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(pcm), 3200):
+            yield pcm[start : start + 3200]
+
+    metadata = stt.SpeechMetadata(
+        language="en",
+        format=stt.AudioFormats.WAV,
+        codec=stt.AudioCodecs.PCM,
+        bit_rate=stt.AudioBitRates.BITRATE_16,
+        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+        channel=stt.AudioChannels.CHANNEL_MONO,
+    )
+    result = await entity.async_process_audio_stream(metadata, stream())
+    assert result.result is stt.SpeechResultState.SUCCESS
+
+
+async def test_sensors_move_with_each_request(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, speech_pcm: bytes
+) -> None:
+    assert _value(hass, NEURONS) == 0
+    state = hass.states.get(NEURONS)
+    assert state is not None
+    assert state.attributes["state_class"] == "total"
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert state.attributes["last_reset"] == today.isoformat()
+
+    await _transcribe(hass, speech_pcm)  # nova-3 over the WebSocket: estimated
+    await hass.async_block_till_done()
+    seconds = len(speech_pcm) / 32000
+    assert _value(hass, STT_AUDIO) == pytest.approx(seconds / 60, abs=0.01)
+    assert _value(hass, NEURONS) == pytest.approx(836.36 * seconds / 60, rel=0.05)
+    assert _value(hass, SHARE) == pytest.approx(_value(hass, NEURONS) / 100, rel=0.01)
+    assert _value(hass, STT_WAIT) > 0
+
+    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
+    message = "Good night."
+    await tts.async_get_media_source_audio(
+        hass,
+        tts.generate_media_source_id(
+            hass, message, TTS_ENTITY, "en", {tts.ATTR_PREFERRED_FORMAT: "wav"}
+        ),
+    )
+    await hass.async_block_till_done()
+    assert _value(hass, TTS_CHARACTERS) == len(message)
+    assert _value(hass, TTS_FIRST_AUDIO) > 0
+    assert _value(hass, COST_MONTH) == 0  # well within the free allocation
+
+
+async def test_values_are_restored_within_the_same_day_only(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = today.replace(day=today.day - 1) if today.day > 1 else None
+    restored = [
+        (
+            State(NEURONS, "1234.5", {"last_reset": today.isoformat()}),
+            {"native_value": 1234.5, "native_unit_of_measurement": "neurons"},
+        ),
+    ]
+    if yesterday is not None:
+        restored.append(
+            (
+                State(STT_AUDIO, "3.0", {"last_reset": yesterday.isoformat()}),
+                {"native_value": 3.0, "native_unit_of_measurement": "min"},
+            )
+        )
+    mock_restore_cache_with_extra_data(hass, restored)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert _value(hass, NEURONS) == 1234.5
+    assert _value(hass, SHARE) == pytest.approx(12.345)
+    assert _value(hass, STT_AUDIO) == 0
+
+
+async def test_a_new_utc_day_starts_from_zero(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    config_entry: MockConfigEntry,
+    speech_pcm: bytes,
+) -> None:
+    freezer.move_to("2026-11-29T23:59:00+00:00")
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await _transcribe(hass, speech_pcm)
+    await hass.async_block_till_done()
+    first_day = _value(hass, NEURONS)
+    assert first_day > 0
+
+    freezer.move_to("2026-11-30T00:01:00+00:00")
+    await _transcribe(hass, speech_pcm)
+    await hass.async_block_till_done()
+    assert _value(hass, NEURONS) == pytest.approx(first_day)  # only the new request
+    state = hass.states.get(NEURONS)
+    assert state is not None
+    assert state.attributes["last_reset"] == "2026-11-30T00:00:00+00:00"

@@ -1,0 +1,191 @@
+"""Prometheus metrics on an optional HTTP port (``--metrics-port``), and latency probes.
+
+Metrics (https://prometheus.io/docs/practices/naming/):
+
+- ``workers_ai_neurons_total{model,transport,source}``: neurons spent; ``source`` is
+  ``header`` (``cf-ai-neurons``) or ``estimate`` (price list).
+- ``workers_ai_requests_total{model,transport}``, ``workers_ai_audio_seconds_total{...}``,
+  ``workers_ai_characters_total{...}``.
+- ``workers_ai_neurons_today`` and ``workers_ai_free_allocation_used_ratio`` (UTC day).
+- ``wyoming_stt_wait_after_audio_stop_seconds{model}``: from ``audio-stop`` to ``transcript``.
+- ``wyoming_tts_time_to_first_audio_seconds{voice}``: from ``synthesize`` (or the first
+  ``synthesize-chunk``) to the first ``audio-chunk``.
+
+Needs the ``prometheus-client`` package (extra ``metrics``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from wyoming.event import Event
+
+from .workers_ai.usage import DayUsage, UsageMeter, UsageRecord
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+_LOGGER = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+"""Histogram buckets, seconds."""
+
+
+class ServerMetrics:
+    """The server's metrics in their own registry (several servers may share a process)."""
+
+    def __init__(self, meter: UsageMeter) -> None:
+        from prometheus_client import (  # noqa: PLC0415 - optional extra
+            CollectorRegistry,
+            Counter,
+            Gauge,
+            Histogram,
+        )
+
+        self.registry: CollectorRegistry = CollectorRegistry()
+        labels = ("model", "transport")
+        self.neurons = Counter(
+            "workers_ai_neurons",
+            "Neurons spent (cf-ai-neurons header, or estimated from the price list)",
+            (*labels, "source"),
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "workers_ai_requests", "Workers AI calls", labels, registry=self.registry
+        )
+        self.audio_seconds = Counter(
+            "workers_ai_audio_seconds",
+            "Seconds of audio transcribed or synthesized (MeloTTS)",
+            labels,
+            registry=self.registry,
+        )
+        self.characters = Counter(
+            "workers_ai_characters", "Characters synthesized", labels, registry=self.registry
+        )
+        today = Gauge(
+            "workers_ai_neurons_today", "Neurons spent today (UTC)", registry=self.registry
+        )
+        share = Gauge(
+            "workers_ai_free_allocation_used_ratio",
+            "Share of the daily free allocation (10,000 neurons) used today",
+            registry=self.registry,
+        )
+        today.set_function(lambda: meter.today().neurons)
+        share.set_function(lambda: meter.today().free_share)
+        self.stt_wait = Histogram(
+            "wyoming_stt_wait_after_audio_stop_seconds",
+            "Seconds from audio-stop to transcript",
+            ("model",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tts_first_audio = Histogram(
+            "wyoming_tts_time_to_first_audio_seconds",
+            "Seconds from synthesize (or the first synthesize-chunk) to the first audio-chunk",
+            ("voice",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        meter.add_listener(self.count)
+
+    def count(self, record: UsageRecord) -> None:
+        """Add one usage record to the counters."""
+        labels = (record.model_id, str(record.transport))
+        source = "estimate" if record.estimated else "header"
+        self.neurons.labels(*labels, source).inc(record.neurons)
+        self.requests.labels(*labels).inc()
+        self.audio_seconds.labels(*labels).inc(record.audio_seconds)
+        self.characters.labels(*labels).inc(record.characters)
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format."""
+        from prometheus_client import generate_latest  # noqa: PLC0415
+
+        return bytes(generate_latest(self.registry))
+
+    async def start_http(self, host: str | None, port: int) -> web.AppRunner:
+        """Serve ``GET /metrics`` on ``host:port`` (``None``: all interfaces); returns the
+        runner (call ``cleanup()``)."""
+        from prometheus_client import CONTENT_TYPE_LATEST  # noqa: PLC0415
+
+        async def metrics(request: web.Request) -> web.Response:
+            return web.Response(
+                body=self.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        _LOGGER.info("Prometheus metrics on http://%s:%d/metrics", host or "0.0.0.0", port)  # noqa: S104
+        return runner
+
+
+class LatencyProbe:
+    """Times one connection's requests from the events it reads and writes."""
+
+    def __init__(
+        self, metrics: ServerMetrics, stt_model: Callable[[], str], default_voice: str
+    ) -> None:
+        """``stt_model()`` names the model of the utterance being finished; voices are labelled
+        by the name the request asks for, else ``default_voice``."""
+        self._metrics = metrics
+        self._stt_model = stt_model
+        self._default_voice = default_voice
+        self._stopped: tuple[float, str] | None = None
+        self._in_stream = False
+        self._voice = default_voice
+        self._text_at: float | None = None
+        self._measured = False
+
+    def _start_tts(self, event: Event, at: float | None) -> None:
+        voice = (event.data or {}).get("voice")
+        name = voice.get("name") if isinstance(voice, dict) else None
+        self._voice = name if isinstance(name, str) and name else self._default_voice
+        self._text_at, self._measured = at, False
+
+    def event_in(self, event: Event) -> None:
+        """Note an event read from the client."""
+        now = time.monotonic()
+        match event.type:
+            case "audio-stop":
+                self._stopped = (now, self._stt_model())
+            case "transcribe" | "audio-start":
+                self._stopped = None  # flux sent its transcript before audio-stop
+            case "synthesize-start":
+                self._in_stream = True
+                self._start_tts(event, None)
+            case "synthesize-chunk":
+                if self._in_stream and self._text_at is None and not self._measured:
+                    self._text_at = now
+            case "synthesize":
+                if not self._in_stream:  # not the compatibility copy of a streamed text
+                    self._start_tts(event, now)
+
+    def event_out(self, event: Event) -> None:
+        """Note an event written to the client."""
+        match event.type:
+            case "transcript" if self._stopped is not None:
+                started, model = self._stopped
+                self._metrics.stt_wait.labels(model).observe(time.monotonic() - started)
+                self._stopped = None
+            case "audio-chunk" if self._text_at is not None and not self._measured:
+                self._metrics.tts_first_audio.labels(self._voice).observe(
+                    time.monotonic() - self._text_at
+                )
+                self._measured = True
+            case "audio-stop":
+                self._text_at = None
+            case "synthesize-stopped":
+                self._in_stream, self._text_at = False, None
+
+
+def log_finished_day(day: DayUsage) -> None:
+    """The daily usage line."""
+    _LOGGER.info("%s", day.summary())
