@@ -22,7 +22,7 @@ from typing import TextIO
 
 from . import __version__
 from .backend import BackendError, embedded_emulator
-from .credentials import Credentials, CredentialsError, load_credentials
+from .credentials import Credentials, CredentialsError, load_credentials, load_gateway_token
 from .workers_ai import DEFAULT_API_BASE_URL
 from .workers_ai.doctor import cost_summary, plan, plan_cost, run_doctor
 from .workers_ai.doctor_report import Check, Outcome, Report
@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="File holding the API token (default: $CLOUDFLARE_API_TOKEN)",
+    )
+    parser.add_argument(
+        "--gateway-token-file",
+        type=Path,
+        metavar="PATH",
+        help="File holding the AI Gateway token for an authenticated gateway "
+        "(default: $CLOUDFLARE_AI_GATEWAY_TOKEN)",
     )
     parser.add_argument("--debug", action="store_true", help="Log DEBUG messages")
     return parser
@@ -147,6 +154,7 @@ async def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> i
         credentials = load_credentials(
             os.environ, account_id=args.account_id, api_token_file=args.api_token_file
         )
+        gateway_token = load_gateway_token(os.environ, token_file=args.gateway_token_file)
     except KeyError as err:
         parser.error(f"--models: {err.args[0]}")
     except CredentialsError as err:
@@ -171,6 +179,7 @@ async def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> i
                 emulator=emulator,
                 version=__version__,
                 on_check=lambda check: print_row(check, out),
+                gateway_token=gateway_token if credentials is not None else None,
             )
     except BackendError as err:
         out.write(f"{err}\n")

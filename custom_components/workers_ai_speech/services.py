@@ -16,7 +16,13 @@ from homeassistant.helpers import service
 from wyoming_server import __version__
 from wyoming_server.workers_ai.doctor import run_doctor
 
-from .const import CONF_ACCOUNT_ID, CONF_API_BASE_URL, DEFAULT_API_BASE_URL, DOMAIN
+from .const import (
+    CONF_ACCOUNT_ID,
+    CONF_API_BASE_URL,
+    CONF_GATEWAY_TOKEN,
+    DEFAULT_API_BASE_URL,
+    DOMAIN,
+)
 
 SERVICE_RUN_CHECK = "run_check"
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
@@ -43,10 +49,11 @@ async def _async_run_check(call: ServiceCall) -> ServiceResponse:
         report = await run_doctor(
             entry.data[CONF_ACCOUNT_ID],
             entry.data[CONF_API_TOKEN],
-            api_base_url=entry.data.get(CONF_API_BASE_URL, DEFAULT_API_BASE_URL),
+            api_base_url=entry.data.get(CONF_API_BASE_URL) or DEFAULT_API_BASE_URL,
             models=call.data[ATTR_MODELS],
             undocumented=call.data[ATTR_UNDOCUMENTED],
             version=__version__,
+            gateway_token=entry.data.get(CONF_GATEWAY_TOKEN) or None,
         )
     except KeyError as err:
         raise ServiceValidationError(

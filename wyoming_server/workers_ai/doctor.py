@@ -146,13 +146,15 @@ async def run_doctor(
     emulator: bool = False,
     version: str = "",
     on_check: Callable[[Check], None] | None = None,
+    gateway_token: str | None = None,
 ) -> Report:
     """Run every planned check in turn (see :func:`plan`) and return the report.
 
     Opens its own aiohttp session (new connections, timed by a trace) and closes it. An
     authentication or quota refusal stops the run: the remaining checks are ``skipped``.
     ``on_check`` is called after each check (progress output). ``emulator`` only labels the
-    report. Never raises for what Workers AI answers; the token never enters the report.
+    report. ``gateway_token`` is sent as ``cf-aig-authorization`` to an authenticated AI
+    Gateway. Never raises for what Workers AI answers; no token enters the report.
 
     Raises:
         KeyError: unknown model in ``models``.
@@ -174,12 +176,18 @@ async def run_doctor(
         connector=aiohttp.TCPConnector(force_close=True),  # every check pays its own connect
     ) as session:
         # The client builds the run URLs the project uses (direct or through an AI Gateway).
-        client = WorkersAIClient(session, account_id, api_token, api_base_url=api_base_url)
+        client = WorkersAIClient(
+            session, account_id, api_token, api_base_url=api_base_url, gateway_token=gateway_token
+        )
+        headers = {"Authorization": f"Bearer {api_token.strip()}"}
+        if gateway_token:
+            headers["cf-aig-authorization"] = f"Bearer {gateway_token.strip()}"
         context = ProbeContext(
             session=session,
             timing=timing,
             run_url=client.run_url,
-            headers={"Authorization": f"Bearer {api_token.strip()}"},
+            websocket_url=client.websocket_url,
+            headers=headers,
             speech_pcm=pcm,
             sample_rate=rate,
             texts=TEXTS,

@@ -101,6 +101,7 @@ class ProbeContext:
     session: aiohttp.ClientSession
     timing: Timing
     run_url: Callable[[str], URL]
+    websocket_url: Callable[[str, Sequence[tuple[str, str]]], URL]
     headers: Mapping[str, str]
     speech_pcm: bytes
     sample_rate: int = 16000
@@ -389,7 +390,7 @@ async def _ws_open(
     ctx: ProbeContext, check: Check, model_id: str, params: Sequence[tuple[str, str]]
 ) -> aiohttp.ClientWebSocketResponse | None:
     """Open the WebSocket; a refused handshake is recorded with its v4 body."""
-    url: URL = ctx.run_url(model_id).with_query(list(params))
+    url: URL = ctx.websocket_url(model_id, params)
     ctx.timing.reset()
     started = time.monotonic()
     try:
