@@ -236,12 +236,16 @@ async def test_metrics_count_usage_and_latency(emulator_process: EmulatorProcess
         async with server.client() as client:
             await client.write_event(Synthesize(text="Good night.").event())
             await read_until(client, ["audio-stop"])
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{port}/metrics") as response,
-        ):
-            assert response.status == 200
-            text = await response.text()
+        # A WebSocket session is counted when it closes, just after the reply's terminal
+        # events (the client may scrape first): poll for up to 5 s.
+        async with aiohttp.ClientSession() as session:
+            for _ in range(50):
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    assert response.status == 200
+                    text = await response.text()
+                if f'workers_ai_characters_total{{model="{catalog.AURA_2_EN}"' in text:
+                    break
+                await asyncio.sleep(0.1)
     nova = {"model": catalog.NOVA_3, "transport": "websocket"}
     seconds = len(pcm) / 32000
     assert metric(text, "workers_ai_audio_seconds_total", **nova) == pytest.approx(seconds, abs=0.1)
