@@ -1,9 +1,8 @@
 """The emulator against what Workers AI was observed to do (2026-11 review, "§9" below).
 
 Raw HTTP and WebSocket requests, no project client: the expected answers come from the live
-observations quoted here, not from our code. Where the emulator still follows the older
-reading of the docs the test is marked ``xfail(strict=True)``; the branch that fixes the
-emulator turns it into an XPASS, and the marker must then go.
+observations quoted here, not from our code. The emulator follows them all since the §9 fixes
+landed (no test is marked ``xfail`` any more): a failure here means it drifted from them.
 
 Sources: live probes of Workers AI on 2026-09-07 by a public TTS project (MeloTTS languages and
 output, wrong account ID, unknown model, empty text); Deepgram's Flux ``CloseStream`` docs,
