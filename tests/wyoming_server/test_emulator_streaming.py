@@ -134,16 +134,11 @@ async def test_nova_3_streams_interim_and_final_results(
                  utterance_end_ms="1000")  # fmt: skip
     messages: list[dict[str, Any]] = []
     interim = asyncio.Event()
-    endpointed = asyncio.Event()  # both utterances' speech_final results arrived
-    speech_finals = 0
     async with http.ws_connect(url) as ws:
 
         async def sender() -> None:
             await send_audio(ws, audio, pause=0.05)  # 100 ms chunks at about 2x real time
             await asyncio.wait_for(interim.wait(), WAIT)
-            # CloseStream only once the trailing silence was heard (a busy machine may still
-            # be decoding it): a CloseStream earlier would finalize without speech_final.
-            await asyncio.wait_for(endpointed.wait(), WAIT)
             await ws.send_str(json.dumps({"type": "KeepAlive"}))
             await ws.send_str(json.dumps({"type": "CloseStream"}))
 
@@ -154,14 +149,6 @@ async def test_nova_3_streams_interim_and_final_results(
             messages.append(message)
             if message["type"] == "Results" and not message["is_final"]:
                 interim.set()
-            if (
-                message["type"] == "Results"
-                and message.get("speech_final")
-                and message["channel"]["alternatives"][0]["transcript"]
-            ):
-                speech_finals += 1
-                if speech_finals == 2:
-                    endpointed.set()
         await task
         assert ws.close_code == 1000
 
