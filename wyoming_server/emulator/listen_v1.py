@@ -161,14 +161,18 @@ class ListenV1Session(ListenSession):
             if end is None:
                 break
             await self._finalize_segment(end, speech_final=True)
-        # Continuous speech: finalize every few seconds, at a pause between words if any.
-        while limit - self.segment_start >= SOFT_SEGMENT:
-            soft_end = self.segment_start + SOFT_SEGMENT
+        # Continuous speech: finalize every few seconds of speech (counted from its onset, not
+        # from the silence before it), at a pause between words if any.
+        while True:
+            onset = buffer.speech_onset(self.segment_start, limit)
+            if onset is None or limit - onset < SOFT_SEGMENT:
+                break
+            soft_end = onset + SOFT_SEGMENT
             cut = buffer.endpoint(soft_end - WORD_PAUSE, limit, WORD_PAUSE)
-            if cut is None or cut - self.segment_start > MAX_SEGMENT:
-                if limit - self.segment_start < MAX_SEGMENT:
+            if cut is None or cut - onset > MAX_SEGMENT:
+                if limit - onset < MAX_SEGMENT:
                     break
-                cut = self.segment_start + MAX_SEGMENT
+                cut = onset + MAX_SEGMENT
             await self._finalize_segment(cut, speech_final=False)
         await self._maybe_utterance_end(limit)
         # Interim results on the growing segment.
