@@ -88,7 +88,7 @@ async def main(emulator: dict[str, str]) -> None:
             json={
                 "account_id": emulator["account_id"],
                 "api_token": emulator["api_token"],
-                "api_base_url": emulator["base_url"],
+                "advanced": {"api_base_url": emulator["base_url"]},  # the form's section
             },
         ) as r:
             r.raise_for_status()
