@@ -86,7 +86,7 @@ def build_info(settings: ServerSettings) -> Info:
                 version=__version__,
                 models=[_asr_model(model) for model in asr_models],
                 supports_transcript_streaming=True,
-                # wyoming >= 1.10 (HA 2026.10 reads it, doc home-assistant-2026.10.md §1.3):
+                # wyoming >= 1.10 (HA 2026.10 reads it, homeassistant/components/wyoming/stt.py):
                 # flux ends the turn itself, so HA must not cut the audio with its own VAD.
                 **_if_supported(
                     AsrProgram, requires_external_vad=default_model.model_id != catalog.FLUX

@@ -1,10 +1,10 @@
 """Map the language tags Home Assistant sends to what each Workers AI model accepts.
 
 HA sends the exact string it was offered, BCP-47 or ISO 639-1 with ``-`` or ``_``
-(wyoming-protocol-and-servers.md §2.6). Whisper takes ISO 639-1 codes (workers-ai-speech-api.md
-§4.1-4.3), nova-3 BCP-47 tags from its list (§4.4), flux and whisper-tiny-en only English (§4.2,
-§4.6). The client turns a tag into each model's own form; this module decides whether a model
-can do the language at all.
+(https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/stt.py).
+Whisper takes ISO 639-1 codes, nova-3 BCP-47 tags from its list, flux and whisper-tiny-en only
+English (https://developers.cloudflare.com/workers-ai/models/). The client turns a tag into
+each model's own form; this module decides whether a model can do the language at all.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def supports(model: catalog.SpeechModel, tag: str) -> bool:
 
 LANGUAGE_FALLBACK = catalog.WHISPER_LARGE_V3_TURBO
 """The model used when the client names none and the default model lacks the language: the
-multilingual Whisper (99 languages, workers-ai-speech-api.md §4.3)."""
+multilingual Whisper (99 languages,
+https://developers.cloudflare.com/workers-ai/models/whisper-large-v3-turbo/)."""
 
 
 def check_language(model: catalog.SpeechModel, tag: str) -> str:

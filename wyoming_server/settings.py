@@ -8,16 +8,19 @@ from .limits import Limits
 
 STT_SAMPLE_RATE_HZ = 16_000
 """Rate all incoming audio is converted to before it goes to Workers AI (Hz). Deepgram
-recommends 16 kHz mono linear16 (workers-ai-speech-api.md §4.6); Whisper works at 16 kHz."""
+recommends 16 kHz mono linear16 (https://developers.cloudflare.com/workers-ai/models/flux/);
+Whisper works at 16 kHz."""
 
 TTS_WEBSOCKET_SAMPLE_RATE_HZ = 24_000
-"""Rate of all TTS audio (Hz): the aura WebSocket default (workers-ai-speech-api.md §5.4); REST
+"""Rate of all TTS audio (Hz): the aura WebSocket default
+(https://developers.deepgram.com/docs/tts-websocket); REST
 audio (melotts MP3, aura fallback) is decoded/resampled to it, so a reply keeps one format."""
 
 
 @dataclass(frozen=True, slots=True)
 class FluxOptions:
-    """Flux end-of-turn tuning, sent as listen v2 query parameters (workers-ai-speech-api.md §4.6).
+    """Flux end-of-turn tuning, sent as listen v2 query parameters
+    (https://developers.cloudflare.com/workers-ai/models/flux/).
 
     ``None`` leaves the Workers AI default (eot_threshold 0.7, eot_timeout_ms 5000, no eager EOT).
     """

@@ -5,7 +5,8 @@ Two ways to reach Workers AI:
 - :class:`StreamingUtterance` (nova-3, flux): the WebSocket opens at ``audio-start``, audio goes
   out as it arrives (the client frames it and sends ``KeepAlive`` while idle), finalized text
   becomes ``transcript-chunk`` deltas while the user still speaks, and ``audio-stop`` sends
-  Finalize/CloseStream (workers-ai-speech-api.md §4.5, §4.6). Flux ends the utterance itself at
+  Finalize/CloseStream (https://developers.deepgram.com/docs/finalize,
+  https://developers.deepgram.com/docs/close-stream). Flux ends the utterance itself at
   ``EndOfTurn``: the ``transcript`` goes out at once and the rest of the audio is ignored.
 - :class:`BufferedUtterance` (Whisper models, or nova-3 with streaming off): audio is collected
   and uploaded once at ``audio-stop`` by ``WorkersAIClient.transcribe_pcm``.

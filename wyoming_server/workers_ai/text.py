@@ -1,10 +1,10 @@
 """Splitting text for TTS requests that have a length limit.
 
 Workers AI documents no text limit for its TTS models; Deepgram's upstream aura limits (2000
-characters, once 1000 for aura-2) and what clients observed (600 for melotts) are in
-``../shared/docs/workers-ai-speech-api.md`` §2.3. Longer text is sent as several requests, split
-at sentence ends (``sentence-stream``, the splitter Home Assistant and wyoming-piper use), then
-at spaces, and only as a last resort inside a word.
+characters, https://developers.deepgram.com/docs/text-to-speech, once 1000 for aura-2) and what
+public clients observed (600 for melotts) set the limits. Longer text is sent as several
+requests, split at sentence ends (``sentence-stream``, the splitter Home Assistant and
+wyoming-piper use), then at spaces, and only as a last resort inside a word.
 """
 
 from __future__ import annotations
