@@ -1,7 +1,6 @@
 """Options (vocabulary, daily budget), the budget guard, and the repair issue when the free
 allocation is spent — through Home Assistant's public APIs, against the emulator."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -25,6 +24,7 @@ from custom_components.workers_ai_speech.budget import (
 )
 from custom_components.workers_ai_speech.const import DOMAIN
 from custom_components.workers_ai_speech.vocabulary import CONF_VOCABULARY, CONF_VOCABULARY_TERMS
+from tests.components.stt_helpers import process_speech
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.usage import Transport
 
@@ -34,22 +34,7 @@ NEURONS = "sensor.workers_ai_test_neurons_today"
 
 
 async def _transcribe(hass: HomeAssistant, pcm: bytes) -> stt.SpeechResult:
-    entity = stt.async_get_speech_to_text_engine(hass, STT_ENTITY)
-    assert entity is not None
-
-    async def stream() -> AsyncIterator[bytes]:
-        for start in range(0, len(pcm), 3200):
-            yield pcm[start : start + 3200]
-
-    metadata = stt.SpeechMetadata(
-        language="en",
-        format=stt.AudioFormats.WAV,
-        codec=stt.AudioCodecs.PCM,
-        bit_rate=stt.AudioBitRates.BITRATE_16,
-        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-        channel=stt.AudioChannels.CHANNEL_MONO,
-    )
-    return await entity.async_process_audio_stream(metadata, stream())
+    return await process_speech(hass, STT_ENTITY, pcm)
 
 
 async def _set_options(hass: HomeAssistant, entry: MockConfigEntry, **options: object) -> None:

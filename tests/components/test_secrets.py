@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from tts_helpers import get_tts_audio
 
+from tests.components.stt_helpers import speech_metadata
 from wyoming_server.emulator import EmulatorProcess
 
 CANARY = "CanaryTok3n-do-not-leak-4f9d2c1b7a6e5d4c"
@@ -41,17 +42,6 @@ def emulator() -> Iterator[EmulatorProcess]:
         yield process
     finally:
         asyncio.run(process.stop())
-
-
-def _metadata() -> stt.SpeechMetadata:
-    return stt.SpeechMetadata(
-        language="en",
-        format=stt.AudioFormats.WAV,
-        codec=stt.AudioCodecs.PCM,
-        bit_rate=stt.AudioBitRates.BITRATE_16,
-        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-        channel=stt.AudioChannels.CHANNEL_MONO,
-    )
 
 
 async def _chunks(pcm: bytes) -> AsyncIterator[bytes]:
@@ -81,12 +71,12 @@ async def test_token_appears_nowhere(
 
     engine = stt.async_get_speech_to_text_entity(hass, STT_ENTITY_ID)
     assert engine is not None
-    heard = await engine.async_process_audio_stream(_metadata(), _chunks(speech_pcm))
+    heard = await engine.async_process_audio_stream(speech_metadata(), _chunks(speech_pcm))
     assert heard.text
     _, wav = await get_tts_audio(hass, "Hello there.", options={"preferred_format": "wav"})
     assert wav[:4] == b"RIFF"
     await emulator.set_faults(fail_next=5, status=500, code=3001)
-    failed = await engine.async_process_audio_stream(_metadata(), _chunks(speech_pcm))
+    failed = await engine.async_process_audio_stream(speech_metadata(), _chunks(speech_pcm))
     assert failed.result is stt.SpeechResultState.ERROR
     await emulator.reset_faults()
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, config_entry)

@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.workers_ai_speech import stt as stt_module
 from custom_components.workers_ai_speech.const import DOMAIN, LANGUAGE_AUTO
 from custom_components.workers_ai_speech.stt import MAX_TURN_SECONDS
+from tests.components.stt_helpers import speech_metadata
 from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import catalog
 
@@ -28,17 +29,6 @@ CHUNK = 3200  # 100 ms of 16 kHz 16-bit mono
 
 def _normalize(text: str) -> str:
     return re.sub(r"[^a-z ]", "", text.lower()).strip()
-
-
-def _metadata(language: str = "en") -> stt.SpeechMetadata:
-    return stt.SpeechMetadata(
-        language=language,
-        format=stt.AudioFormats.WAV,
-        codec=stt.AudioCodecs.PCM,
-        bit_rate=stt.AudioBitRates.BITRATE_16,
-        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-        channel=stt.AudioChannels.CHANNEL_MONO,
-    )
 
 
 class AudioSource:
@@ -159,7 +149,7 @@ async def test_flux_turn_budget_without_speech(
     silence = bytes(int(MAX_TURN_SECONDS * 32000) * 3)
     source = AudioSource(silence)
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
-    result = await engine.async_process_audio_stream(_metadata(), aiter(source))
+    result = await engine.async_process_audio_stream(speech_metadata(), aiter(source))
     assert result.result is stt.SpeechResultState.SUCCESS
     assert result.text == ""
     assert source.bytes_read == MAX_TURN_SECONDS * 32000
@@ -197,8 +187,8 @@ async def test_unsupported_language_is_refused(
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
     assert {"en", "en-US", "en-GB", "en-AU"} <= set(engine.supported_languages)
     assert all(tag.startswith("en") for tag in engine.supported_languages)
-    assert engine.check_metadata(_metadata("en-GB"))
-    assert not engine.check_metadata(_metadata("de"))
+    assert engine.check_metadata(speech_metadata("en-GB"))
+    assert not engine.check_metadata(speech_metadata("de"))
     client = await hass_client()
     response = await client.post(
         f"/api/stt/{ENTITY_ID}",
@@ -220,7 +210,7 @@ async def test_automatic_language_detection(
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
     assert {"de", "de-DE", "es-419", "pt-BR", "en"} <= set(engine.supported_languages)
     source = AudioSource(speech_pcm)
-    result = await engine.async_process_audio_stream(_metadata("de"), aiter(source))
+    result = await engine.async_process_audio_stream(speech_metadata("de"), aiter(source))
     assert result.result is stt.SpeechResultState.SUCCESS
     assert _normalize(result.text) == "turn on the living room light"
 
@@ -229,7 +219,7 @@ async def test_automatic_language_detection(
 async def test_no_audio_is_no_text(hass: HomeAssistant, setup_entry: MockConfigEntry) -> None:
     """An empty stream is not uploaded: an empty transcript ("no text recognized")."""
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
-    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(b"")))
+    result = await engine.async_process_audio_stream(speech_metadata(), aiter(AudioSource(b"")))
     assert result == stt.SpeechResult("", stt.SpeechResultState.SUCCESS)
 
 
@@ -241,7 +231,7 @@ async def test_workers_ai_error_is_an_error_result(
     await emulator.set_faults(fail_next=1, status=400, code=5006, message="Bad input")
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
     source = AudioSource(speech_pcm)
-    result = await engine.async_process_audio_stream(_metadata(), aiter(source))
+    result = await engine.async_process_audio_stream(speech_metadata(), aiter(source))
     assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)
     assert not hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
 
@@ -253,7 +243,9 @@ async def test_rejected_token_starts_reauth(
     """A 401/10000 during transcription: error result, and a reauth flow for the entry."""
     await emulator.set_faults(fail_next=1, status=401, code=10000, message="Authentication error")
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
-    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    result = await engine.async_process_audio_stream(
+        speech_metadata(), aiter(AudioSource(speech_pcm))
+    )
     await hass.async_block_till_done()
     assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)
     flows = hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
@@ -273,7 +265,9 @@ async def test_spent_daily_allocation_is_a_repair_issue(
     message = "you have used up your daily free allocation of 10,000 neurons, please upgrade"
     await emulator.set_faults(fail_next=2, status=429, code=3036, message=message)
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
-    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    result = await engine.async_process_audio_stream(
+        speech_metadata(), aiter(AudioSource(speech_pcm))
+    )
     await hass.async_block_till_done()
     assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)
     assert (await emulator.get_faults())["pending_failures"] == 1  # one request, not retried
@@ -283,7 +277,9 @@ async def test_spent_daily_allocation_is_a_repair_issue(
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
 
     await emulator.reset_faults()
-    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    result = await engine.async_process_audio_stream(
+        speech_metadata(), aiter(AudioSource(speech_pcm))
+    )
     assert result.result is stt.SpeechResultState.SUCCESS
     assert issue_registry.async_get_issue(DOMAIN, "quota_exceeded") is None
 
@@ -295,7 +291,9 @@ async def test_paid_plan_required_does_not_start_reauth(
     """403/5035 means the model needs the Workers Paid plan: the token is fine, so no reauth."""
     await emulator.set_faults(fail_next=1, status=403, code=5035, message="Paid plan required")
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
-    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    result = await engine.async_process_audio_stream(
+        speech_metadata(), aiter(AudioSource(speech_pcm))
+    )
     await hass.async_block_till_done()
     assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)
     assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
@@ -314,5 +312,7 @@ async def test_final_transcript_waits_no_longer_than_its_budget(
     monkeypatch.setattr(stt_module, "DEADLINE", 0.5)
     await emulator.set_faults(model_latency_ms=3000)
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
-    result = await engine.async_process_audio_stream(_metadata(), aiter(AudioSource(speech_pcm)))
+    result = await engine.async_process_audio_stream(
+        speech_metadata(), aiter(AudioSource(speech_pcm))
+    )
     assert result == stt.SpeechResult(None, stt.SpeechResultState.ERROR)

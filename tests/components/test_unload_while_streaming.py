@@ -14,21 +14,12 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from tests.components.stt_helpers import speech_metadata
+
 ENTITY_ID = "stt.workers_ai_stt_speech_to_text"
 CHUNK = 3200  # 100 ms of 16 kHz 16-bit mono
 HANG_GUARD = 10.0
 """Seconds after which a stream still running after the unload counts as leaked."""
-
-
-def _metadata() -> stt.SpeechMetadata:
-    return stt.SpeechMetadata(
-        language="en",
-        format=stt.AudioFormats.WAV,
-        codec=stt.AudioCodecs.PCM,
-        bit_rate=stt.AudioBitRates.BITRATE_16,
-        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-        channel=stt.AudioChannels.CHANNEL_MONO,
-    )
 
 
 async def _endless(pcm: bytes, started: asyncio.Event) -> AsyncIterator[bytes]:
@@ -55,7 +46,7 @@ async def test_unload_and_reload_while_a_stream_runs(
     assert engine is not None
     started = asyncio.Event()
     running = asyncio.create_task(
-        engine.async_process_audio_stream(_metadata(), _endless(speech_pcm, started))
+        engine.async_process_audio_stream(speech_metadata(), _endless(speech_pcm, started))
     )
     await asyncio.wait_for(started.wait(), HANG_GUARD)
 
@@ -70,7 +61,7 @@ async def test_unload_and_reload_while_a_stream_runs(
     assert setup_entry.state is ConfigEntryState.LOADED
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
     assert engine is not None
-    result = await engine.async_process_audio_stream(_metadata(), _chunks(speech_pcm))
+    result = await engine.async_process_audio_stream(speech_metadata(), _chunks(speech_pcm))
     assert result.result is stt.SpeechResultState.SUCCESS
     assert re.sub(r"[^a-z ]", "", (result.text or "").lower()).strip() == (
         "turn on the living room light"

@@ -1,7 +1,6 @@
 """Usage and latency sensors: they move with each request (real calls to the emulator), are
 restored after a restart within the same UTC day, and start again at 00:00 UTC."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +12,8 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     mock_restore_cache_with_extra_data,
 )
+
+from tests.components.stt_helpers import process_speech
 
 STT_ENTITY = "stt.workers_ai_stt_speech_to_text"
 TTS_ENTITY = "tts.workers_ai_tts_text_to_speech"
@@ -32,22 +33,7 @@ def _value(hass: HomeAssistant, entity_id: str) -> float:
 
 
 async def _transcribe(hass: HomeAssistant, pcm: bytes) -> None:
-    entity = stt.async_get_speech_to_text_engine(hass, STT_ENTITY)
-    assert entity is not None
-
-    async def stream() -> AsyncIterator[bytes]:
-        for start in range(0, len(pcm), 3200):
-            yield pcm[start : start + 3200]
-
-    metadata = stt.SpeechMetadata(
-        language="en",
-        format=stt.AudioFormats.WAV,
-        codec=stt.AudioCodecs.PCM,
-        bit_rate=stt.AudioBitRates.BITRATE_16,
-        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-        channel=stt.AudioChannels.CHANNEL_MONO,
-    )
-    result = await entity.async_process_audio_stream(metadata, stream())
+    result = await process_speech(hass, STT_ENTITY, pcm)
     assert result.result is stt.SpeechResultState.SUCCESS
 
 

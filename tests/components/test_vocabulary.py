@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.workers_ai_speech.vocabulary import CONF_VOCABULARY, CONF_VOCABULARY_TERMS
+from tests.components.stt_helpers import process_speech
 from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import WorkersAIClient, catalog
 
@@ -69,22 +70,7 @@ async def _vocabulary(
 
 
 async def _transcribe(hass: HomeAssistant, pcm: bytes) -> str:
-    entity = stt.async_get_speech_to_text_engine(hass, ENTITY_ID)
-    assert entity is not None
-
-    async def stream() -> Any:
-        for start in range(0, len(pcm), 3200):
-            yield pcm[start : start + 3200]
-
-    metadata = stt.SpeechMetadata(
-        language="en",
-        format=stt.AudioFormats.WAV,
-        codec=stt.AudioCodecs.PCM,
-        bit_rate=stt.AudioBitRates.BITRATE_16,
-        sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-        channel=stt.AudioChannels.CHANNEL_MONO,
-    )
-    result = await entity.async_process_audio_stream(metadata, stream())
+    result = await process_speech(hass, ENTITY_ID, pcm)
     assert result.result is stt.SpeechResultState.SUCCESS
     return (result.text or "").lower()
 
