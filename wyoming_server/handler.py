@@ -32,6 +32,7 @@ from .speak_spares import spares_for
 from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
 from .transcripts import TranscriptEvents
 from .tts import SynthesisReply
+from .utterance import SpeechEnd
 from .voices import resolve_voice
 from .workers_ai import WorkersAIClient, catalog
 from .workers_ai.catalog import FLUX
@@ -71,7 +72,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
         self.slots = slots or BackendSlots(settings.limits)
         self.vocabulary = vocabulary or ServerVocabulary(settings.keyterms)
         self._probe = (
-            LatencyProbe(metrics, self._stt_model_id, settings.tts_voice) if metrics else None
+            LatencyProbe(metrics, self._speech_end, settings.tts_voice) if metrics else None
         )
         self._write_lock = asyncio.Lock()
         self._stopping = False
@@ -273,11 +274,12 @@ class WorkersAIEventHandler(AsyncEventHandler):
         vocabulary = self.vocabulary.current(request.terms)
         return UtteranceRequest(model, language, vocabulary.keyterms, vocabulary.initial_prompt)
 
-    def _stt_model_id(self) -> str:
-        """The model of the current utterance (metrics label)."""
-        if self._utterance is not None:
-            return self._utterance.request.model.model_id
-        return self._request.model.model_id if self._request else self.settings.stt_model
+    def _speech_end(self) -> tuple[str, SpeechEnd | None] | None:
+        """The current utterance's model and end of speech (latency metric), if any."""
+        utterance = self._utterance
+        if utterance is None:
+            return None
+        return utterance.request.model.model_id, utterance.speech_end
 
     async def _on_transcribe(self, request: TranscribeRequest) -> None:
         await self._end_utterance()
