@@ -1,10 +1,13 @@
 """One Wyoming connection: dispatch events to speech-to-text and text-to-speech.
 
-Event flows: wyoming-protocol-and-servers.md §1.4; Home Assistant's use of them: §2.3 (STT) and
-§2.4 (TTS). Robustness rules (§4.7): unknown events are ignored, ``ping`` gets ``pong``, every
-request ends with its terminal event even when it fails (``transcript`` for STT, ``audio-stop``
-for ``synthesize``, ``synthesize-stopped`` for the streaming flow), and a malformed byte stream
-gets an ``error`` before this one connection closes. Nothing here can disturb other connections:
+Event flows: the "Event Flow" of https://github.com/OHF-Voice/wyoming (README). Home Assistant
+(``stt.py`` and ``tts.py`` in
+https://github.com/home-assistant/core/tree/dev/homeassistant/components/wyoming) ignores
+``error`` and waits for the terminal event. Hence: unknown events are ignored (as
+https://github.com/rhasspy/wyoming-piper does), ``ping`` gets ``pong``, every request ends with
+its terminal event even when it fails (``transcript`` for STT, ``audio-stop`` for
+``synthesize``, ``synthesize-stopped`` for the streaming flow), and a malformed byte stream gets
+an ``error`` before this one connection closes. Nothing here can disturb other connections:
 each has its own handler, state and tasks.
 """
 
