@@ -2,7 +2,7 @@
 
 Model IDs and transports: https://developers.cloudflare.com/workers-ai/models/ (ASR, TTS). Catalog
 entry shape (``id``, ``source``, ``name``, ``description``, ``task``, ``tags``, ``properties``) is
-Cloudflare's models search result (OBSERVED shape, cloudflare-python ``ai/models``).
+Cloudflare's models search result (the shape of ``ai/models`` in https://github.com/cloudflare/cloudflare-python).
 """
 
 from __future__ import annotations

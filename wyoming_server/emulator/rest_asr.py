@@ -195,8 +195,9 @@ async def handle_nova_3(
 def nova_options(request: web.Request, instance: dict[str, Any]) -> Options:
     """Whisper options for validated nova-3 inputs: language check, keyterms as hotwords.
 
-    Raises 400/3010 for a language nova-3 does not have (O: "No such model/language/tier
-    combination found") or keyterms with multilingual routing (O).
+    Raises 400/3010 for a language nova-3 does not have (observed by projects
+    calling the API: "No such model/language/tier combination found") or keyterms with
+    multilingual routing (observed likewise).
     """
     language = str(instance.get("language", "en-US"))
     if language not in NOVA_3_LANGUAGES:
