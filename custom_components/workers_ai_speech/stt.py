@@ -151,11 +151,16 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             )
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         if fallback:  # over budget: the cheaper (REST) model the user picked
-            work = asyncio.create_task(self._async_transcribe_batch(stream, language, fallback))
+            job = self._async_transcribe_batch(stream, language, fallback)
         elif self.model.websocket:
-            work = asyncio.create_task(self._async_transcribe_streaming(stream, language))
+            job = self._async_transcribe_streaming(stream, language)
         else:
-            work = asyncio.create_task(self._async_transcribe_batch(stream, language))
+            job = self._async_transcribe_batch(stream, language)
+        # Owned by the entry (cancelled when it unloads or Home Assistant stops); awaiting it
+        # still passes our caller's cancellation on to it.
+        work = self.entry.async_create_background_task(
+            self.hass, job, f"{DOMAIN} speech-to-text {self.entity_id}"
+        )
         self._streams.add(work)
         try:
             text = await work
@@ -163,7 +168,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # our caller was cancelled
-            _LOGGER.warning("Speech-to-text stopped: the entity was removed (entry unloaded)")
+            _LOGGER.warning("Speech-to-text stopped: the entry unloaded or Home Assistant stopped")
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         except WorkersAIError as err:
             async_handle_error(
