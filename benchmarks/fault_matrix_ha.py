@@ -64,12 +64,13 @@ CI_FAULTS = (
     "5035 Workers Paid plan required",
     "5007 no such model",
     "reply never comes (5 min)",
+    "model answers after 45 s",
     "WebSocket dropped mid-stream",
     "connection refused",
 )
 """The faults the normal test run takes (one of each kind of outcome: recovery, retried server
-error, re-authentication, repair issue, paid plan, invalid input, a timeout, a dropped stream,
-an unreachable API); ``FAULT_MATRIX_HA_FULL=1`` or the benchmark runs them all."""
+error, re-authentication, repair issue, paid plan, invalid input, no reply, a model that
+hangs after the handshake, a dropped stream, an unreachable API); ``FAULT_MATRIX_HA_FULL=1`` or the benchmark runs them all."""
 
 ALLOWED_CALLS = {("stt", "rest"): 1, ("stt", "websocket"): 2, ("tts", "rest"): 1}
 """Model calls one failing request may make without retrying. A refused WebSocket handshake

@@ -25,7 +25,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from wyoming_server.workers_ai import ListenSession, audio, catalog
 from wyoming_server.workers_ai.errors import WorkersAIError
 
-from .const import DEADLINE, DOMAIN, LANGUAGE_AUTO, STT_SAMPLE_RATE, SUBENTRY_STT
+from .const import DOMAIN, LANGUAGE_AUTO, REQUEST_TIMEOUT, STT_SAMPLE_RATE, SUBENTRY_STT
 from .entity import WorkersAIEntity, subentry_model
 from .errors import async_handle_error
 from .languages import stt_request_language, stt_supported_languages
@@ -251,7 +251,9 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
                 for task in (upload, end_of_turn):
                     task.cancel()
                 await asyncio.gather(upload, end_of_turn, return_exceptions=True)
-            result = await session.finish(timeout=DEADLINE)
+            # One request's timeout, not the whole DEADLINE: closing the WebSocket (up to 1 s
+            # when Workers AI does not answer) still comes before the user gets the result.
+            result = await session.finish(timeout=REQUEST_TIMEOUT)
         return result.text
 
     async def _async_upload(self, session: ListenSession, stream: AsyncIterable[bytes]) -> None:

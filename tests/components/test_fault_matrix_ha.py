@@ -64,12 +64,31 @@ WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}  # no ffmpeg conversion (none is instal
 HANG_GUARD = 60.0
 """Seconds after which a request still running counts as a hang (the budget is 10 s)."""
 
-CELLS = cells_of(selected_faults())
+KNOWN_BUGS = {
+    ("model answers after 45 s", "tts", "websocket"): (
+        "tts.py waits DEADLINE (10 s) for audio, then the client's close handshake (up to 1 s): "
+        "11 s in all"
+    ),
+}
+"""Cells that show a bug still open, with the reason (strict: the fix makes them fail)."""
 
 
-def _cell_id(cell: tuple[Fault, str, str]) -> str:
-    fault, task, transport = cell
+def _cell_id(fault: Fault, task: str, transport: str) -> str:
     return f"{fault.name.split(',')[0].replace(' ', '_')}-{task}-{transport}"
+
+
+CELLS = [
+    pytest.param(
+        fault,
+        task,
+        transport,
+        id=_cell_id(fault, task, transport),
+        marks=[pytest.mark.xfail(reason=reason, strict=True)]
+        if (reason := KNOWN_BUGS.get((fault.name, task, transport)))
+        else [],
+    )
+    for fault, task, transport in cells_of(selected_faults())
+]
 
 
 class Gate:
@@ -270,7 +289,7 @@ def _record(cell: HACell) -> None:
             report.write(json.dumps(asdict(cell), ensure_ascii=False) + "\n")
 
 
-@pytest.mark.parametrize(("fault", "task", "transport"), CELLS, ids=[_cell_id(c) for c in CELLS])
+@pytest.mark.parametrize(("fault", "task", "transport"), CELLS)
 async def test_fault_through_home_assistant(
     hass: HomeAssistant,
     setup_entry: MockConfigEntry,
