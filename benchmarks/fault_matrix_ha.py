@@ -227,12 +227,13 @@ def summary_table(cells: list[HACell]) -> str:
                 parts.append("n/a")
                 continue
             c = row[column]
-            gets = "success" if c.success else (c.error_key or "ERROR")
+            gets = "success" if c.success else (c.error_key or "error result")
             if c.reauth:
                 gets += " + reauth"
             if c.repair_issue:
                 gets += " + repair issue"
-            calls = "" if c.backend_requests is None else f", {c.backend_requests} calls"
+            n = c.backend_requests
+            calls = "" if n is None else f", {n} call{'s' if n != 1 else ''}"
             mark = "" if c.verdict == "ok" else " ⚠"
             parts.append(f"{gets}, {c.seconds:.1f} s{calls}{mark}")
         lines.append(f"| {name} | " + " | ".join(parts) + " |")
