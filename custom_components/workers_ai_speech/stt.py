@@ -25,7 +25,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from wyoming_server.workers_ai import ListenSession, audio, catalog
 from wyoming_server.workers_ai.errors import WorkersAIError
 
-from .const import DEADLINE, DOMAIN, LANGUAGE_AUTO, STT_SAMPLE_RATE, SUBENTRY_STT
+from .const import DOMAIN, LANGUAGE_AUTO, REQUEST_TIMEOUT, STT_SAMPLE_RATE, SUBENTRY_STT
 from .entity import WorkersAIEntity, subentry_model
 from .errors import async_handle_error
 from .languages import stt_request_language, stt_supported_languages
@@ -150,11 +150,16 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             )
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         if fallback:  # over budget: the cheaper (REST) model the user picked
-            work = asyncio.create_task(self._async_transcribe_batch(stream, language, fallback))
+            job = self._async_transcribe_batch(stream, language, fallback)
         elif self.model.websocket:
-            work = asyncio.create_task(self._async_transcribe_streaming(stream, language))
+            job = self._async_transcribe_streaming(stream, language)
         else:
-            work = asyncio.create_task(self._async_transcribe_batch(stream, language))
+            job = self._async_transcribe_batch(stream, language)
+        # Owned by the entry (cancelled when it unloads or Home Assistant stops); awaiting it
+        # still passes our caller's cancellation on to it.
+        work = self.entry.async_create_background_task(
+            self.hass, job, f"{DOMAIN} speech-to-text {self.entity_id}"
+        )
         self._streams.add(work)
         try:
             text = await work
@@ -162,7 +167,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # our caller was cancelled
-            _LOGGER.warning("Speech-to-text stopped: the entity was removed (entry unloaded)")
+            _LOGGER.warning("Speech-to-text stopped: the entry unloaded or Home Assistant stopped")
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
         except WorkersAIError as err:
             async_handle_error(
@@ -250,7 +255,9 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
                 for task in (upload, end_of_turn):
                     task.cancel()
                 await asyncio.gather(upload, end_of_turn, return_exceptions=True)
-            result = await session.finish(timeout=DEADLINE)
+            # One request's timeout, not the whole DEADLINE: closing the WebSocket (up to 1 s
+            # when Workers AI does not answer) still comes before the user gets the result.
+            result = await session.finish(timeout=REQUEST_TIMEOUT)
         return result.text
 
     async def _async_upload(self, session: ListenSession, stream: AsyncIterable[bytes]) -> None:

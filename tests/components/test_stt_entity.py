@@ -308,8 +308,8 @@ async def test_final_transcript_waits_no_longer_than_its_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """nova-3 slower than the voice-path budget after the end of speech: an error result, not
-    a long wait (the budget is shrunk to 0.5 s and the model made 3 s slow)."""
-    monkeypatch.setattr(stt_module, "DEADLINE", 0.5)
+    a long wait (the request timeout is shrunk to 0.5 s and the model made 3 s slow)."""
+    monkeypatch.setattr(stt_module, "REQUEST_TIMEOUT", 0.5)
     await emulator.set_faults(model_latency_ms=3000)
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
     result = await engine.async_process_audio_stream(
