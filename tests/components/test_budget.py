@@ -29,6 +29,7 @@ from custom_components.workers_ai_speech.const import DOMAIN
 from custom_components.workers_ai_speech.vocabulary import CONF_VOCABULARY, CONF_VOCABULARY_TERMS
 from tests.components.stt_helpers import process_speech
 from tests.components.tts_helpers import get_tts_audio, wav_duration
+from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.usage import Transport
 
@@ -159,7 +160,7 @@ async def test_a_repair_issue_says_the_free_allocation_is_spent(
 
 
 async def test_over_budget_tts_switches_to_the_cheaper_model(
-    hass: HomeAssistant, setup_entry: MockConfigEntry
+    hass: HomeAssistant, setup_entry: MockConfigEntry, emulator: EmulatorProcess
 ) -> None:
     """The aura-2 stream that spends the budget is spoken by aura-2; the next message, fetched
     the way a media player does, by the fallback aura-1 (one WAV over REST)."""
@@ -178,6 +179,11 @@ async def test_over_budget_tts_switches_to_the_cheaper_model(
     totals = meter.today().totals
     assert totals[(catalog.AURA_2_EN, Transport.WEBSOCKET)].requests == 1
     assert totals[(catalog.AURA_1, Transport.REST)].requests == 1
+
+    # The fallback model failing is a Home Assistant error naming the service, not audio.
+    await emulator.set_faults(fail_next=1, status=400, code=5006, message="Invalid input")
+    with pytest.raises(HomeAssistantError, match="Text-to-speech with @cf/deepgram/aura-2-en"):
+        await get_tts_audio(hass, "A third message.", TTS_ENTITY, WAV)
 
 
 async def test_over_budget_melotts_switches_to_the_fallback_model(

@@ -120,6 +120,20 @@ async def test_sentence_batches_follow_the_schedule(hass: HomeAssistant) -> None
     ]
 
 
+async def test_sentence_batches_stay_within_the_request_limit(hass: HomeAssistant) -> None:
+    """No batch is longer than the model takes per request; a sentence longer than that is
+    split at spaces; nothing is lost or reordered."""
+    text = "One two three. " * 10 + "This sentence is far too long for one request of forty."
+
+    async def whole() -> AsyncGenerator[str]:
+        yield text
+
+    batches = [b async for b in sentence_batches(hass, whole(), max_chars=40)]
+    assert max(len(b) for b in batches) <= 40
+    assert " ".join(batches).split() == text.split()
+    assert len(batches) < text.count(".")  # sentences are still batched
+
+
 async def test_sentence_batches_empty_text(hass: HomeAssistant) -> None:
     """Whitespace only: nothing to speak."""
 
@@ -251,6 +265,31 @@ async def test_stream_rejected_token_starts_reauth(
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
     assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+
+
+async def test_listener_that_goes_away_stops_the_speech(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """Home Assistant closes the audio stream early (its consumer was cancelled): the text
+    stream is closed and nothing of the entity keeps running (the test's cleanup check
+    fails on a lingering task)."""
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncGenerator[str]:
+        try:
+            while True:
+                yield "The living room light is on. "
+                await asyncio.sleep(0.2)
+        finally:
+            closed.set()
+
+    response = await _entity(hass).async_stream_tts_audio(
+        tts.TTSAudioRequest("en", dict(WAV), endless())
+    )
+    assert (await anext(response.data_gen))[:4] == b"RIFF"
+    assert await anext(response.data_gen)  # speaking
+    await response.data_gen.aclose()
+    assert closed.is_set()
 
 
 @pytest.fixture
