@@ -35,8 +35,9 @@ async def async_setup_entry(
 ) -> None:
     """Add a voice select for each ``tts`` subentry whose model has speakers (aura).
 
-    A service whose model has none (MeloTTS: the language picks the voice) has no select; a
-    select left from an earlier model is removed rather than left unavailable.
+    A service whose model has none has no select (MeloTTS has one voice per language, so
+    nothing to choose); a select left from an earlier model is removed rather than left
+    unavailable.
     """
     registry = er.async_get(hass)
     for subentry in entry.subentries.values():

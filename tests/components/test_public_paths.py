@@ -255,6 +255,73 @@ async def test_melotts_offers_only_the_languages_workers_ai_speaks(
     assert {tag.split("-")[0] for tag in entity.supported_languages} == set(published)
 
 
+MELOTTS_ENGINE = "tts.melo_text_to_speech"
+
+
+@pytest.mark.parametrize("language", ["en", "zh", "ja", "ko"])
+async def test_melotts_with_its_listed_voice_speaks_each_language(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    wire: WireRecorder,
+    language: str,
+) -> None:
+    """What a pipeline stores for MeloTTS (the voice the editor lists for its language) is
+    accepted, and the request goes out in that language."""
+    entity = hass.data[tts.DATA_COMPONENT].get_entity(MELOTTS_ENGINE)
+    assert entity is not None
+    [voice] = entity.async_get_supported_voices(language)
+    data = await tts_get_url(
+        hass_client, MELOTTS_ENGINE, MESSAGE, language, {**WAV, "voice": voice.voice_id}
+    )
+    assert duration(data) > 0.5
+    assert [r.json()["lang"] for r in wire.runs(catalog.MELOTTS)] == [language]
+
+
+@pytest.mark.parametrize("voice", ["luna", "follow_select", "zh"])
+async def test_melotts_with_a_voice_it_lacks_speaks_the_language(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    wire: WireRecorder,
+    whisper: WorkersAIClient,
+    caplog: pytest.LogCaptureFixture,
+    voice: str,
+) -> None:
+    """A voice stored while the service was an aura model (a speaker, or "Follow the voice
+    select"), or another language's voice: no "Invalid options" error; the request's language
+    speaks, and the log says so."""
+    data = await tts_get_url(hass_client, MELOTTS_ENGINE, MESSAGE, "en", {**WAV, "voice": voice})
+    assert await heard(whisper, data) == _normalize(MESSAGE)
+    assert [r.json()["lang"] for r in wire.runs(catalog.MELOTTS)] == ["en"]
+    assert f"has no voice {voice!r}" in caplog.text
+
+
+AURA_2_TEXT_LIMIT = 1000
+"""Characters Deepgram's aura-2 took per request (https://developers.deepgram.com/docs/
+text-to-speech; the emulator accepts up to 2000, so only the wire shows the excess)."""
+
+
+async def test_aura_long_announcement_is_spoken_whole_in_requests_within_the_limit(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    wire: WireRecorder,
+) -> None:
+    """An announcement longer than aura-2 takes at once (a news summary via ``tts.speak``) is
+    sent as several ``Speak`` messages, none over the limit, and all of it is spoken."""
+    sentence = "The living room light is on. "
+    engine = "tts.aura_2_en_text_to_speech"
+    one = await tts_get_url(hass_client, engine, sentence, options=WAV)
+    many = await tts_get_url(hass_client, engine, sentence * 40, options=WAV)
+    assert len(sentence * 40) > AURA_2_TEXT_LIMIT
+    _, stream = wire.runs(catalog.AURA_2_EN)
+    spoken = [m["text"] for m in stream.messages if isinstance(m, dict) and m["type"] == "Speak"]
+    assert max(len(text) for text in spoken) <= AURA_2_TEXT_LIMIT
+    assert " ".join(spoken) == (sentence * 40).strip()
+    assert duration(many) == pytest.approx(40 * duration(one), rel=0.2)
+
+
 # ---------------------------------------------------------------------- a pipeline, end to end
 
 
@@ -286,14 +353,21 @@ async def run_pipeline(
     end_stage: assist_pipeline.PipelineStage,
     tts_engine: str = "tts.aura_2_en_text_to_speech",
     language: str = "en",
+    tts_voice: str | None = None,
 ) -> list[assist_pipeline.PipelineEvent]:
-    """Run an Assist pipeline from audio (HA's VAD off) and return its events."""
+    """Run an Assist pipeline from audio (HA's VAD off) and return its events.
+
+    The pipeline is created as Home Assistant creates its default one (it stores the first
+    voice the TTS entity lists); ``tts_voice`` then replaces that voice, as the editor would.
+    """
     assert await async_setup_component(hass, "homeassistant", {})
     assert await async_setup_component(hass, "assist_pipeline", {})
     pipeline = await assist_pipeline.async_create_default_pipeline(
         hass, stt_engine_id=STT_ENTITY_ID, tts_engine_id=tts_engine, pipeline_name="Workers AI"
     )
     assert pipeline is not None
+    if tts_voice is not None:
+        await assist_pipeline.async_update_pipeline(hass, pipeline, tts_voice=tts_voice)
     events: list[assist_pipeline.PipelineEvent] = []
     await assist_pipeline.async_pipeline_from_audio_stream(
         hass,
@@ -344,6 +418,33 @@ async def test_pipeline_from_speech_to_speech_answers_aloud(
     response = await (await hass_client()).get(tts_output["url"])  # what a satellite fetches
     assert response.status == 200
     assert await heard(whisper, await response.read()) == _normalize(answer)
+
+
+@pytest.mark.parametrize("tts_voice", [None, "follow_select"])
+async def test_pipeline_answers_aloud_with_melotts_and_its_stored_voice(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    whisper: WorkersAIClient,
+    wire: WireRecorder,
+    tts_voice: str | None,
+) -> None:
+    """A pipeline speaking with MeloTTS stores its listed voice ("en"), or still the aura
+    "Follow the voice select" after the service was reconfigured: either way the pipeline
+    answers aloud instead of failing with ``Invalid options found: ['voice']``."""
+    source = AudioSource(_recording("living_room_light_en.wav"))
+    events = await run_pipeline(
+        hass, source, assist_pipeline.PipelineStage.TTS, MELOTTS_ENGINE, tts_voice=tts_voice
+    )
+    stored = assist_pipeline.async_get_pipelines(hass)[-1].tts_voice
+    assert stored == (tts_voice or "en")
+    intent = _event(events, assist_pipeline.PipelineEventType.INTENT_END)["intent_output"]
+    answer = intent["response"]["speech"]["plain"]["speech"]
+    tts_output = _event(events, assist_pipeline.PipelineEventType.TTS_END)["tts_output"]
+    response = await (await hass_client()).get(tts_output["url"])
+    assert response.status == 200
+    assert await heard(whisper, await response.read()) == _normalize(answer)
+    assert [r.json()["lang"] for r in wire.runs(catalog.MELOTTS)] == ["en"]
 
 
 # ---------------------------------------------------------------------- speech to text

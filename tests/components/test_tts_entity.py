@@ -1,6 +1,9 @@
-"""Text-to-speech: aura streamed over the WebSocket, whole messages over REST, MeloTTS.
+"""Text-to-speech: aura streamed over the WebSocket, MeloTTS whole messages over REST.
 
-Audio comes from the emulator's Piper voice; each (model, speaker) speaks at its own rate
+Audio is fetched the way Home Assistant serves it (its media source, a text stream); only the
+sample-rate test calls the entity's streaming method itself (the path Home Assistant takes),
+because Home Assistant converts any requested sample rate with ffmpeg, which is not installed
+here. Audio comes from the emulator's Piper voice; each (model, speaker) speaks at its own rate
 (``speaker_length_scale``), so durations tell which voice spoke.
 """
 
@@ -19,9 +22,10 @@ from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from tts_helpers import TTS_ENTITY_ID, get_tts_audio, wav_duration
 
-from custom_components.workers_ai_speech import tts as tts_module
+from custom_components.workers_ai_speech import tts_aura, tts_sentences
 from custom_components.workers_ai_speech.audio_format import audio_extension
 from custom_components.workers_ai_speech.const import (
     ATTR_SELECTED_VOICE,
@@ -29,7 +33,7 @@ from custom_components.workers_ai_speech.const import (
     VOICE_FOLLOW_SELECT,
 )
 from custom_components.workers_ai_speech.languages import base_languages, language_tags
-from custom_components.workers_ai_speech.tts import sentence_batches
+from custom_components.workers_ai_speech.tts_sentences import sentence_batches
 from wyoming_server.emulator import EmulatorProcess, speaker_length_scale
 from wyoming_server.workers_ai import audio, catalog
 
@@ -114,6 +118,20 @@ async def test_sentence_batches_follow_the_schedule(hass: HomeAssistant) -> None
         "It is warm today. Dinner is at seven. The door is locked.",
         "Music is playing now. The alarm is set. Good night everyone.",
     ]
+
+
+async def test_sentence_batches_stay_within_the_request_limit(hass: HomeAssistant) -> None:
+    """No batch is longer than the model takes per request; a sentence longer than that is
+    split at spaces; nothing is lost or reordered."""
+    text = "One two three. " * 10 + "This sentence is far too long for one request of forty."
+
+    async def whole() -> AsyncGenerator[str]:
+        yield text
+
+    batches = [b async for b in sentence_batches(hass, whole(), max_chars=40)]
+    assert max(len(b) for b in batches) <= 40
+    assert " ".join(batches).split() == text.split()
+    assert len(batches) < text.count(".")  # sentences are still batched
 
 
 async def test_sentence_batches_empty_text(hass: HomeAssistant) -> None:
@@ -214,12 +232,8 @@ async def test_stream_error_is_a_translated_error(
 ) -> None:
     """A refused aura WebSocket becomes a HomeAssistantError naming the model; no reauth."""
     await emulator.set_faults(fail_next=1, status=400, code=5006, message="Bad input")
-    response = await _entity(hass).async_stream_tts_audio(
-        tts.TTSAudioRequest("en", {}, _one("Hello."))
-    )
     with pytest.raises(HomeAssistantError, match="Text-to-speech with @cf/deepgram/aura-2-en"):
-        async for _chunk in response.data_gen:
-            pass
+        await get_tts_audio(hass, "Hello.", options=WAV)
     assert not hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
 
 
@@ -246,15 +260,36 @@ async def test_stream_rejected_token_starts_reauth(
 ) -> None:
     """The WebSocket handshake refused with 401: error, and reauth of the entry."""
     await emulator.set_faults(fail_next=1, status=401, code=10000, message="Authentication error")
-    response = await _entity(hass).async_stream_tts_audio(
-        tts.TTSAudioRequest("en", {}, _one("Hello."))
-    )
     with pytest.raises(HomeAssistantError):
-        async for _chunk in response.data_gen:
-            pass
+        await get_tts_audio(hass, "Hello.", options=WAV)
     await hass.async_block_till_done()
     flows = hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
     assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+
+
+async def test_listener_that_goes_away_stops_the_speech(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """Home Assistant closes the audio stream early (its consumer was cancelled): the text
+    stream is closed and nothing of the entity keeps running (the test's cleanup check
+    fails on a lingering task)."""
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncGenerator[str]:
+        try:
+            while True:
+                yield "The living room light is on. "
+                await asyncio.sleep(0.2)
+        finally:
+            closed.set()
+
+    response = await _entity(hass).async_stream_tts_audio(
+        tts.TTSAudioRequest("en", dict(WAV), endless())
+    )
+    assert (await anext(response.data_gen))[:4] == b"RIFF"
+    assert await anext(response.data_gen)  # speaking
+    await response.data_gen.aclose()
+    assert closed.is_set()
 
 
 @pytest.fixture
@@ -276,31 +311,57 @@ def subentries_data() -> list[dict[str, Any]]:
     ]
 
 
+MELOTTS_VOICES = {
+    "en": "MeloTTS English",
+    "zh": "MeloTTS Chinese",
+    "ja": "MeloTTS Japanese",
+    "ko": "MeloTTS Korean",
+}
+"""One voice per language Workers AI's MeloTTS speaks (§9 C4 of the API notes: en, zh, ja, ko;
+es and fr are refused), named for the pipeline editor."""
+
+
+async def test_melotts_lists_one_voice_per_language(
+    hass: HomeAssistant, setup_entry: MockConfigEntry, hass_ws_client: WebSocketGenerator
+) -> None:
+    """The pipeline editor (``tts/engine/voices``) shows MeloTTS's voice for each of its
+    languages and regional tags; none for a language it does not speak."""
+    client = await hass_ws_client(hass)
+    for tag, base in (("en", "en"), ("en-US", "en"), ("zh", "zh"), ("zh-CN", "zh"),
+                      ("ja", "ja"), ("ko-KR", "ko"), ("es", None)):  # fmt: skip
+        await client.send_json_auto_id(
+            {"type": "tts/engine/voices", "engine_id": "tts.melo_text_to_speech", "language": tag}
+        )
+        response = await client.receive_json()
+        assert response["success"], response
+        expected = [{"voice_id": base, "name": MELOTTS_VOICES[base]}] if base else None
+        assert response["result"]["voices"] == expected, tag
+    assert hass.states.get("select.melo_voice") is None  # one voice per language: no choice
+
+
 async def test_melotts_speaks_by_language(
     hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
-    """MeloTTS: REST only, no voices, the language (any tag of it) picks the voice; the audio
-    is labelled by its bytes (Workers AI answers WAV although the schema says MP3)."""
+    """MeloTTS: REST only, the language (any tag of it) picks the voice; the audio is
+    labelled by its bytes (Workers AI answers WAV although the schema says MP3)."""
     entity = _entity(hass, "tts.melo_text_to_speech")
     model = catalog.get_model(catalog.MELOTTS)
     assert not entity.async_supports_streaming_input()
-    assert entity.async_get_supported_voices("zh") is None
-    assert entity.supported_options == []
+    assert entity.supported_options == [tts.ATTR_VOICE]
     assert entity.default_language == "zh"
     assert entity.supported_languages == language_tags(base_languages(model))
 
     message = "The living room light is on."
-    chinese = await entity.async_get_tts_audio(message, "zh-CN", {})
-    english = await entity.async_get_tts_audio(message, "en-US", {})
+    chinese = await get_tts_audio(hass, message, "tts.melo_text_to_speech", WAV, "zh-CN")
+    english = await get_tts_audio(hass, message, "tts.melo_text_to_speech", WAV, "en-US")
     for extension, data in (chinese, english):
-        assert extension == audio_extension(data)
-    # The emulator gives each MeloTTS language its own speaking rate.
+        assert extension == audio_extension(data) == "wav"
+    # The emulator gives each MeloTTS language its own speaking rate (zh faster than en).
     zh_scale = speaker_length_scale(catalog.MELOTTS, "zh")
     en_scale = speaker_length_scale(catalog.MELOTTS, "en")
-    assert zh_scale != en_scale
+    assert zh_scale < en_scale * 0.9
     durations = [audio.decode_audio(data).duration for _, data in (chinese, english)]
-    assert (durations[0] > durations[1]) == (zh_scale > en_scale)
-    assert hass.states.get("select.melo_voice") is None
+    assert durations[0] < durations[1] * 0.95
 
 
 @pytest.mark.parametrize(
@@ -325,9 +386,9 @@ async def test_melotts_message_longer_than_one_request_is_spoken_whole(
     """MeloTTS takes 600 characters per request: a longer message is split at sentence ends
     and the pieces come back as one WAV (MP3 files do not concatenate)."""
     sentence = "The living room light is on. "
-    entity = _entity(hass, "tts.melo_text_to_speech")
-    _, one = await entity.async_get_tts_audio(sentence, "en", {})
-    extension, many = await entity.async_get_tts_audio(sentence * 21, "en", {})
+    engine = "tts.melo_text_to_speech"
+    _, one = await get_tts_audio(hass, sentence, engine, WAV, "en")
+    extension, many = await get_tts_audio(hass, sentence * 21, engine, WAV, "en")
     assert len(sentence * 21) > 600
     assert extension == "wav"
     assert wav_duration(many) == pytest.approx(21 * audio.decode_audio(one).duration, rel=0.2)
@@ -344,7 +405,7 @@ async def test_text_stream_that_never_ends_stops_the_speech(
     without text, the audio ends and the text stream (and the aura WebSocket) are closed
     instead of waiting forever.
     """
-    monkeypatch.setattr(tts_module, "TEXT_IDLE_TIMEOUT", 0.5)
+    monkeypatch.setattr(tts_sentences, "TEXT_IDLE_TIMEOUT", 0.5)
     closed = asyncio.Event()
 
     async def stalled_agent() -> AsyncGenerator[str]:
@@ -373,9 +434,8 @@ async def test_spent_daily_allocation_is_a_clear_error_and_a_repair_issue(
     (no retries, no reauth), and the repair issue is raised."""
     message = "you have used up your daily free allocation of 10,000 neurons, please upgrade"
     await emulator.set_faults(fail_next=2, status=429, code=3036, message=message)
-    entity = _entity(hass, "tts.melo_text_to_speech")
     with pytest.raises(HomeAssistantError, match="used up until 00:00 UTC"):
-        await entity.async_get_tts_audio("The light is on.", "en", {})
+        await get_tts_audio(hass, "The light is on.", engine="tts.melo_text_to_speech")
     assert (await emulator.get_faults())["pending_failures"] == 1
     assert issue_registry.async_get_issue("workers_ai_speech", "quota_exceeded") is not None
     assert not hass.config_entries.flow.async_progress_by_handler("workers_ai_speech")
@@ -389,11 +449,7 @@ async def test_stream_waits_no_longer_than_its_budget(
 ) -> None:
     """Aura answering slower than the voice-path budget: an error, not a long wait (the
     budget is shrunk to 0.5 s and the model made 3 s slow)."""
-    monkeypatch.setattr(tts_module, "DEADLINE", 0.5)
+    monkeypatch.setattr(tts_aura, "DEADLINE", 0.5)
     await emulator.set_faults(model_latency_ms=3000)
-    response = await _entity(hass).async_stream_tts_audio(
-        tts.TTSAudioRequest("en", {}, _one("Hello."))
-    )
     with pytest.raises(HomeAssistantError, match=r"no audio for 0\.5 s"):
-        async for _chunk in response.data_gen:
-            pass
+        await get_tts_audio(hass, "Hello.", options=WAV)

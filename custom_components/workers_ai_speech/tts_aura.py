@@ -1,0 +1,160 @@
+"""Aura text-to-speech (aura-1, aura-2-en, aura-2-es): streamed over the aura WebSocket.
+
+Home Assistant always streams to an entity that implements ``async_stream_tts_audio``, even a
+whole message (homeassistant/components/tts/__init__.py, ``_async_generate_tts_audio``, in
+https://github.com/home-assistant/core), so this is aura's only path: text is split into
+sentences and spoken over the WebSocket, and the linear16 audio is passed on as WAV while it
+arrives, at the sample rate Home Assistant asks for when aura has it
+(https://developers.deepgram.com/docs/tts-websocket).
+"""
+
+import io
+import time
+import wave
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any, override
+
+# Core's integrations (elevenlabs) import TTSAudioRequest from the root; it is not in __all__.
+from homeassistant.components.tts import (  # type: ignore[attr-defined]
+    ATTR_PREFERRED_FORMAT,
+    ATTR_PREFERRED_SAMPLE_CHANNELS,
+    ATTR_PREFERRED_SAMPLE_RATE,
+    ATTR_VOICE,
+    TTSAudioRequest,
+    TTSAudioResponse,
+    Voice,
+)
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import callback
+
+from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai.errors import WorkersAIError
+
+from .budget import fallback_stream
+from .const import ATTR_SELECTED_VOICE, DEADLINE, TTS_WEBSOCKET_SAMPLE_RATE, VOICE_FOLLOW_SELECT
+from .entity import stored_voice
+from .languages import base_language, base_languages
+from .models import WorkersAIConfigEntry
+from .tts_entity import WorkersAITTSEntity
+from .tts_sentences import sentence_batches
+
+FOLLOW_SELECT_NAME = "Follow the voice select"
+
+
+def wav_header(sample_rate: int) -> bytes:
+    """A mono 16-bit WAV header with 0 frames, for audio of unknown length that follows."""
+    with io.BytesIO() as buffer:
+        with wave.open(buffer, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(sample_rate)
+        return buffer.getvalue()
+
+
+class AuraTTSEntity(WorkersAITTSEntity):
+    """Speaks with an aura model; its voice follows the service's voice select."""
+
+    def __init__(
+        self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry, model: catalog.SpeechModel
+    ) -> None:
+        """The voices: "Follow the voice select", then the model's speakers."""
+        super().__init__(entry, subentry, model)
+        self._attr_supported_options = [
+            ATTR_VOICE,
+            ATTR_PREFERRED_FORMAT,
+            ATTR_PREFERRED_SAMPLE_RATE,
+            ATTR_PREFERRED_SAMPLE_CHANNELS,
+        ]
+        self._voices = [Voice(VOICE_FOLLOW_SELECT, FOLLOW_SELECT_NAME)] + [
+            Voice(s, s.capitalize()) for s in sorted(model.speakers)
+        ]
+
+    @property
+    @override
+    def default_options(self) -> Mapping[str, Any]:
+        """Follow the voice select; its current voice is part of Home Assistant's cache key."""
+        return {
+            ATTR_VOICE: VOICE_FOLLOW_SELECT,
+            ATTR_SELECTED_VOICE: stored_voice(self.entry, self.subentry.subentry_id, self.model),
+        }
+
+    @callback
+    @override
+    def async_get_supported_voices(self, language: str) -> list[Voice] | None:
+        """ "Follow the voice select" first (what a new pipeline stores), then the speakers in
+        a fixed order."""
+        if base_language(language) not in base_languages(self.model):
+            return None
+        return list(self._voices)
+
+    def _speaker(self, options: Mapping[str, Any]) -> str:
+        """The aura speaker for a request.
+
+        "Follow the voice select" (or no voice) is the select's voice; a voice the model does
+        not have (stored in a pipeline for another model) is the model's default speaker.
+        """
+        voice = options.get(ATTR_VOICE)
+        if voice in (None, VOICE_FOLLOW_SELECT):
+            return stored_voice(self.entry, self.subentry.subentry_id, self.model)
+        if voice not in self.model.speakers:
+            default = self.model.default_speaker or self.model.speakers[0]
+            self._unknown_voice(voice, default)
+            return default
+        return str(voice)
+
+    @override
+    async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
+        """Speak text as it arrives over the aura WebSocket; returns WAV (mono s16le).
+
+        The sample rate is ``preferred_sample_rate`` when aura offers it, else 24 kHz. The WAV
+        header comes first with 0 frames (length unknown), then PCM as it arrives. Over the
+        daily budget, the fallback model speaks the whole message as one WAV.
+
+        Raises:
+            HomeAssistantError: over the budget with requests refused; while the audio is
+                read: Workers AI failed, or the entry was unloaded.
+        """
+        speaker = self._speaker(request.options)
+        if fallback := self._budget_fallback():  # over budget: the cheaper model, one WAV
+            client = self.entry.runtime_data.long_text_client
+            source = fallback_stream(
+                client, fallback, request.message_gen, speaker, request.language
+            )
+        else:
+            rate = _int(request.options.get(ATTR_PREFERRED_SAMPLE_RATE))
+            if rate not in catalog.AURA_WEBSOCKET_SAMPLE_RATES:
+                rate = TTS_WEBSOCKET_SAMPLE_RATE
+            source = self._async_stream_wav(request.message_gen, speaker, rate)
+        return TTSAudioResponse("wav", self._async_owned_stream(source))
+
+    async def _async_stream_wav(
+        self, message_gen: AsyncIterator[str], speaker: str, sample_rate: int
+    ) -> AsyncGenerator[bytes]:
+        client = self.entry.runtime_data.client
+        yield wav_header(sample_rate)
+        try:
+            async with client.speak(
+                self.model.model_id, speaker=speaker, sample_rate=sample_rate
+            ) as session:
+                started: float | None = None  # first text sent, until its first audio
+                measured = False
+                async for text in sentence_batches(
+                    self.hass, message_gen, self.model.max_text_chars
+                ):
+                    started = started or time.monotonic()
+                    await session.send_text(text)
+                    async for pcm in session.flushed_audio(timeout=DEADLINE):
+                        if not measured:
+                            self._first_audio(started)
+                            measured = True
+                        yield pcm
+        except WorkersAIError as err:
+            raise self._error(err) from err
+        self._async_succeeded()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except TypeError, ValueError:
+        return None
