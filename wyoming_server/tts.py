@@ -41,6 +41,7 @@ from .speak_spares import spares_for
 from .transcripts import WriteEvent
 from .workers_ai import WorkersAIClient, audio, catalog
 from .workers_ai.errors import (
+    AccountNotAllowedError,
     AccountNotFoundError,
     AuthenticationError,
     FlushLimitError,
@@ -68,7 +69,13 @@ def _use_rest_fallback(err: WorkersAIError) -> bool:
     itself is the problem (token, account ID, plan, quota), which REST would meet again."""
     return not isinstance(
         err,
-        (AuthenticationError, AccountNotFoundError, PaidPlanRequiredError, QuotaExceededError),
+        (
+            AuthenticationError,
+            AccountNotFoundError,
+            AccountNotAllowedError,
+            PaidPlanRequiredError,
+            QuotaExceededError,
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
 from wyoming_server.workers_ai.errors import (
+    AccountNotAllowedError,
     AuthenticationError,
     PaidPlanRequiredError,
     QuotaExceededError,
@@ -27,7 +28,8 @@ def async_handle_error(
 
     A rejected token (10000) starts re-authentication; a spent daily allocation (4006/3036)
     raises the ``quota_exceeded`` repair issue; a model that needs the Workers Paid plan
-    (5035) is said so, without re-authentication (the token is fine).
+    (5035) is said so, without re-authentication (the token is fine); so is an account or
+    model Cloudflare refuses to the account (3023, 5018, 3041, 5016), which no new token fixes.
     """
     _LOGGER.error("%s failed: %s", what, err)
     if isinstance(err, AuthenticationError):
@@ -37,6 +39,12 @@ def async_handle_error(
         return HomeAssistantError(translation_domain=DOMAIN, translation_key="quota_exceeded")
     if isinstance(err, PaidPlanRequiredError):
         return HomeAssistantError(translation_domain=DOMAIN, translation_key="paid_plan_required")
+    if isinstance(err, AccountNotAllowedError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="account_not_allowed",
+            translation_placeholders={"what": what, "error": str(err)},
+        )
     return HomeAssistantError(
         translation_domain=DOMAIN,
         translation_key="request_failed",

@@ -31,7 +31,12 @@ from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.errors import WorkersAIError
 
 from .budget import fallback_stream
-from .const import ATTR_SELECTED_VOICE, DEADLINE, TTS_WEBSOCKET_SAMPLE_RATE, VOICE_FOLLOW_SELECT
+from .const import (
+    ATTR_SELECTED_VOICE,
+    REQUEST_TIMEOUT,
+    TTS_WEBSOCKET_SAMPLE_RATE,
+    VOICE_FOLLOW_SELECT,
+)
 from .entity import stored_voice
 from .languages import base_language, base_languages
 from .models import WorkersAIConfigEntry
@@ -143,7 +148,9 @@ class AuraTTSEntity(WorkersAITTSEntity):
                 ):
                     started = started or time.monotonic()
                     await session.send_text(text)
-                    async for pcm in session.flushed_audio(timeout=DEADLINE):
+                    # One request's timeout, not the whole DEADLINE: closing the WebSocket (up
+                    # to 1 s when Workers AI does not answer) comes before the user's error.
+                    async for pcm in session.flushed_audio(timeout=REQUEST_TIMEOUT):
                         if not measured:
                             self._first_audio(started)
                             measured = True

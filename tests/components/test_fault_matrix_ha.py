@@ -64,12 +64,7 @@ WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}  # no ffmpeg conversion (none is instal
 HANG_GUARD = 60.0
 """Seconds after which a request still running counts as a hang (the budget is 10 s)."""
 
-KNOWN_BUGS = {
-    ("model answers after 45 s", "tts", "websocket"): (
-        "tts.py waits DEADLINE (10 s) for audio, then the client's close handshake (up to 1 s): "
-        "11 s in all"
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
 """Cells that show a bug still open, with the reason (strict: the fix makes them fail)."""
 
 

@@ -285,11 +285,26 @@ async def test_spent_daily_allocation_is_a_repair_issue(
 
 
 @pytest.mark.parametrize("stt_model", [catalog.WHISPER_TINY_EN])
-async def test_paid_plan_required_does_not_start_reauth(
-    hass: HomeAssistant, setup_entry: MockConfigEntry, emulator: EmulatorProcess, speech_pcm: bytes
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (5035, "Paid plan required"),
+        (3023, "Service unavailable for account"),
+        (5018, "The account is not allowed to access this model"),
+    ],
+)
+async def test_paid_plan_or_refused_account_does_not_start_reauth(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    emulator: EmulatorProcess,
+    speech_pcm: bytes,
+    code: int,
+    message: str,
 ) -> None:
-    """403/5035 means the model needs the Workers Paid plan: the token is fine, so no reauth."""
-    await emulator.set_faults(fail_next=1, status=403, code=5035, message="Paid plan required")
+    """403/5035 (the model needs the Workers Paid plan), 403/3023 (account blocked), 403/5018
+    (model not allowed for the account): the token is fine and a new one would not help, so
+    no re-authentication."""
+    await emulator.set_faults(fail_next=1, status=403, code=code, message=message)
     engine = stt.async_get_speech_to_text_entity(hass, ENTITY_ID)
     result = await engine.async_process_audio_stream(
         speech_metadata(), aiter(AudioSource(speech_pcm))

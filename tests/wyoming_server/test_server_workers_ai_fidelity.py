@@ -170,6 +170,24 @@ async def test_daily_allocation_used_up_stops_tts_without_rest_fallback(
     assert (await emulator_process.get_faults())["pending_failures"] == 48
 
 
+@pytest.mark.parametrize("code", [3023, 5018])
+async def test_refused_account_stops_tts_without_rest_fallback(
+    server: ServerProcess, emulator_process: EmulatorProcess, code: int
+) -> None:
+    """403/3023 (account blocked) or 403/5018 (model not allowed for the account) on the aura
+    handshake: said as such (not "authentication"), no retry, no REST fallback (REST would
+    meet the same refusal)."""
+    await emulator_process.set_faults(fail_next=50, status=403, code=code)
+    async with server.client() as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice("aura-2-en-luna")).event())
+        await client.write_event(SynthesizeChunk(text="Hello there. How are you?").event())
+        await client.write_event(SynthesizeStop().event())
+        events = await read_until(client, ["synthesize-stopped"])
+    assert types(events) == ["error", "synthesize-stopped"]
+    assert error_of(events)[0] == f"account-not-allowed-{code}"
+    assert (await emulator_process.get_faults())["pending_failures"] == 48
+
+
 async def test_daily_allocation_text_means_quota_whatever_the_code(
     server: ServerProcess, emulator_process: EmulatorProcess, speech_dir: Path
 ) -> None:

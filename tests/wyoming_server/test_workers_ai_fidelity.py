@@ -267,7 +267,9 @@ async def emulated(emulator: Emulator) -> AsyncIterator[WorkersAIClient]:
     ("status", "code", "expected", "retry_after"),
     [(429, 4006, errors.QuotaExceededError, None), (429, 3036, errors.QuotaExceededError, None),
      (429, 3021, errors.RateLimitError, 30), (403, 5035, errors.PaidPlanRequiredError, None),
-     (401, 10000, errors.AuthenticationError, None)],
+     (401, 10000, errors.AuthenticationError, None),
+     (403, 3023, errors.AccountNotAllowedError, None),
+     (403, 5018, errors.AccountNotAllowedError, None)],
 )  # fmt: skip
 async def test_refused_handshake_is_classified_from_its_body(
     emulator: Emulator,

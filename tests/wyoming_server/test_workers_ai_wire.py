@@ -317,6 +317,9 @@ async def test_melotts_refuses_spanish_and_french_before_calling(
         (401, 10000, errors.AuthenticationError),
         (404, 7003, errors.AccountNotFoundError),
         (403, 5035, errors.PaidPlanRequiredError),
+        (403, 3023, errors.AccountNotAllowedError),  # account blocked: no new token helps
+        (403, 5018, errors.AccountNotAllowedError),
+        (403, 3041, errors.AccountNotAllowedError),
         (413, 3006, errors.RequestTooLargeError),
         (400, 5006, errors.InvalidInputError),
         (400, 3010, errors.InvalidInputError),

@@ -81,6 +81,18 @@ class PaidPlanRequiredError(WorkersAIError):
     advice = "upgrade the account to the Workers Paid plan, or choose another model"
 
 
+class AccountNotAllowedError(WorkersAIError):
+    """Cloudflare refuses the account, or this model to the account (HTTP 403: code 3023
+    "Service unavailable for account", 5018/3041 "The account is not allowed to access this
+    model", 5016 model terms not agreed). A new API token does not change it, so it is not an
+    authentication error (no re-authentication in Home Assistant), and never retried.
+    https://developers.cloudflare.com/workers-ai/platform/errors/
+    """
+
+    default_message = "Cloudflare does not allow this account to use this model"
+    advice = "check the account in the Cloudflare dashboard (Workers AI), or choose another model"
+
+
 class RequestTooLargeError(WorkersAIError):
     """The request body is too large (code 3006, HTTP 413)."""
 
@@ -184,6 +196,7 @@ _SNAKE: dict[type[WorkersAIError], str] = {
     AuthenticationError: "authentication-error",
     AccountNotFoundError: "account-not-found",
     PaidPlanRequiredError: "paid-plan-required",
+    AccountNotAllowedError: "account-not-allowed",
     RequestTooLargeError: "request-too-large",
     InvalidInputError: "invalid-input",
     RateLimitError: "rate-limited",
@@ -200,6 +213,10 @@ _BY_CODE: dict[int, type[WorkersAIError]] = {
     10000: AuthenticationError,
     7003: AccountNotFoundError,
     5035: PaidPlanRequiredError,
+    3023: AccountNotAllowedError,
+    5018: AccountNotAllowedError,
+    3041: AccountNotAllowedError,
+    5016: AccountNotAllowedError,
     3006: RequestTooLargeError,
     7000: InvalidInputError,
     8002: InvalidInputError,
