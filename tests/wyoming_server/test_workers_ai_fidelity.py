@@ -21,7 +21,7 @@ from aiohttp import WSMsgType, web
 
 from wyoming_server.emulator import Emulator
 from wyoming_server.workers_ai import WorkersAIClient, errors
-from wyoming_server.workers_ai.streaming import FLUSH_LIMIT
+from wyoming_server.workers_ai.speak import FLUSH_LIMIT
 
 ACCOUNT = "a" * 32
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
