@@ -28,7 +28,7 @@ from typing import Final
 import aiohttp
 
 from .catalog import MODELS, SpeechModel, Task, get_model
-from .client import DEFAULT_API_BASE_URL, WorkersAIClient
+from .client import WorkersAIClient
 from .doctor_probes import (
     AccountUnusable,
     ProbeContext,
@@ -39,6 +39,7 @@ from .doctor_probes import (
     trace_config,
 )
 from .doctor_report import Check, Outcome, Report, Transport, mask_account_id
+from .transport import DEFAULT_API_BASE_URL
 
 SPEECH_FILE: Final = "turn_on_the_living_room_light.wav"
 """Bundled recording (16 kHz mono, 1.5 s; see data/README.md for its licence)."""
