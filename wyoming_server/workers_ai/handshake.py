@@ -79,7 +79,9 @@ async def read_refused_body(
     session: aiohttp.ClientSession, url: URL, headers: Mapping[str, str], timeout: float
 ) -> tuple[int, bytes] | None:
     """Send the refused upgrade request once more as a plain GET and return its
-    ``(status, body)``, or ``None`` when that fails or takes over ``timeout`` seconds."""
+    ``(status, body)``, or ``None`` when that fails or takes over ``timeout`` seconds.
+
+    Only an error answer (HTTP >= 400) is read; any other comes back with an empty body."""
     upgrade = {
         **headers,
         "Upgrade": "websocket",
@@ -92,7 +94,7 @@ async def read_refused_body(
             asyncio.timeout(timeout),
             session.get(url, headers=upgrade, allow_redirects=False) as response,
         ):
-            return response.status, await response.read()
+            return response.status, (await response.read() if response.status >= 400 else b"")
     except (aiohttp.ClientError, TimeoutError) as err:
         _LOGGER.debug("%s: cannot read the refused handshake: %s", url.path, err)
         return None
