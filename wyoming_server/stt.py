@@ -120,8 +120,9 @@ class Utterance(ABC):
         """True once the ``transcript`` was sent; later audio is ignored."""
         return self.events.finished
 
-    def _convert(self, pcm: bytes, fmt: PcmFormat) -> bytes:
-        """Convert a chunk to 16 kHz s16le mono, following format changes mid-stream."""
+    async def _convert(self, pcm: bytes, fmt: PcmFormat) -> bytes:
+        """Convert a chunk to 16 kHz s16le mono, following format changes mid-stream (a large
+        chunk in a worker thread)."""
         out = b""
         if fmt != self._format or self._converter is None:
             if self._converter is not None:
@@ -130,7 +131,7 @@ class Utterance(ABC):
             self._converter = audio.PcmConverter(
                 fmt.rate, fmt.width, fmt.channels, STT_SAMPLE_RATE_HZ
             )
-        return out + self._converter.convert(pcm)
+        return out + await self._converter.aconvert(pcm)
 
     def _flush_converter(self) -> bytes:
         return self._converter.flush() if self._converter is not None else b""
@@ -216,7 +217,7 @@ class BufferedUtterance(Utterance):
         if self.done:
             return
         pcm, full = self._admit(pcm, fmt)
-        self._pcm += self._convert(pcm, fmt)
+        self._pcm += await self._convert(pcm, fmt)
         if full:
             await self.stop()
 
@@ -326,7 +327,7 @@ class StreamingUtterance(Utterance):
         if self.done or self._session is None:
             return
         pcm, full = self._admit(pcm, fmt)
-        data = self._convert(pcm, fmt)
+        data = await self._convert(pcm, fmt)
         if not data:
             if full:
                 await self._finish()
