@@ -19,6 +19,7 @@ import pytest
 from wyoming.asr import Transcribe
 from wyoming.tts import Synthesize, SynthesizeVoice
 
+from tests.wyoming_server.client_helpers import emulator_client
 from tests.wyoming_server.loop_guard import Call, install, read_calls, sitecustomize_dir
 from tests.wyoming_server.server_harness import (
     ServerProcess,
@@ -59,14 +60,7 @@ def calls() -> Iterator[list[Call]]:
 @pytest.fixture
 async def client(emulator: Emulator) -> AsyncIterator[WorkersAIClient]:
     async with aiohttp.ClientSession() as session:
-        yield WorkersAIClient(
-            session,
-            emulator.account_id,
-            emulator.api_token,
-            api_base_url=emulator.base_url,
-            deadline=20.0,
-            request_timeout=20.0,  # the emulator's models on a busy machine, not a voice path
-        )
+        yield emulator_client(session, emulator)
 
 
 async def test_client_encodes_and_decodes_off_the_event_loop(
