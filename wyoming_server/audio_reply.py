@@ -1,9 +1,10 @@
 """The audio of one TTS reply: ``audio-start``, ``audio-chunk``*, ``audio-stop``.
 
 Home Assistant builds its WAV header from the first ``audio-start`` (streaming) or the first
-``audio-chunk`` (non-streaming) and ignores later format changes, so one reply keeps ONE format
-(wyoming-protocol-and-servers.md §2.4, §4.7): 16-bit mono at the rate of the first audio; audio
-that arrives at another rate is resampled to it.
+``audio-chunk`` (non-streaming) and ignores later format changes
+(https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/tts.py), so one
+reply keeps ONE format: 16-bit mono at the rate of the first audio; audio that arrives at another
+rate is resampled to it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Command line of ``wyoming-workers-ai``, following Wyoming server conventions.
 
-Flags as in wyoming-faster-whisper / wyoming-piper (wyoming-protocol-and-servers.md §4.1):
-``--uri``, ``--zeroconf [NAME]``, ``--debug``, ``--log-format``, ``--version``. Credentials are
-NOT flags: see :mod:`wyoming_server.credentials`.
+Flags as in https://github.com/rhasspy/wyoming-faster-whisper and
+https://github.com/rhasspy/wyoming-piper (their ``__main__.py``): ``--uri``,
+``--zeroconf [NAME]``, ``--debug``, ``--log-format``, ``--version``. Credentials are NOT flags:
+see :mod:`wyoming_server.credentials`.
 """
 
 from __future__ import annotations

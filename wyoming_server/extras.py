@@ -10,8 +10,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -67,9 +68,9 @@ def hass_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> tup
     return url, token
 
 
-async def _roll_over(meter: UsageMeter) -> None:
+async def _roll_over(meter: UsageMeter, every: float) -> None:
     while True:
-        await asyncio.sleep(ROLL_OVER_CHECK_SECONDS)
+        await asyncio.sleep(every)
         meter.roll_over()
 
 
@@ -79,14 +80,21 @@ async def server_extras(
     client: WorkersAIClient,
     environ: Mapping[str, str],
     keyterms: tuple[str, ...],
+    *,
+    clock: Callable[[], datetime] | None = None,
+    roll_over_seconds: float = ROLL_OVER_CHECK_SECONDS,
 ) -> AsyncIterator[ServerExtras]:
     """Start the optional features for the server's lifetime.
+
+    The usage of each finished UTC day is logged in one line (checked every
+    ``roll_over_seconds``, so the line comes without traffic too), and today's so far at the
+    end. ``clock`` (aware ``datetime``; default: now) is for tests.
 
     Raises:
         ExtrasError: see :func:`hass_connection`; ``--metrics-port`` without
             ``prometheus-client`` installed.
     """
-    meter = UsageMeter()
+    meter = UsageMeter() if clock is None else UsageMeter(clock)
     client.usage = meter
     meter.add_day_listener(log_finished_day)
     async with contextlib.AsyncExitStack() as stack:
@@ -114,11 +122,13 @@ async def server_extras(
         vocabulary = ServerVocabulary(
             keyterms, args.keyterms_file, home.current if home is not None else None
         )
-        roll_over = asyncio.create_task(_roll_over(meter), name="usage day roll-over")
+        roll_over = asyncio.create_task(
+            _roll_over(meter, roll_over_seconds), name="usage day roll-over"
+        )
         try:
             yield ServerExtras(meter, vocabulary, metrics, home)
         finally:
             roll_over.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await roll_over
-            _LOGGER.info("%s", meter.today().summary())
+            _LOGGER.info("Stopping; so far today: %s", meter.today().summary())

@@ -1,10 +1,13 @@
 """One Wyoming connection: dispatch events to speech-to-text and text-to-speech.
 
-Event flows: wyoming-protocol-and-servers.md §1.4; Home Assistant's use of them: §2.3 (STT) and
-§2.4 (TTS). Robustness rules (§4.7): unknown events are ignored, ``ping`` gets ``pong``, every
-request ends with its terminal event even when it fails (``transcript`` for STT, ``audio-stop``
-for ``synthesize``, ``synthesize-stopped`` for the streaming flow), and a malformed byte stream
-gets an ``error`` before this one connection closes. Nothing here can disturb other connections:
+Event flows: the "Event Flow" of https://github.com/OHF-Voice/wyoming (README). Home Assistant
+(``stt.py`` and ``tts.py`` in
+https://github.com/home-assistant/core/tree/dev/homeassistant/components/wyoming) ignores
+``error`` and waits for the terminal event. Hence: unknown events are ignored (as
+https://github.com/rhasspy/wyoming-piper does), ``ping`` gets ``pong``, every request ends with
+its terminal event even when it fails (``transcript`` for STT, ``audio-stop`` for
+``synthesize``, ``synthesize-stopped`` for the streaming flow), and a malformed byte stream gets
+an ``error`` before this one connection closes. Nothing here can disturb other connections:
 each has its own handler, state and tasks.
 """
 
@@ -32,6 +35,7 @@ from .speak_spares import spares_for
 from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
 from .transcripts import TranscriptEvents
 from .tts import SynthesisReply
+from .utterance import SpeechEnd
 from .voices import resolve_voice
 from .workers_ai import WorkersAIClient, catalog
 from .workers_ai.catalog import FLUX
@@ -71,7 +75,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
         self.slots = slots or BackendSlots(settings.limits)
         self.vocabulary = vocabulary or ServerVocabulary(settings.keyterms)
         self._probe = (
-            LatencyProbe(metrics, self._stt_model_id, settings.tts_voice) if metrics else None
+            LatencyProbe(metrics, self._speech_end, settings.tts_voice) if metrics else None
         )
         self._write_lock = asyncio.Lock()
         self._stopping = False
@@ -273,11 +277,12 @@ class WorkersAIEventHandler(AsyncEventHandler):
         vocabulary = self.vocabulary.current(request.terms)
         return UtteranceRequest(model, language, vocabulary.keyterms, vocabulary.initial_prompt)
 
-    def _stt_model_id(self) -> str:
-        """The model of the current utterance (metrics label)."""
-        if self._utterance is not None:
-            return self._utterance.request.model.model_id
-        return self._request.model.model_id if self._request else self.settings.stt_model
+    def _speech_end(self) -> tuple[str, SpeechEnd | None] | None:
+        """The current utterance's model and end of speech (latency metric), if any."""
+        utterance = self._utterance
+        if utterance is None:
+            return None
+        return utterance.request.model.model_id, utterance.speech_end
 
     async def _on_transcribe(self, request: TranscribeRequest) -> None:
         await self._end_utterance()

@@ -2,10 +2,12 @@
 
 Home Assistant uses only the first ASR program and the first installed TTS program, never sends
 an ASR model name, and shows a voice's ``description`` in its voice list
-(wyoming-protocol-and-servers.md §2.3, §2.4, §4.5). So there is ONE ASR program listing every ASR
-model, the server default first, and ONE TTS program listing every voice, the default first.
-Fields newer than wyoming 1.7.2 are set only when the installed wyoming has them; HA's bundled
-wyoming skips unknown fields either way (§1.3, §2.1).
+(``stt.py``, ``tts.py`` and ``data.py`` in
+https://github.com/home-assistant/core/tree/dev/homeassistant/components/wyoming). So there is ONE
+ASR program listing every ASR model, the server default first, and ONE TTS program listing every
+voice, the default first. Fields newer than wyoming 1.7.2 are set only when the installed wyoming
+has them; wyoming skips unknown fields either way (``Info.from_event`` in ``wyoming/info.py``,
+https://github.com/OHF-Voice/wyoming).
 """
 
 from __future__ import annotations

@@ -7,7 +7,11 @@ Metrics (https://prometheus.io/docs/practices/naming/):
 - ``workers_ai_requests_total{model,transport}``, ``workers_ai_audio_seconds_total{...}``,
   ``workers_ai_characters_total{...}``.
 - ``workers_ai_neurons_today`` and ``workers_ai_free_allocation_used_ratio`` (UTC day).
-- ``wyoming_stt_wait_after_audio_stop_seconds{model}``: from ``audio-stop`` to ``transcript``.
+- ``wyoming_stt_wait_after_end_of_speech_seconds{model,end}``: from the end of speech to the
+  ``transcript``. ``end="audio-stop"``: the client ended the audio (``audio-stop``, or the
+  utterance limit); ``end="end-of-turn"``: flux ended the turn itself, and the wait starts when
+  the audio up to its ``EndOfTurn``'s ``audio_window_end`` had been received (see
+  :class:`~.utterance.SpeechEnd`).
 - ``wyoming_tts_time_to_first_audio_seconds{voice}``: from ``synthesize`` (or the first
   ``synthesize-chunk``) to the first ``audio-chunk``.
 
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from wyoming.event import Event
 
+from .utterance import SpeechEnd
 from .workers_ai.usage import DayUsage, UsageMeter, UsageRecord
 
 if TYPE_CHECKING:
@@ -77,9 +82,9 @@ class ServerMetrics:
         today.set_function(lambda: meter.today().neurons)
         share.set_function(lambda: meter.today().free_share)
         self.stt_wait = Histogram(
-            "wyoming_stt_wait_after_audio_stop_seconds",
-            "Seconds from audio-stop to transcript",
-            ("model",),
+            "wyoming_stt_wait_after_end_of_speech_seconds",
+            "Seconds from the end of speech (audio-stop, or flux EndOfTurn's audio) to transcript",
+            ("model", "end"),
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
@@ -131,14 +136,17 @@ class LatencyProbe:
     """Times one connection's requests from the events it reads and writes."""
 
     def __init__(
-        self, metrics: ServerMetrics, stt_model: Callable[[], str], default_voice: str
+        self,
+        metrics: ServerMetrics,
+        speech_end: Callable[[], tuple[str, SpeechEnd | None] | None],
+        default_voice: str,
     ) -> None:
-        """``stt_model()`` names the model of the utterance being finished; voices are labelled
-        by the name the request asks for, else ``default_voice``."""
+        """``speech_end()`` gives the model and the end of speech of the utterance being
+        finished (``None``: no utterance); voices are labelled by the name the request asks
+        for, else ``default_voice``."""
         self._metrics = metrics
-        self._stt_model = stt_model
+        self._speech_end = speech_end
         self._default_voice = default_voice
-        self._stopped: tuple[float, str] | None = None
         self._in_stream = False
         self._voice = default_voice
         self._text_at: float | None = None
@@ -154,10 +162,6 @@ class LatencyProbe:
         """Note an event read from the client."""
         now = time.monotonic()
         match event.type:
-            case "audio-stop":
-                self._stopped = (now, self._stt_model())
-            case "transcribe" | "audio-start":
-                self._stopped = None  # flux sent its transcript before audio-stop
             case "synthesize-start":
                 self._in_stream = True
                 self._start_tts(event, None)
@@ -171,10 +175,12 @@ class LatencyProbe:
     def event_out(self, event: Event) -> None:
         """Note an event written to the client."""
         match event.type:
-            case "transcript" if self._stopped is not None:
-                started, model = self._stopped
-                self._metrics.stt_wait.labels(model).observe(time.monotonic() - started)
-                self._stopped = None
+            case "transcript":
+                current = self._speech_end()
+                if current is not None and (end := current[1]) is not None:
+                    self._metrics.stt_wait.labels(current[0], end.kind).observe(
+                        time.monotonic() - end.at
+                    )
             case "audio-chunk" if self._text_at is not None and not self._measured:
                 self._metrics.tts_first_audio.labels(self._voice).observe(
                     time.monotonic() - self._text_at

@@ -3,8 +3,9 @@
 ``wyoming.event.async_read_event`` returns ``None`` both at EOF and for bad JSON, and raises on
 other malformed input (a header that is a list, a non-numeric ``data_length``, a truncated
 payload). :func:`read_event` tells these apart so the server can answer a malformed event with an
-``error`` event before it closes that one connection. Wire format: wyoming-protocol-and-servers.md
-§1.1. The field parsers accept the events of wyoming 1.7.2 to 1.10.x (§1.2) and raise
+``error`` event before it closes that one connection. Wire format: the "Format" section of
+https://github.com/OHF-Voice/wyoming (README) and ``wyoming/event.py``. The field parsers accept
+the events of wyoming 1.7.2 to 1.10.x (``wyoming/asr.py``, ``audio.py``, ``tts.py``) and raise
 :class:`BadRequestError` for wrong types instead of crashing.
 """
 

@@ -1,7 +1,8 @@
 """Errors of a single Wyoming request, and their Wyoming ``error`` event form.
 
 Every failure a client can cause or meet (bad event, unknown voice, Workers AI error, timeout)
-ends as one Wyoming ``error`` event ``{"text", "code"}`` (wyoming-protocol-and-servers.md §1.10).
+ends as one Wyoming ``error`` event ``{"text", "code"}`` (``wyoming/error.py`` in
+https://github.com/OHF-Voice/wyoming).
 ``code`` is machine-readable: :attr:`WorkersAIError.error_code` for Workers AI failures (e.g.
 ``authentication-error-10000``), otherwise one of the codes below.
 """

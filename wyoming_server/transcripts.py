@@ -1,7 +1,9 @@
 """Wyoming transcript events of one utterance, always in protocol order.
 
-Order (wyoming-protocol-and-servers.md §1.4, streaming STT): ``transcript-start``,
-``transcript-chunk``*, ``transcript`` (always; HA reads only this, §2.3), ``transcript-stop``.
+Order (the "Event Flow" of https://github.com/OHF-Voice/wyoming, streaming speech to text):
+``transcript-start``, ``transcript-chunk``*, ``transcript`` (always; Home Assistant reads only
+this: https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/stt.py),
+``transcript-stop``.
 
 Chunk semantics: each ``transcript-chunk`` carries an append-only *delta*: the text that became
 final since the previous chunk (nova-3 ``is_final`` segments, flux ``EndOfTurn``, or the whole

@@ -13,14 +13,15 @@ submitted at once:
   the model refuses with a ``Warning``, is spoken over REST at once, as is the rest of the
   reply. If the WebSocket is refused for any reason but the account's (token, account, plan,
   daily allocation), the reply falls back to aura REST.
-- melotts (REST only, §5.5), and aura REST: one request per sentence, pipelined: the next
-  sentence's request is in flight while the previous sentence's audio is being sent (at most
-  :data:`REST_IN_FLIGHT` requests per reply).
+- melotts (REST only, https://developers.cloudflare.com/workers-ai/models/melotts/), and aura
+  REST: one request per sentence, pipelined: the next sentence's request is in flight while the
+  previous sentence's audio is being sent (at most :data:`REST_IN_FLIGHT` requests per reply).
 
 All audio of a reply goes out as ONE ``audio-start`` … ``audio-stop`` at one format
 (:class:`AudioReply`). A streaming reply ends with ``synthesize-stopped``. Any failure sends a
 Wyoming ``error``, then ``audio-stop`` (plain ``synthesize``, or once audio started) and
-``synthesize-stopped`` (streaming), so Home Assistant never waits forever (§2.4, §1.10).
+``synthesize-stopped`` (streaming), so Home Assistant never waits forever: it ignores ``error``
+(https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/tts.py).
 """
 
 from __future__ import annotations

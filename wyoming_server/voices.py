@@ -1,8 +1,9 @@
 """Pick the TTS voice for a ``synthesize`` request.
 
 Home Assistant sends ``voice.name`` (the advertised name) and maybe ``voice.speaker``, or no
-voice at all; ``voice.language`` arrives only without a name (wyoming-protocol-and-servers.md
-§1.2 SynthesizeVoice quirk, §2.4). Accepted, in order:
+voice at all (https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/tts.py);
+``voice.language`` arrives only without a name (``SynthesizeVoice.to_dict`` in ``wyoming/tts.py``,
+https://github.com/OHF-Voice/wyoming). Accepted, in order:
 
 1. a voice name from ``info`` (``aura-2-en-luna``, ``melotts-fr``), optionally with a
    ``speaker`` of the same model that replaces the voice's speaker;

@@ -45,6 +45,8 @@ from .services import async_setup_services
 from .usage import AccountUsage
 from .vocabulary import HomeVocabulary
 
+__all__ = ["async_migrate_entry", "async_setup", "async_setup_entry", "async_unload_entry"]
+
 _LOGGER = logging.getLogger(__name__)
 
 PLATFORMS = [Platform.SELECT, Platform.SENSOR, Platform.STT, Platform.TTS]
@@ -55,9 +57,6 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions (services.py)."""
     async_setup_services(hass)
     return True
-
-
-__all__ = ["async_migrate_entry", "async_setup", "async_setup_entry", "async_unload_entry"]
 
 
 def create_client(

@@ -31,7 +31,7 @@ from .errors import async_handle_error
 from .languages import stt_request_language, stt_supported_languages
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
-from .usage import STT, timed_stream
+from .usage import STT, SpeechTimer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -140,8 +140,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         allocation raises a repair issue).
         """
         language = stt_request_language(self._language_setting, metadata.language)
-        ended: list[float] = []
-        stream = timed_stream(stream, ended.append)
+        stream = timer = SpeechTimer(stream, _BYTES_PER_SECOND)
         budget = self.entry.runtime_data.budget
         try:
             fallback = budget.stt_fallback(self.model.model_id) if budget else None
@@ -173,8 +172,9 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         finally:
             self._streams.discard(work)
         async_clear_quota_exceeded(self.hass)
-        if ended and (usage := self.entry.runtime_data.usage) is not None:
-            usage.async_latency(STT, time.monotonic() - ended[0])
+        ended = timer.speech_end  # the stream's end, or the audio flux's EndOfTurn was based on
+        if ended is not None and (usage := self.entry.runtime_data.usage) is not None:
+            usage.async_latency(STT, time.monotonic() - ended)
         return stt.SpeechResult(text, stt.SpeechResultState.SUCCESS)
 
     def _vocabulary(self, model_id: str | None = None) -> dict[str, Any]:
@@ -242,6 +242,10 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
                 await asyncio.wait((upload, end_of_turn), return_when=asyncio.FIRST_COMPLETED)
                 if upload.done():
                     upload.result()  # raise what the upload raised
+                elif isinstance(stream, SpeechTimer) and (
+                    (window_end := session.end_of_turn_audio_end) is not None
+                ):
+                    stream.end_of_turn(window_end)  # the wait starts at the audio flux heard
             finally:
                 for task in (upload, end_of_turn):
                     task.cancel()

@@ -6,6 +6,7 @@ restart. Days and months start at 00:00 UTC, when Cloudflare resets the free all
 (https://developers.cloudflare.com/workers-ai/platform/pricing/).
 """
 
+import bisect
 import statistics
 import time
 from collections import deque
@@ -152,11 +153,59 @@ class AccountUsage:
             listener()
 
 
-async def timed_stream(
-    stream: AsyncIterable[bytes], ended: Callable[[float], None]
-) -> AsyncIterator[bytes]:
-    """``stream``, calling ``ended(time.monotonic())`` when it is exhausted (the end of speech:
-    Home Assistant's VAD or the satellite closed it)."""
-    async for chunk in stream:
-        yield chunk
-    ended(time.monotonic())
+RECEIPT_RESOLUTION = 0.01
+"""Seconds of audio below which :class:`SpeechTimer` merges its receipt entries."""
+
+
+class SpeechTimer:
+    """An audio stream that notes when the speech in it ended: the start of the speech-to-text
+    wait.
+
+    Iterate it instead of the stream. The end of speech is the end of the stream (Home
+    Assistant's VAD or the satellite closed it), or, when flux ends the turn first
+    (``EndOfTurn``), the moment the audio up to the ``EndOfTurn``'s ``audio_window_end`` (seconds
+    of audio from the start of the stream,
+    https://developers.cloudflare.com/workers-ai/models/flux/) had arrived: what flux decided
+    on. Either way the wait after it is what the model and the network add.
+    """
+
+    def __init__(self, stream: AsyncIterable[bytes], bytes_per_second: int) -> None:
+        """``stream`` of PCM at ``bytes_per_second`` (32,000 for 16 kHz 16-bit mono)."""
+        self._stream = stream
+        self._bytes_per_second = bytes_per_second
+        self._received = 0
+        self._ends: list[float] = []  # seconds of audio received ...
+        self._times: list[float] = []  # ... by then (time.monotonic())
+        self.stream_ended: float | None = None
+        self.turn_ended: float | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """The chunks of the stream, timed."""
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            self._received += len(chunk)
+            self._note(self._received / self._bytes_per_second, time.monotonic())
+            yield chunk
+        self.stream_ended = time.monotonic()
+
+    def _note(self, seconds: float, at: float) -> None:
+        previous = self._ends[-2] if len(self._ends) > 1 else 0.0
+        if self._ends and self._ends[-1] - previous < RECEIPT_RESOLUTION:
+            self._ends[-1], self._times[-1] = seconds, at  # merge tiny chunks: bounded memory
+        else:
+            self._ends.append(seconds)
+            self._times.append(at)
+
+    def end_of_turn(self, audio_window_end: float) -> None:
+        """Flux ended the turn on the audio up to ``audio_window_end`` seconds (ignored once
+        the stream has ended: then the end of the stream came first)."""
+        if self.stream_ended is None and self.turn_ended is None and self._times:
+            index = bisect.bisect_left(self._ends, audio_window_end - 1e-6)
+            self.turn_ended = self._times[min(index, len(self._times) - 1)]
+
+    @property
+    def speech_end(self) -> float | None:
+        """``time.monotonic()`` of the end of speech, or ``None`` (not known yet)."""
+        return self.turn_ended if self.turn_ended is not None else self.stream_ended

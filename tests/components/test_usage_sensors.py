@@ -1,7 +1,12 @@
 """Usage and latency sensors: they move with each request (real calls to the emulator), are
 restored after a restart within the same UTC day, and start again at 00:00 UTC."""
 
+import asyncio
+import time
+import wave
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
@@ -13,7 +18,8 @@ from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
 )
 
-from tests.components.stt_helpers import process_speech
+from tests.components.stt_helpers import CHUNK, process_speech, speech_metadata
+from wyoming_server.workers_ai import catalog
 
 STT_ENTITY = "stt.workers_ai_stt_speech_to_text"
 TTS_ENTITY = "tts.workers_ai_tts_text_to_speech"
@@ -23,7 +29,11 @@ COST_MONTH = "sensor.workers_ai_test_cost_this_month"
 STT_AUDIO = "sensor.workers_ai_test_speech_to_text_audio_today"
 TTS_CHARACTERS = "sensor.workers_ai_test_text_to_speech_characters_today"
 STT_WAIT = "sensor.workers_ai_test_speech_to_text_wait_after_speech"
+STT_WAIT_MEDIAN = "sensor.workers_ai_test_speech_to_text_wait_after_speech_median"
 TTS_FIRST_AUDIO = "sensor.workers_ai_test_text_to_speech_time_to_first_audio"
+DATA = Path(__file__).resolve().parents[1] / "data"
+SILENCE_CHUNKS = 300
+"""Silence after the command, 100 ms per chunk (a hang guard: flux's turn budget is 15 s)."""
 
 
 def _value(hass: HomeAssistant, entity_id: str) -> float:
@@ -116,3 +126,41 @@ async def test_a_new_utc_day_starts_from_zero(
     state = hass.states.get(NEURONS)
     assert state is not None
     assert state.attributes["last_reset"] == "2026-11-30T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("stt_model", [catalog.FLUX])
+async def test_flux_end_of_turn_records_the_wait_after_speech(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
+) -> None:
+    """The microphone stays open after the command, so flux ends the turn before the audio
+    stream ends: the wait is still recorded, from when the audio flux decided on had arrived."""
+    with wave.open(str(DATA / "living_room_light_en.wav"), "rb") as wav:
+        speech = wav.readframes(wav.getnframes())
+    chunks_read = 0
+    speech_read = 0.0
+
+    async def microphone() -> AsyncIterator[bytes]:
+        nonlocal chunks_read, speech_read
+        for start in range(0, len(speech), CHUNK):
+            chunks_read += 1
+            yield speech[start : start + CHUNK]
+        speech_read = time.monotonic()
+        for _ in range(SILENCE_CHUNKS):  # paced like a live microphone
+            chunks_read += 1
+            yield bytes(CHUNK)
+            await asyncio.sleep(0.05)
+
+    entity = stt.async_get_speech_to_text_engine(hass, STT_ENTITY)
+    assert entity is not None
+    result = await entity.async_process_audio_stream(speech_metadata(), microphone())
+    answered = time.monotonic()
+    await hass.async_block_till_done()
+    assert result.result is stt.SpeechResultState.SUCCESS
+    assert result.text is not None
+    assert "living room light" in result.text.lower()
+    assert chunks_read < len(speech) // CHUNK + SILENCE_CHUNKS  # the turn ended, not the stream
+    # The audio flux decided on ends in the silence after the speech: it arrived after the last
+    # speech chunk, so the wait is shorter than what the caller saw since then.
+    wait_ms = _value(hass, STT_WAIT)
+    assert 0 < wait_ms < (answered - speech_read) * 1000
+    assert _value(hass, STT_WAIT_MEDIAN) == wait_ms

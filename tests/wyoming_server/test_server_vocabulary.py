@@ -257,7 +257,13 @@ async def test_metrics_count_usage_and_latency(emulator_process: EmulatorProcess
     )
     assert metric(text, "workers_ai_neurons_today") > 0
     assert (
-        metric(text, "wyoming_stt_wait_after_audio_stop_seconds_count", model=catalog.NOVA_3) == 1
+        metric(
+            text,
+            "wyoming_stt_wait_after_end_of_speech_seconds_count",
+            model=catalog.NOVA_3,
+            end="audio-stop",
+        )
+        == 1
     )
     assert (
         metric(text, "wyoming_tts_time_to_first_audio_seconds_count", voice="aura-2-en-luna") == 1

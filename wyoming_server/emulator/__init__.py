@@ -1,6 +1,7 @@
 """A local emulator of Cloudflare Workers AI speech models (extra ``emulator``).
 
-Speaks the real wire protocol (workers-ai-speech-api.md): REST ``ai/run`` for every speech
+Speaks the real wire protocol (https://developers.cloudflare.com/workers-ai/models/ and the
+Deepgram protocols they wrap): REST ``ai/run`` for every speech
 model, the Deepgram WebSocket protocols for nova-3 (listen v1), flux (listen v2) and aura
 (speak v1), and ``ai/models/search``. Answers with real local models: Whisper tiny.en for every
 ASR model and a Piper voice for every TTS model (each speaker at its own speaking rate, see
@@ -9,7 +10,10 @@ ASR model and a Piper voice for every TTS model (each speaker at its own speakin
     async with Emulator() as emu:          # http://127.0.0.1:PORT/client/v4
         emu.faults.fail_next(1, status=429, code=3040)
 
-Follows workers-ai-speech-api.md §9 (rows C1-C12) where it overrides the earlier sections:
+Where observation overrides the documentation, the emulator follows the observation (live
+probes published in https://github.com/xujialiu/Zotero-TTS, notes/NOTES_2026-09-07.md; Deepgram's
+https://developers.deepgram.com/docs/flux/close-stream and
+https://developers.deepgram.com/docs/tts-ws-flush; https://github.com/cloudflare/agents/issues/1441):
 flux closes after ``CloseStream`` without ``EndOfTurn`` and without a close status code; melotts
 answers base64 WAV (44.1 kHz mono 16-bit) and refuses ``lang`` es/fr with 404/8002 (upper-case
 or missing ``lang``: 500); a wrong account ID gets 401/10000 on ``/ai/run`` and 403/10000 on

@@ -1,6 +1,8 @@
 """The emulator's aiohttp application: Cloudflare's URLs, edge checks and dispatch per model.
 
-Routes (workers-ai-speech-api.md §1.1, §1.6, §3.1):
+Routes (https://developers.cloudflare.com/api/resources/ai/methods/run/, the models search of
+https://developers.cloudflare.com/api/, and the WebSocket of
+https://developers.cloudflare.com/workers-ai/models/nova-3/):
 
 - ``POST /client/v4/accounts/{account_id}/ai/run/{model}``: REST inference.
 - ``GET  /client/v4/accounts/{account_id}/ai/run/{model}`` + WebSocket upgrade: streaming.
@@ -85,7 +87,7 @@ async def _cloudflare_errors(
 
 async def _api_preamble(request: web.Request, *, model_call: bool) -> EmulatorContext:
     """Latency fault, auth (401/10000), account (401/10000 on model calls, 403/10000 on the
-    models search; §9 C5), injected failures (model calls)."""
+    models search; live probes), injected failures (model calls)."""
     context = request.app[CONTEXT_KEY]
     if context.faults.latency_ms > 0:
         await asyncio.sleep(context.faults.latency_ms / 1000)
@@ -115,7 +117,8 @@ async def _run_rest(request: web.Request) -> web.StreamResponse:
     model = _model(request)
     handler = _REST.get(model.kind)
     if handler is None:
-        # Flux: "WebSocket only as it requires live bi-directional streaming" (§4.6).
+        # Flux: "WebSocket only as it requires live bi-directional streaming"
+        # (https://developers.cloudflare.com/workers-ai/models/flux/).
         raise bad_input(
             f"{model.model_id} is available over WebSocket only: open a WebSocket "
             "(GET with Upgrade: websocket) on this URL"

@@ -88,8 +88,9 @@ def join_transcripts(parts: list[Transcript]) -> Transcript:
 
 @dataclass(frozen=True)
 class Options:
-    """Decoding options (whisper-large-v3-turbo input fields, §4.3; ``hotwords`` for Deepgram
-    keyterms). ``beam_size`` defaults to 1 (greedy) for speed on two cores."""
+    """Decoding options (whisper-large-v3-turbo input fields,
+    https://developers.cloudflare.com/workers-ai/models/whisper-large-v3-turbo/; ``hotwords``
+    for Deepgram keyterms). ``beam_size`` defaults to 1 (greedy) for speed on two cores."""
 
     language: str | None = None
     task: str = "transcribe"

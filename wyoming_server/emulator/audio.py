@@ -170,7 +170,7 @@ class OutputFormat:
 
     @property
     def content_type(self) -> str:
-        """MIME type of the encoded bytes (Cloudflare's for non-MP3 output is UNVERIFIED, §1.4)."""
+        """MIME type of the encoded bytes (Cloudflare's for non-MP3 output is not documented)."""
         if self.container == "wav":
             return "audio/wav"
         if self.container == "ogg":

@@ -1,6 +1,8 @@
 """Authentication and account routing, as Cloudflare's v4 API answers them.
 
-workers-ai-speech-api.md §1.2 (``Authorization: Bearer <token>``), §2.1 (10000 / 401) and §9 C5:
+https://developers.cloudflare.com/workers-ai/get-started/rest-api/ (``Authorization: Bearer
+<token>``), the errors page (10000 / 401) and live probes (published in
+https://github.com/xujialiu/Zotero-TTS, notes/NOTES_2026-09-07.md):
 a wrong account ID with a valid token gets 401/10000 on ``/ai/run`` and 403/10000 on
 ``/ai/models/search`` (live probes), not 404/7003.
 """
@@ -33,7 +35,7 @@ def check_account(request: web.Request, account_id: str, *, status: int = 401) -
     """Accept only the emulator's own account ID.
 
     Raises :class:`~.errors.CloudflareError` ``status``/10000 "Authentication error" for any
-    other (401 on ``/ai/run``, 403 on ``/ai/models/search``; §9 C5).
+    other (401 on ``/ai/run``, 403 on ``/ai/models/search``; live probes).
     """
     if request.match_info.get("account_id") != account_id:
         raise CloudflareError(status, AUTHENTICATION_ERROR, "Authentication error")

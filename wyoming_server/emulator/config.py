@@ -12,10 +12,11 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 """Default TCP port of the standalone emulator (``wrangler dev``'s port)."""
 DEFAULT_MAX_REQUEST_BYTES = 25 * 1024 * 1024
-"""Largest accepted request body in bytes; larger → 413 / 3006 (workers-ai-speech-api.md §2.1)."""
+"""Largest accepted request body in bytes; larger → 413 / 3006
+(https://developers.cloudflare.com/workers-ai/platform/errors/)."""
 DEFAULT_WS_IDLE_TIMEOUT_S = 10.0
 """Seconds without audio or a control message before a Deepgram-style WebSocket is closed with
-1011 ``NET-0001`` (workers-ai-speech-api.md §4.5, Deepgram upstream)."""
+1011 ``NET-0001`` (Deepgram: https://developers.deepgram.com/docs/lower-level-websockets)."""
 CONTROL_PREFIX = "/__emulator__"
 """Path prefix of the emulator's own control API (cannot collide with ``/client/v4``)."""
 

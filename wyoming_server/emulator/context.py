@@ -213,7 +213,8 @@ class ServerSocket:
 
     async def close_without_code(self) -> None:
         """Close with a close frame that carries no status code (aiohttp's client then
-        reports close code 0), as flux does after ``CloseStream`` (§9 C1)."""
+        reports close code 0), as flux does after ``CloseStream``
+        (https://developers.deepgram.com/docs/flux/close-stream)."""
         if self.closed:
             return
         writer: Any = self.ws._writer  # private: aiohttp always sends a code

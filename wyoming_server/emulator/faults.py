@@ -20,7 +20,8 @@ DAILY_ALLOCATION_MESSAGE = (
     "you have used up your daily free allocation of 10,000 neurons, please upgrade to "
     "Cloudflare's Workers Paid plan if you would like to continue usage."
 )
-"""The text Cloudflare answers with 4006 and 3036 (workers-ai-speech-api.md §9 C2)."""
+"""The text Cloudflare answers with 4006 and 3036 (3036 on https://developers.cloudflare.com/workers-ai/platform/errors/;
+4006 with the same text in projects calling the API)."""
 
 CODE_MESSAGES: dict[int, str] = {
     4006: DAILY_ALLOCATION_MESSAGE,
@@ -64,10 +65,11 @@ class Faults:
       a new connection (TCP and TLS handshakes); every WebSocket message the emulator sends
       arrives one RTT after the client message (or audio) that caused it.
     - ``aura_rest_ignores_encoding``: aura REST answers MP3 whatever ``encoding`` /
-      ``container`` ask for (workers-ai-speech-api.md §9 C10: not confirmed that Workers AI
-      honours them over REST).
+      ``container`` ask for (live probes published in https://github.com/xujialiu/Zotero-TTS
+      saw the same bytes with and without ``encoding``: not confirmed that Workers AI honours
+      them over REST).
     - ``fail_next(n, status, code, message, retry_after)``: the next ``n`` model calls (REST
-      run or WebSocket handshake, where the refusal carries the same v4 JSON body, §9 C11; not
+      run or WebSocket handshake, where the refusal carries the same v4 JSON body; not
       the models search) fail with that v4 error envelope (and a ``Retry-After`` header).
       Without a message, a known code gets Cloudflare's text (:data:`CODE_MESSAGES`).
     """

@@ -1,11 +1,12 @@
 """Deepgram TTS output settings (``encoding``, ``container``, ``sample_rate``, ``bit_rate``):
 defaults and the combinations the emulator accepts.
 
-Rules follow Deepgram's media output settings (workers-ai-speech-api.md §5.1 notes, §5.4):
-mp3 is fixed at 22050 Hz with bit_rate 32000 or 48000; linear16/mulaw/alaw come in a wav
-container or none; opus in ogg at 48000 Hz; flac and aac without container. REST defaults to
-MP3 (the output schema's contract, §1.4); the WebSocket to linear16 at 24000 Hz, no container,
-and only linear16/mulaw/alaw (§5.4). Anything else → 400/5006 with the reason.
+Rules follow Deepgram's media output settings (https://developers.deepgram.com/docs/tts-websocket,
+https://developers.deepgram.com/docs/text-to-speech): mp3 is fixed at 22050 Hz with bit_rate 32000
+or 48000; linear16/mulaw/alaw come in a wav container or none; opus in ogg at 48000 Hz; flac and aac
+without container. REST defaults to MP3 (the output schema's contract,
+https://developers.cloudflare.com/workers-ai/models/aura-1/); the WebSocket to linear16 at 24000 Hz,
+no container, and only linear16/mulaw/alaw. Anything else → 400/5006 with the reason.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""nova-3 over WebSocket: Deepgram's listen v1 protocol (workers-ai-speech-api.md §4.5).
+"""nova-3 over WebSocket: Deepgram's listen v1 protocol
+(https://developers.deepgram.com/reference/speech-to-text/listen-streaming).
 
 Client → server: binary audio (``encoding`` linear16/mulaw/alaw at ``sample_rate`` Hz,
 ``channels`` interleaved), ``KeepAlive``, ``Finalize``, ``CloseStream``.
@@ -9,7 +10,7 @@ energy-based) follows speech; ``from_finalize:true`` after ``Finalize``); ``Spee
 (``vad_events=true``); ``UtteranceEnd`` (``utterance_end_ms`` + ``interim_results``);
 ``Metadata`` after ``CloseStream``, then close (1000).
 
-Continuous speech is finalized every few seconds, as Deepgram does (§9 issue 7): once a
+Continuous speech is finalized every few seconds, as Deepgram does: once a
 segment is :data:`SOFT_SEGMENT` long it is finalized (``is_final:true``, ``speech_final:false``)
 at its next short pause between words (:data:`WORD_PAUSE`), at the latest at
 :data:`MAX_SEGMENT`. So ``Finalize`` never re-recognises more than a few seconds.
@@ -81,7 +82,7 @@ def parse_params(request: web.Request) -> ListenParams:
     instance = query_instance(query, schemas.NOVA_3_INPUT, skip=("sample_rate",))
     utterance_end = instance.get("utterance_end_ms")
     if isinstance(utterance_end, str) and utterance_end.isdigit():
-        instance["utterance_end_ms"] = True  # schema says boolean; real value is ms (§4.4)
+        instance["utterance_end_ms"] = True  # schema says boolean; real value is ms
     schemas.validate(schemas.NOVA_3_INPUT, {**instance, "audio": {"body": {}, "contentType": ""}})
     encoding = instance.get("encoding")
     if encoding is None:

@@ -1,9 +1,10 @@
-"""flux over WebSocket: Deepgram's listen v2 protocol (workers-ai-speech-api.md §4.6).
+"""flux over WebSocket: Deepgram's listen v2 protocol (https://developers.deepgram.com/docs/flux/,
+https://developers.cloudflare.com/workers-ai/models/flux/).
 
 Query: ``encoding=linear16`` (only), ``sample_rate``, ``eot_threshold`` (0.5-0.9, default 0.7),
 ``eager_eot_threshold`` (0.3-0.9), ``eot_timeout_ms`` (default 5000), ``keyterm`` (repeatable),
 ``mip_opt_out``, ``tag`` (all strings). Workers AI hosts only the English Flux model
-(cloudflare/agents#1441, §9 C9): ``model`` may only be ``flux-general-en``, and
+(https://github.com/cloudflare/agents/issues/1441): ``model`` may only be ``flux-general-en``, and
 ``language_hint`` (multilingual Flux) is refused with 400/5006 (the exact answer of Workers AI
 is not known).
 
@@ -17,8 +18,8 @@ speech in seconds (capped at 1.0), so the turn ends after ``eot_threshold`` seco
 (0.7 s by default) or at ``eot_timeout_ms`` of silence, whichever is first. ``CloseStream``
 decodes the audio received so far, sends an ``Update`` with the turn's transcript, and closes
 **without ``EndOfTurn`` and without a close status code** (the close frame has no payload), as
-Flux does (https://developers.deepgram.com/docs/flux/close-stream, §9 C1: "treat the most recent
-Update as the final transcript").
+Flux does (https://developers.deepgram.com/docs/flux/close-stream: "treat the most recent Update as
+the final transcript").
 
 Like the real model, a turn is recognised incrementally: each stretch of speech that ends in a
 short pause (:data:`SEGMENT_PAUSE`, below any end-of-turn threshold) is transcribed once, and

@@ -1,8 +1,8 @@
 """The models the emulator serves, with their catalog entries for ``ai/models/search``.
 
-Model IDs and transports: workers-ai-speech-api.md §4 (ASR), §5 (TTS). Catalog entry shape
-(``id``, ``source``, ``name``, ``description``, ``task``, ``tags``, ``properties``) is Cloudflare's
-models search result (OBSERVED shape, cloudflare-python ``ai/models``).
+Model IDs and transports: https://developers.cloudflare.com/workers-ai/models/ (ASR, TTS). Catalog
+entry shape (``id``, ``source``, ``name``, ``description``, ``task``, ``tags``, ``properties``) is
+Cloudflare's models search result (the shape of ``ai/models`` in https://github.com/cloudflare/cloudflare-python).
 """
 
 from __future__ import annotations
@@ -27,14 +27,15 @@ TTS_TASK = {
 
 
 class Kind(Enum):
-    """How a model is called (workers-ai-speech-api.md §1.5)."""
+    """How a model is called (each model's page under
+    https://developers.cloudflare.com/workers-ai/models/)."""
 
-    WHISPER = "whisper"  # raw audio or {"audio":[uint8]} (§4.1, §4.2)
-    WHISPER_TURBO = "whisper-turbo"  # {"audio": base64, ...} (§4.3)
-    NOVA_3 = "nova-3"  # raw audio + query options (§4.4), listen v1 WebSocket (§4.5)
-    FLUX = "flux"  # listen v2 WebSocket only (§4.6)
-    AURA = "aura"  # {"text", "speaker", ...} → raw audio (§5.1-5.3), speak v1 WebSocket (§5.4)
-    MELOTTS = "melotts"  # {"prompt","lang"} → {"audio": base64 MP3} (§5.5)
+    WHISPER = "whisper"  # raw audio or {"audio":[uint8]} (whisper, whisper-tiny-en)
+    WHISPER_TURBO = "whisper-turbo"  # {"audio": base64, ...}
+    NOVA_3 = "nova-3"  # raw audio + query options, listen v1 WebSocket
+    FLUX = "flux"  # listen v2 WebSocket only
+    AURA = "aura"  # {"text", "speaker", ...} → raw audio, speak v1 WebSocket
+    MELOTTS = "melotts"  # {"prompt","lang"} → {"audio": base64 WAV in practice}
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The ``cf-ai-neurons`` response header: what a call cost, in neurons.
 
-Workers AI replies carry ``cf-ai-neurons`` (workers-ai-speech-api.md §9 C12). The emulator
+Workers AI replies carry ``cf-ai-neurons`` (seen on every reply by live probes published in
+https://github.com/xujialiu/Zotero-TTS, notes/NOTES_2026-09-07.md). The emulator
 charges the list prices of https://developers.cloudflare.com/workers-ai/platform/pricing/
 (neurons per audio minute for ASR and MeloTTS, per 1,000 characters for aura). Every response
 gets the header, ``0`` when nothing was charged (errors, WebSocket handshakes: what Cloudflare

@@ -1,8 +1,9 @@
 """Model input fields given as URL query parameters (nova-3 REST, every WebSocket model).
 
-Query values are strings (workers-ai-speech-api.md §3.1): they are converted to the schema's
-type (``true``/``false`` → boolean, decimal → number) before strict schema validation, so a
-wrong value or an unknown parameter is rejected with 400/5006 like any bad input.
+Query values are strings (the models' input schemas on
+https://developers.cloudflare.com/workers-ai/models/nova-3/ and .../flux/ type them so): they are
+converted to the schema's type (``true``/``false`` → boolean, decimal → number) before strict schema
+validation, so a wrong value or an unknown parameter is rejected with 400/5006 like any bad input.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from multidict import MultiMapping
 from .errors import bad_input
 
 GENERIC_PARAMS = frozenset({"queueRequest", "tags"})
-"""Query parameters every ``ai/run`` POST accepts (§1.1), not model inputs."""
+"""Query parameters every ``ai/run`` POST accepts, not model inputs
+(https://developers.cloudflare.com/api/resources/ai/methods/run/)."""
 
 
 def query_instance(

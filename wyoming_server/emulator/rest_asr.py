@@ -1,9 +1,10 @@
 """REST speech recognition: whisper, whisper-tiny-en, whisper-large-v3-turbo, nova-3.
 
-Request conventions (workers-ai-speech-api.md §1.5, §7.1): whisper / tiny-en take the audio
+Request conventions (the model pages, https://developers.cloudflare.com/workers-ai/models/):
+whisper / tiny-en take the audio
 file as the body or ``{"audio":[uint8...]}``; turbo takes ``{"audio":"<base64>", ...}``; nova-3
 takes the file as the body with its ``Content-Type`` and options in the query (JSON rejected).
-Answers are v4 envelopes around each model's output schema (§4.1-4.4).
+Answers are v4 envelopes around each model's output schema (same pages).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ NOVA_3_LANGUAGES = frozenset(
         "de-CH", "hi", "ru", "pt", "pt-BR", "pt-PT", "ja", "it", "nl", "multi",
     }
 )  # fmt: skip
-"""nova-3 ``language`` values (§4.4, S-nova-lang; ``multi`` = multilingual)."""
+"""nova-3 ``language`` values (https://developers.cloudflare.com/workers-ai/models/nova-3/;
+``multi`` = multilingual)."""
 
 _RAW_ENCODINGS = ("linear16", "mulaw", "alaw")
 
@@ -49,7 +51,8 @@ def parse_json(body: bytes) -> Any:
 
 
 def without_options(payload: Any) -> Any:
-    """Drop the top-level ``options`` object (``rejectIfBusy``, §1.8) before validation."""
+    """Drop the top-level ``options`` object (``rejectIfBusy``,
+    https://developers.cloudflare.com/workers-ai/features/reject-if-busy/) before validation."""
     if isinstance(payload, dict) and isinstance(payload.get("options"), dict):
         options = payload["options"]
         unknown = set(options) - {"rejectIfBusy"}
@@ -70,7 +73,7 @@ def decode(data: bytes) -> audio.FloatAudio:
 async def handle_whisper(
     request: web.Request, context: EmulatorContext, model: ModelInfo, body: bytes
 ) -> web.StreamResponse:
-    """whisper / whisper-tiny-en: raw audio body or ``{"audio":[0..255,...]}`` (§4.1, §4.2)."""
+    """whisper / whisper-tiny-en: raw audio body or ``{"audio":[0..255,...]}``."""
     if not body:
         raise incomplete_request("body")
     if is_json(request):
@@ -96,7 +99,7 @@ async def handle_whisper(
 async def handle_whisper_turbo(
     request: web.Request, context: EmulatorContext, model: ModelInfo, body: bytes
 ) -> web.StreamResponse:
-    """whisper-large-v3-turbo: ``{"audio":"<base64>", "language"?, "task"?, ...}`` (§4.3)."""
+    """whisper-large-v3-turbo: ``{"audio":"<base64>", "language"?, "task"?, ...}``."""
     if not body:
         raise incomplete_request("body")
     if not is_json(request):
@@ -143,11 +146,13 @@ async def handle_whisper_turbo(
 async def handle_nova_3(
     request: web.Request, context: EmulatorContext, model: ModelInfo, body: bytes
 ) -> web.StreamResponse:
-    """nova-3: audio body + ``Content-Type``, options as query parameters (§4.4).
+    """nova-3: audio body + ``Content-Type``, options as query parameters
+    (https://developers.cloudflare.com/workers-ai/models/nova-3/).
 
-    JSON (e.g. base64 audio) is rejected with 400/5006, like the real service (O, §1.5).
+    JSON (e.g. base64 audio) is rejected with 400/5006, like the real service (observed by
+    projects calling it).
     ``encoding`` linear16/mulaw/alaw means raw samples at ``sample_rate`` Hz (an extra
-    parameter the schema lacks, §4.4); otherwise any container FFmpeg decodes.
+    parameter the schema lacks); otherwise any container FFmpeg decodes.
     """
     if is_json(request):
         raise bad_input(
@@ -164,7 +169,7 @@ async def handle_nova_3(
     )
     utterance_end = instance.get("utterance_end_ms")
     if isinstance(utterance_end, str) and utterance_end.isdigit():
-        instance["utterance_end_ms"] = True  # schema says boolean; real value is ms (§4.4)
+        instance["utterance_end_ms"] = True  # schema says boolean; real value is ms
     instance["audio"] = {"body": {}, "contentType": request.content_type}
     schemas.validate(schemas.NOVA_3_INPUT, instance)
     options = nova_options(request, instance)
@@ -190,8 +195,9 @@ async def handle_nova_3(
 def nova_options(request: web.Request, instance: dict[str, Any]) -> Options:
     """Whisper options for validated nova-3 inputs: language check, keyterms as hotwords.
 
-    Raises 400/3010 for a language nova-3 does not have (O: "No such model/language/tier
-    combination found") or keyterms with multilingual routing (O, §4.4).
+    Raises 400/3010 for a language nova-3 does not have (observed by projects
+    calling the API: "No such model/language/tier combination found") or keyterms with
+    multilingual routing (observed likewise).
     """
     language = str(instance.get("language", "en-US"))
     if language not in NOVA_3_LANGUAGES:

@@ -1,5 +1,8 @@
 """REST speech synthesis: aura-1, aura-2-en, aura-2-es (raw audio body) and melotts (base64 WAV
-in the envelope). workers-ai-speech-api.md §5.1-5.3, §5.5, §1.4, and §9, which overrides them:
+in the envelope): the model pages (https://developers.cloudflare.com/workers-ai/models/aura-1/,
+.../aura-2-en/, .../aura-2-es/, .../melotts/), overridden by live probes (published in
+https://github.com/xujialiu/Zotero-TTS, notes/NOTES_2026-09-07.md, and
+https://github.com/cloudflare/cloudflare-docs/issues/25480):
 melotts answers WAV (RIFF, 44.1 kHz mono 16-bit) whatever its schema says, refuses ``lang`` es
 and fr with 404/8002, fails with 500 on an upper-case or missing ``lang`` (C3, C4); empty text
 is 400/8007 (C6); aura may ignore ``encoding`` (C10, the ``aura_rest_ignores_encoding`` fault)."""
@@ -29,10 +32,11 @@ from .rest_asr import is_json, parse_json, without_options
 from .voices import speaker_length_scale
 
 MAX_TEXT_CHARS = 2000
-"""Longest aura ``text`` in characters (Deepgram's REST limit, §2.3; Workers AI's is unknown)."""
+"""Longest aura ``text`` in characters (Deepgram's REST limit,
+https://developers.deepgram.com/docs/text-to-speech; Workers AI's is unknown)."""
 
 MELOTTS_REFUSED = frozenset({"es", "fr"})
-"""melotts ``lang`` values Workers AI refuses with 404/8002 (§9 C4); other lower-case codes
+"""melotts ``lang`` values Workers AI refuses with 404/8002 (live probes); other lower-case codes
 give audio (en, zh, ja, ko; unknown codes "in some language")."""
 
 _MELOTTS_WAV = OutputFormat("linear16", "wav", 44100)
@@ -63,7 +67,7 @@ async def handle_aura(
         raise invalid_input(f"text is longer than {MAX_TEXT_CHARS} characters")
     fmt = rest_format(payload)
     if context.faults.aura_rest_ignores_encoding:
-        fmt = _AURA_DEFAULT  # §9 C10: encoding/container not honoured over REST
+        fmt = _AURA_DEFAULT  # live probes: encoding/container not honoured over REST
     scale = speaker_length_scale(model.model_id, payload.get("speaker"))
     pcm = await tts.synthesize(text, scale, context.faults.model_latency_ms)
     data = encode(pcm, tts.PIPER_RATE, fmt)
@@ -74,18 +78,18 @@ async def handle_aura(
 async def handle_melotts(
     request: web.Request, context: EmulatorContext, model: ModelInfo, body: bytes
 ) -> web.StreamResponse:
-    """melotts: JSON ``{prompt, lang}`` → ``{"result":{"audio":"<base64 WAV>"}}`` (§9 C3)."""
+    """melotts: JSON ``{prompt, lang}`` → ``{"result":{"audio":"<base64 WAV>"}}`` (live probes)."""
     if body and is_json(request):
         try:
             raw = parse_json(body)
         except CloudflareError:
             raw = None
         if isinstance(raw, dict) and isinstance(raw.get("prompt"), str) and not raw["prompt"]:
-            raise empty_text()  # checked before the schema's minLength (§9 C6)
+            raise empty_text()  # checked before the schema's minLength (live probes)
     payload = _json_payload(request, body, schemas.MELOTTS_INPUT)
     lang = payload.get("lang")
     if not isinstance(lang, str) or lang != lang.lower():
-        # §9 C4: upper-case or missing lang → HTTP 500.
+        # Live probes: upper-case or missing lang → HTTP 500.
         raise CloudflareError(500, 3001, "Internal server error")
     if lang in MELOTTS_REFUSED:
         raise language_refused()

@@ -1,8 +1,8 @@
 """Response bodies built from a :class:`~.asr.Transcript`, one shape per model family.
 
-Shapes: whisper / whisper-tiny-en output schema (workers-ai-speech-api.md §4.1, §4.2),
-whisper-large-v3-turbo (§4.3), Deepgram pre-recorded / listen v1 alternatives (§4.4, §4.5),
-flux TurnInfo words (§4.6). Times in seconds.
+Shapes: the output schemas of whisper / whisper-tiny-en, whisper-large-v3-turbo, nova-3 (Deepgram
+pre-recorded / listen v1 alternatives) and flux (TurnInfo words) on
+https://developers.cloudflare.com/workers-ai/models/<name>/. Times in seconds.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _timestamp(seconds: float) -> str:
 
 
 def whisper_result(transcript: Transcript) -> dict[str, Any]:
-    """``{text, word_count, words[{word,start,end}], vtt}`` (§4.1)."""
+    """``{text, word_count, words[{word,start,end}], vtt}`` (whisper's output schema)."""
     words = transcript.words
     return {
         "text": transcript.text,
@@ -45,7 +45,8 @@ def whisper_result(transcript: Transcript) -> dict[str, Any]:
 
 
 def whisper_turbo_result(transcript: Transcript) -> dict[str, Any]:
-    """``{transcription_info, text, word_count, segments[...words[]], vtt}`` (§4.3)."""
+    """``{transcription_info, text, word_count, segments[...words[]], vtt}`` (turbo's output
+    schema)."""
     words = transcript.words
     return {
         "transcription_info": {
@@ -134,5 +135,5 @@ def _ensure_sentence(words: list[dict[str, Any]]) -> None:
 
 
 def flux_words(words: list[Word]) -> list[dict[str, Any]]:
-    """Flux ``words[{word, confidence}]`` (punctuated, cased; §4.6)."""
+    """Flux ``words[{word, confidence}]`` (punctuated, cased; flux's output schema)."""
     return [{"word": w.word, "confidence": w.probability} for w in words]

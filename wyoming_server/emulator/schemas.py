@@ -1,12 +1,13 @@
 # ruff: noqa: E501  (the schemas are verbatim data)
-"""The models' input JSON schemas, copied verbatim from workers-ai-speech-api.md, and validation.
+"""The models' input JSON schemas, copied verbatim from Cloudflare's model catalog, and validation.
 
-Sources: §4.1 whisper, §4.2 whisper-tiny-en (identical), §4.3 whisper-large-v3-turbo (newest),
-§4.4 nova-3, §4.6 flux (corrected ``required`` placement), §5.1 aura-1, §5.2 aura-2-en (newest:
-no ``required``), §5.3 aura-2-es, §5.5 melotts (newest). Descriptions shortened where the doc
-elides them. The emulator validates strictly: every object schema gets
+Sources: the model pages https://developers.cloudflare.com/workers-ai/models/<name>/ (their JSON in
+https://github.com/cloudflare/cloudflare-docs, ``src/content/workers-ai-models/<name>.json``):
+whisper, whisper-tiny-en (identical), whisper-large-v3-turbo (newest), nova-3, flux (corrected
+``required`` placement), aura-1, aura-2-en (newest: no ``required``), aura-2-es, melotts
+(newest). Descriptions shortened where the source elides them. The emulator validates strictly: every object schema gets
 ``additionalProperties: false`` (Cloudflare rejects unknown fields of strict schemas with 5006,
-§2.1), so the emulator never accepts what Cloudflare might reject.
+https://developers.cloudflare.com/workers-ai/platform/errors/), so the emulator never accepts what Cloudflare might reject.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def validate(schema: dict[str, Any], instance: Any) -> None:
     """Validate ``instance`` against the strict form of ``schema``.
 
     Raises :class:`~.errors.CloudflareError` 400/5006 ``AiError: Bad input: Error: <what> at
-    '<json pointer>'`` (the message shape of §2.1) for the most relevant violation.
+    '<json pointer>'`` (the message shape of the errors page) for the most relevant violation.
     """
     errors = list(_validator(schema).iter_errors(instance))
     if not errors:
@@ -311,5 +312,5 @@ OUTPUT_SCHEMAS: dict[str, dict[str, Any]] = {
     "@cf/deepgram/flux": FLUX_OUTPUT,
     "@cf/myshell-ai/melotts": MELOTTS_OUTPUT,
 }
-"""Verbatim output schemas of the JSON-answering models (§4.1-4.4, §4.6, §5.5); aura answers
-raw MP3 (§5.1)."""
+"""Verbatim output schemas of the JSON-answering models (their model pages); aura answers raw
+MP3 (https://developers.cloudflare.com/workers-ai/models/aura-1/)."""

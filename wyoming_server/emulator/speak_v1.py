@@ -1,5 +1,5 @@
 """aura-1 / aura-2-en / aura-2-es over WebSocket: Deepgram's speak v1 protocol
-(workers-ai-speech-api.md §5.4).
+(https://developers.deepgram.com/docs/tts-websocket).
 
 Query: ``speaker`` (the model's enum), ``encoding`` (linear16 default, mulaw, alaw),
 ``sample_rate`` (8000/16000/24000/32000/48000, default 24000), ``container`` (none).
@@ -7,7 +7,7 @@ Server → client: ``Metadata`` on connect; for each ``Flush``, the audio of the
 ``Speak`` messages as binary frames (raw samples, 200 ms each, sent as Piper produces each
 sentence), then ``{"type":"Flushed","sequence_id":n}``. ``Clear`` drops buffered text and
 audio not yet sent → ``Cleared``. ``Close`` closes (1000) after pending flushes. At most 20
-``Flush`` per 60 s are served (https://developers.deepgram.com/docs/tts-ws-flush, §9 C8): a
+``Flush`` per 60 s are served (https://developers.deepgram.com/docs/tts-ws-flush): a
 ``Flush`` beyond that gets a ``Warning`` and is not processed (no audio, no ``Flushed``; its
 text is dropped).
 """
@@ -41,7 +41,7 @@ FRAME_SECONDS = 0.2
 """Audio per binary frame, in seconds."""
 FLUSH_LIMIT = 20
 FLUSH_WINDOW_S = 60.0
-"""At most ``FLUSH_LIMIT`` Flush messages per ``FLUSH_WINDOW_S`` seconds (Deepgram, §2.3)."""
+"""At most ``FLUSH_LIMIT`` Flush messages per ``FLUSH_WINDOW_S`` seconds (Deepgram, same page)."""
 MAX_SPEAK_CHARS = 2000
 """Longest text of one ``Speak`` message (characters, Deepgram)."""
 
@@ -55,7 +55,7 @@ def parse_params(request: web.Request, model: ModelInfo) -> tuple[str, OutputFor
     if "text" in request.query:
         raise bad_input("Error: text is sent in Speak messages, not in the URL")
     instance = query_instance(request.query, schema, repeatable=())
-    # The input schema minus "text" (it arrives in Speak messages, §5.4).
+    # The input schema minus "text" (it arrives in Speak messages).
     schemas.validate(_WS_SCHEMAS.setdefault(model.model_id, _without_text(schema)), instance)
     fmt = websocket_format(instance)
     speaker = str(instance.get("speaker") or schemas.default_speaker(model.model_id))

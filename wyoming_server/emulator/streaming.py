@@ -2,8 +2,9 @@
 flux listen v2): receive loop with Deepgram's idle timeout, audio buffering with speech
 detection, and a processor task that runs inference without blocking the receive loop.
 
-Deepgram facts (workers-ai-speech-api.md §4.5): ~10 s without audio or a text message closes
-the socket with 1011 ``NET-0001``; undecodable/unknown data closes it with 1008 ``DATA-0000``.
+Deepgram facts (https://developers.deepgram.com/docs/lower-level-websockets): ~10 s without audio or
+a text message closes the socket with 1011 ``NET-0001``; undecodable/unknown data closes it with
+1008 ``DATA-0000``.
 """
 
 from __future__ import annotations

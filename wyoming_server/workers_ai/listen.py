@@ -69,6 +69,9 @@ class ListenSession:
         self.language = language
         self.end_of_turn = asyncio.Event()
         """Set when the model decided the speaker finished (flux ``EndOfTurn``)."""
+        self.end_of_turn_audio_end: float | None = None
+        """flux: ``audio_window_end`` of the ``EndOfTurn`` that set :attr:`end_of_turn`, seconds
+        of audio from the start of the stream (``None`` when absent)."""
         self._ws = ws
         self._frame_bytes = sample_rate * 2 * FRAME_MS // 1000
         self.audio_bytes_sent = 0
@@ -327,7 +330,9 @@ class FluxSession(ListenSession):
             transcript = str(message.get("transcript") or "").strip()
             if event == "EndOfTurn":
                 self._commit(transcript, words_from_json(message.get("words")))
-                if transcript:
+                if transcript and not self.end_of_turn.is_set():
+                    if isinstance(end := message.get("audio_window_end"), int | float):
+                        self.end_of_turn_audio_end = float(end)
                     self.end_of_turn.set()
                 self._publish(is_final=True, end_of_turn=bool(transcript))
             elif event in ("StartOfTurn", "Update", "EagerEndOfTurn", "TurnResumed"):
