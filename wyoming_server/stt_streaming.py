@@ -144,7 +144,7 @@ class StreamingUtterance(Utterance):
             return
         received = time.monotonic()
         pcm, full = self._admit(pcm, fmt)
-        data = self._convert(pcm, fmt)
+        data = await self._convert(pcm, fmt)
         if not data:
             if full:
                 await self._finish()

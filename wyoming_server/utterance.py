@@ -126,8 +126,9 @@ class Utterance(ABC):
         """True once the ``transcript`` was sent; later audio is ignored."""
         return self.events.finished
 
-    def _convert(self, pcm: bytes, fmt: PcmFormat) -> bytes:
-        """Convert a chunk to 16 kHz s16le mono, following format changes mid-stream."""
+    async def _convert(self, pcm: bytes, fmt: PcmFormat) -> bytes:
+        """Convert a chunk to 16 kHz s16le mono, following format changes mid-stream (a large
+        chunk in a worker thread)."""
         out = b""
         if fmt != self._format or self._converter is None:
             if self._converter is not None:
@@ -136,7 +137,7 @@ class Utterance(ABC):
             self._converter = audio.PcmConverter(
                 fmt.rate, fmt.width, fmt.channels, STT_SAMPLE_RATE_HZ
             )
-        return out + self._converter.convert(pcm)
+        return out + await self._converter.aconvert(pcm)
 
     def _flush_converter(self) -> bytes:
         return self._converter.flush() if self._converter is not None else b""
@@ -232,7 +233,7 @@ class BufferedUtterance(Utterance):
         if self.done:
             return
         pcm, full = self._admit(pcm, fmt)
-        self._pcm += self._convert(pcm, fmt)
+        self._pcm += await self._convert(pcm, fmt)
         if full:
             await self.stop()
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from tests.wyoming_server.client_helpers import emulator_client
 from wyoming_server.emulator import Emulator
 from wyoming_server.workers_ai import WorkersAIClient, catalog
 from wyoming_server.workers_ai.vocabulary import (
@@ -59,14 +60,7 @@ def test_request_options_per_model() -> None:
 @pytest.fixture
 async def client(emulator: Emulator) -> AsyncIterator[WorkersAIClient]:
     async with aiohttp.ClientSession() as session:
-        yield WorkersAIClient(
-            session,
-            emulator.account_id,
-            emulator.api_token,
-            api_base_url=emulator.base_url,
-            deadline=60.0,  # two cores shared by many test runs
-            request_timeout=60.0,
-        )
+        yield emulator_client(session, emulator, timeout=60.0)  # two cores, many test runs
 
 
 @pytest.mark.parametrize(

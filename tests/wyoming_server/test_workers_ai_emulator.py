@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.wyoming_server.client_helpers import emulator_client
 from wyoming_server.emulator import Emulator
 from wyoming_server.workers_ai import WorkersAIClient, audio, catalog, errors
 
@@ -30,14 +31,7 @@ def speech(name: str) -> bytes:
 @pytest.fixture
 async def client(emulator: Emulator) -> AsyncIterator[WorkersAIClient]:
     async with aiohttp.ClientSession() as session:
-        yield WorkersAIClient(
-            session,
-            emulator.account_id,
-            emulator.api_token,
-            api_base_url=emulator.base_url,
-            deadline=20.0,
-            request_timeout=20.0,  # the emulator's models on a busy machine, not a voice path
-        )
+        yield emulator_client(session, emulator)
 
 
 @pytest.mark.parametrize("model", [m.model_id for m in catalog.ASR_MODELS])

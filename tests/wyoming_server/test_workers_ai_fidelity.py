@@ -19,9 +19,10 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType, web
 
+from tests.wyoming_server.client_helpers import emulator_client
 from wyoming_server.emulator import Emulator
 from wyoming_server.workers_ai import WorkersAIClient, errors
-from wyoming_server.workers_ai.streaming import FLUSH_LIMIT
+from wyoming_server.workers_ai.speak import FLUSH_LIMIT
 
 ACCOUNT = "a" * 32
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -253,14 +254,7 @@ async def test_ai_gateway_urls_and_authorization_per_transport() -> None:
 @pytest.fixture
 async def emulated(emulator: Emulator) -> AsyncIterator[WorkersAIClient]:
     async with aiohttp.ClientSession() as session:
-        yield WorkersAIClient(
-            session,
-            emulator.account_id,
-            emulator.api_token,
-            api_base_url=emulator.base_url,
-            request_timeout=20.0,  # the emulator's models on a busy machine
-            deadline=20.0,
-        )
+        yield emulator_client(session, emulator)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ from . import audio, catalog, errors
 from .catalog import SpeechModel, Voice, get_model, get_voice, voices
 from .client import DEFAULT_API_BASE_URL, WorkersAIClient, nova3_language
 from .errors import WorkersAIError
+from .listen import FluxSession, ListenSession, Nova3Session
 from .results import SynthesizedAudio, Transcription, TranscriptUpdate, Word
-from .streaming import FluxSession, ListenSession, Nova3Session, SpeakSession
+from .speak import SpeakSession
 
 __all__ = [
     "DEFAULT_API_BASE_URL",

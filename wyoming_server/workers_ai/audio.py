@@ -10,6 +10,7 @@ model never needs them (``benchmarks/startup.py`` measures this).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
 
 PCM_WIDTH: Final = 2
 """Bytes per sample of the PCM this project exchanges (16-bit)."""
+
+THREAD_BYTES: Final = 32_000
+"""Input larger than this (bytes; 0.2 s of 44.1 kHz stereo, 1 s of 16 kHz mono) is resampled
+in a worker thread by :meth:`PcmConverter.aconvert`: the event loop keeps serving other
+connections meanwhile."""
 
 _FORMAT_BY_WIDTH: Final = {1: "u8", 2: "s16", 4: "s32"}
 _DTYPE_BY_WIDTH: Final = {1: "u1", 2: "<i2", 4: "<i4"}  # numpy dtypes
@@ -184,6 +190,14 @@ class PcmConverter:
             bytes(out.planes[0])[: out.samples * PCM_WIDTH]
             for out in self._resampler.resample(frame)
         )
+
+    async def aconvert(self, chunk: bytes) -> bytes:
+        """:meth:`convert` for a caller on the event loop: a chunk that needs resampling and is
+        larger than :data:`THREAD_BYTES` is converted in a worker thread. Calls must not
+        overlap (await one before the next)."""
+        if self._resampler is not None and len(chunk) > THREAD_BYTES:
+            return await asyncio.to_thread(self.convert, chunk)
+        return self.convert(chunk)
 
     def flush(self) -> bytes:
         """Return the resampler's buffered tail at the end of the stream."""

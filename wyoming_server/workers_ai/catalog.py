@@ -21,7 +21,8 @@ class Task(StrEnum):
 
 
 class InputConvention(StrEnum):
-    """How a model's REST request body is built (doc §1.5, §7.1)."""
+    """How a model's REST request body is built (each model's page,
+    https://developers.cloudflare.com/workers-ai/models/)."""
 
     RAW_AUDIO = "raw-audio"
     """Body is the audio file as-is (whisper, whisper-tiny-en)."""
@@ -40,7 +41,8 @@ class InputConvention(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """List price in US dollars per ``unit`` (doc §2.4)."""
+    """List price in US dollars per ``unit``
+    (https://developers.cloudflare.com/workers-ai/platform/pricing/)."""
 
     usd: float
     unit: str  # "audio minute" or "1k characters"
@@ -102,7 +104,8 @@ WHISPER_LANGUAGES: tuple[str, ...] = (
     "tr", "tt", "uk", "ur", "uz", "vi", "yi", "yo", "yue", "zh",
 )  # fmt: skip
 
-# Nova-3 languages (doc §4.4, S-nova-lang). "multi" (automatic multilingual) is a mode, not listed.
+# Nova-3 languages (https://developers.cloudflare.com/workers-ai/models/nova-3/). "multi"
+# (automatic multilingual) is a mode, not listed.
 NOVA3_LANGUAGES: tuple[str, ...] = (
     "en", "en-US", "en-AU", "en-GB", "en-IN", "en-NZ", "es", "es-419", "fr", "fr-CA", "de",
     "de-CH", "hi", "ru", "pt", "pt-BR", "pt-PT", "ja", "it", "nl",
@@ -200,7 +203,8 @@ MODELS: dict[str, SpeechModel] = {
 ASR_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task is Task.ASR)
 TTS_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task is Task.TTS)
 
-# Aura WebSocket output constraints (doc §5.4): raw linear16/mulaw/alaw, these rates, no container.
+# Aura WebSocket output constraints: raw linear16/mulaw/alaw, these rates, no container
+# (https://developers.deepgram.com/docs/tts-media-output-settings).
 AURA_WEBSOCKET_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 24000, 32000, 48000)
 
 

@@ -16,8 +16,21 @@ class Word:
     confidence: float | None = None
 
 
-def _seconds(value: Any) -> float | None:
+def as_float(value: Any) -> float | None:
+    """A JSON number as a float; ``None`` for anything else (booleans included)."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def parse_neurons(value: str | None) -> float | None:
+    """The ``cf-ai-neurons`` response header (what a call cost, in neurons) as a number;
+    ``None`` when absent or not a number
+    (https://developers.cloudflare.com/workers-ai/platform/pricing/)."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def words_from_json(items: Any, key: str = "word") -> tuple[Word, ...]:
@@ -31,9 +44,9 @@ def words_from_json(items: Any, key: str = "word") -> tuple[Word, ...]:
     return tuple(
         Word(
             str(item.get(key) or item.get("word") or "").strip(),
-            _seconds(item.get("start")),
-            _seconds(item.get("end")),
-            _seconds(item.get("confidence")),
+            as_float(item.get("start")),
+            as_float(item.get("end")),
+            as_float(item.get("confidence")),
         )
         for item in items
         if isinstance(item, dict)
