@@ -50,6 +50,7 @@ from .workers_ai.errors import (
     WorkersAIError,
 )
 from .workers_ai.streaming import SpeakSession
+from .workers_ai.text import split_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -176,7 +177,14 @@ class SynthesisReply:
                 spares_for(self.client).prepare(self.voice)
         await self.aclose()
 
-    async def _submit(self, sentence: str) -> None:
+    async def _submit(self, text: str) -> None:
+        """Submit a complete sentence; one longer than the model takes per request
+        (``max_text_chars``) goes as several pieces, split at spaces."""
+        limit = self.model.max_text_chars
+        for piece in split_text(text, limit) if limit and len(text) > limit else [text]:
+            await self._submit_sentence(piece)
+
+    async def _submit_sentence(self, sentence: str) -> None:
         if self.done:
             return
         self.sentences += 1
@@ -275,12 +283,21 @@ class SynthesisReply:
                     yield result.pcm, result.sample_rate
                 if not self._group:
                     return
-                text = " ".join(self._group)
-                self._group.clear()
+                text = self._take_group()
                 async with asyncio.timeout(self.settings.stream_timeout):
                     sent = await self._send_flush(speak, text)
         finally:
             self._ws_busy = False
+
+    def _take_group(self) -> str:
+        """The next flush's text: the grouped sentences in order, as many as fit into one
+        request (``max_text_chars``; each sentence already does); the rest wait for the
+        flush after it."""
+        limit = self.model.max_text_chars
+        text = self._group.pop(0)
+        while self._group and (limit is None or len(text) + 1 + len(self._group[0]) <= limit):
+            text = f"{text} {self._group.pop(0)}"
+        return text
 
     async def _rest_synthesize(self, sentence: str) -> audio.PcmAudio:
         async with self._rest_slots:

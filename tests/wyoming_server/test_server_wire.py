@@ -320,3 +320,45 @@ async def test_speaker_field_overrides_the_voice_speaker(
     overridden = await _speak(server, SynthesizeVoice(name=f"aura-2-en-{slow}", speaker=fast))
     assert named > 1.15 * overridden
     assert [e.param("speaker") for e in wire.runs(model)] == [slow, fast]
+
+
+AURA_2_MAX_CHARS = 1000
+"""Characters per aura-2 request: Deepgram's limit for aura-2 text
+(https://developers.deepgram.com/docs/text-to-speech: 2000 characters, once 1000 for aura-2);
+Workers AI documents none, so the catalog keeps to 1000 for aura-2."""
+
+
+LONG_REPLIES = {
+    "sentences": " ".join(
+        f"The {n} light in the living room is now switched on for you." for n in range(1, 23)
+    ),
+    "one sentence": "Your list holds "
+    + ", ".join(f"the item number {n} for the living room" for n in range(1, 34))
+    + ".",
+}
+
+
+@pytest.mark.parametrize("text", LONG_REPLIES.values(), ids=LONG_REPLIES.keys())
+async def test_a_long_reply_never_sends_aura_more_text_than_one_request_takes(
+    server: ServerProcess, wire: WireRecorder, text: str
+) -> None:
+    """A reply of ~1,300 characters arriving at once (many sentences: the first is flushed
+    alone and the rest grouped; or one long sentence): no ``Speak`` carries more than aura-2's
+    limit, and every word is sent, in order, and spoken."""
+    model = "@cf/deepgram/aura-2-en"
+    assert len(text) > AURA_2_MAX_CHARS + 200
+    async with server.client() as client:
+        voice = SynthesizeVoice(name="aura-2-en-luna")
+        await client.write_event(Synthesize(text=text, voice=voice).event())
+        events = await read_until(client, ["audio-stop", "error"], 4 * EVENT_TIMEOUT)
+    assert "error" not in types(events)
+    spoken = [
+        m["text"]
+        for exchange in wire.runs(model)  # the reply's WebSocket (and a spare opened after it)
+        for m in exchange.messages
+        if isinstance(m, dict) and m.get("type") == "Speak"
+    ]
+    assert max(len(t) for t in spoken) <= AURA_2_MAX_CHARS
+    assert " ".join(spoken).split() == text.split()
+    pcm, rate = pcm_of(events)
+    assert len(pcm) / (2 * rate) > 20  # ~22 sentences of speech, none dropped
