@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from wyoming_server.workers_ai.errors import (
+    AccountNotAllowedError,
     AuthenticationError,
     PaidPlanRequiredError,
     QuotaExceededError,
@@ -91,7 +92,8 @@ class Expected:
     """The ``quota_exceeded`` repair issue is raised."""
     error_key: str | None = None
     """Translation key of the TTS error (``request_failed``, ``quota_exceeded``,
-    ``paid_plan_required``); STT has only ``SpeechResult`` ERROR to say it."""
+    ``paid_plan_required``, ``account_not_allowed``); STT has only ``SpeechResult`` ERROR to
+    say it."""
 
 
 def expected(fault: Fault) -> Expected:
@@ -109,6 +111,8 @@ def expected(fault: Fault) -> Expected:
         return Expected(success=False, repair_issue=True, error_key="quota_exceeded")
     if isinstance(err, PaidPlanRequiredError):
         return Expected(success=False, error_key="paid_plan_required")
+    if isinstance(err, AccountNotAllowedError):
+        return Expected(success=False, error_key="account_not_allowed")
     return Expected(
         success=False,
         reauth=isinstance(err, AuthenticationError),
