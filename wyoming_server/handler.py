@@ -9,6 +9,10 @@ its terminal event even when it fails (``transcript`` for STT, ``audio-stop`` fo
 ``synthesize``, ``synthesize-stopped`` for the streaming flow), and a malformed byte stream gets
 an ``error`` before this one connection closes. Nothing here can disturb other connections:
 each has its own handler, state and tasks.
+
+This module owns the connection (read loop, serialized writes, shutdown, closing); the
+requests themselves are :class:`.transcribe_flow.TranscribeFlow` (speech to text) and
+:class:`.synthesize_flow.SynthesizeFlow` (text to speech).
 """
 
 from __future__ import annotations
@@ -17,33 +21,23 @@ import asyncio
 import logging
 from typing import Any
 
-from wyoming.audio import AudioStop
 from wyoming.event import Event
 from wyoming.ping import Pong
 from wyoming.server import AsyncEventHandler
-from wyoming.tts import SynthesizeStopped
 
 from . import protocol
-from .languages import LANGUAGE_FALLBACK, check_language, supports
-from .limits import SERVER_STOPPING, BackendSlots, Slot
+from .limits import SERVER_STOPPING, BackendSlots
 from .metrics import LatencyProbe, ServerMetrics
-from .protocol import ConnectionEndingError, TranscribeRequest
+from .protocol import ConnectionEndingError
 from .request_errors import BadRequestError, describe_failure
 from .server_vocabulary import ServerVocabulary
 from .settings import ServerSettings
-from .speak_spares import spares_for
-from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
-from .transcripts import TranscriptEvents
-from .tts import SynthesisReply
-from .utterance import SpeechEnd
-from .voices import resolve_voice
-from .workers_ai import WorkersAIClient, catalog
-from .workers_ai.catalog import FLUX
+from .synthesize_flow import TTS_EVENTS, SynthesizeFlow
+from .transcribe_flow import STT_EVENTS, TranscribeFlow
+from .workers_ai import WorkersAIClient
 
 _LOGGER = logging.getLogger(__name__)
 
-_STT_EVENTS = frozenset({"transcribe", "audio-start", "audio-chunk", "audio-stop"})
-_TTS_EVENTS = frozenset({"synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop"})
 LINGER_SECONDS = 1.0
 """After an error, unread input is drained this long before the socket closes, so the client
 reads the ``error`` instead of a TCP reset (closing with unread data sends RST)."""
@@ -74,36 +68,28 @@ class WorkersAIEventHandler(AsyncEventHandler):
         self.limits = settings.limits
         self.slots = slots or BackendSlots(settings.limits)
         self.vocabulary = vocabulary or ServerVocabulary(settings.keyterms)
+        self._stt = TranscribeFlow(
+            self.write_event,
+            client=client,
+            settings=settings,
+            slots=self.slots,
+            vocabulary=self.vocabulary,
+        )
+        self._tts = SynthesizeFlow(
+            self.write_event, client=client, settings=settings, slots=self.slots
+        )
         self._probe = (
-            LatencyProbe(metrics, self._speech_end, settings.tts_voice) if metrics else None
+            LatencyProbe(metrics, self._stt.speech_end, settings.tts_voice) if metrics else None
         )
         self._write_lock = asyncio.Lock()
         self._stopping = False
-        self._stt_slot: Slot | None = None
-        self._tts_slot: Slot | None = None
-        self._plain_slot: Slot | None = None
-        # Speech to text
-        self._request: UtteranceRequest | None = None
-        self._utterance: Utterance | None = None
-        self._prepared: Utterance | None = None  # connecting since transcribe
-        self._discard_audio = False
-        # Streaming text to speech (synthesize-start ... synthesize-stop)
-        self._in_stream = False
-        self._stream: SynthesisReply | None = None
-        self._plain: SynthesisReply | None = None
 
     # ------------------------------------------------------------------ connection
 
     @property
     def active(self) -> bool:
         """True while a request is open (utterance, TTS reply or stream)."""
-        return (
-            self._request is not None
-            or self._utterance is not None
-            or self._discard_audio
-            or self._in_stream
-            or self._plain is not None
-        )
+        return self._stt.active or self._tts.active
 
     async def run(self) -> None:
         """Read events until EOF, a malformed or over-limit event, a timeout, a write failure,
@@ -155,20 +141,9 @@ class WorkersAIEventHandler(AsyncEventHandler):
     async def abort_requests(self, err: BaseException) -> None:
         """Fail every open request of this connection with ``err``: ``error`` plus the terminal
         events its client waits for; a plain ``error`` when none is open."""
-        told = False
-        utterance = self._utterance
-        if utterance is not None and not utterance.done:
-            await utterance.abort(err)
-            told = True
-        elif self._request is not None and utterance is None:
-            await self.write_event(describe_failure(err).event().event())
-            await TranscriptEvents(self.write_event, None).finish("")
-            told = True
-        for reply in (self._stream, self._plain):
-            if reply is not None and not reply.done:
-                await reply.abort(err, logged=True)
-                told = True
-        if not told:
+        stt_told = await self._stt.abort(err)
+        tts_told = await self._tts.abort(err)
+        if not (stt_told or tts_told):
             await self.write_event(describe_failure(err).event().event())
 
     async def stop_now(self) -> None:
@@ -197,9 +172,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
 
     async def disconnect(self) -> None:
         """Client gone: stop this connection's work and close its WebSockets."""
-        await self._end_utterance()
-        await self._end_stream()
-        self._release_plain_slot()
+        await self._stt.close()
+        await self._tts.close()
 
     # ------------------------------------------------------------------ dispatch
 
@@ -224,21 +198,21 @@ class WorkersAIEventHandler(AsyncEventHandler):
             case "ping":
                 await self.write_event(Pong(text=protocol.optional_str(data, "text")).event())
             case "transcribe":
-                await self._on_transcribe(protocol.transcribe_request(data))
+                await self._stt.on_transcribe(protocol.transcribe_request(data))
             case "audio-start":
-                await self._on_audio_start(data)
+                await self._stt.on_audio_start(data)
             case "audio-chunk":
-                await self._on_audio_chunk(data, event.payload or b"")
+                await self._stt.on_audio_chunk(data, event.payload or b"")
             case "audio-stop":
-                await self._on_audio_stop()
+                await self._stt.on_audio_stop()
             case "synthesize":
-                await self._on_synthesize(data)
+                await self._tts.on_synthesize(data)
             case "synthesize-start":
-                await self._on_synthesize_start(data)
+                await self._tts.on_synthesize_start(data)
             case "synthesize-chunk":
-                await self._on_synthesize_chunk(protocol.required_str(data, "text"))
+                await self._tts.on_synthesize_chunk(protocol.required_str(data, "text"))
             case "synthesize-stop":
-                await self._on_synthesize_stop()
+                await self._tts.on_synthesize_stop()
             case "select-program":
                 _LOGGER.debug("Ignoring select-program %s: one program per type", data.get("name"))
             case _:
@@ -251,202 +225,9 @@ class WorkersAIEventHandler(AsyncEventHandler):
             _LOGGER.error("Event %s failed", event.type, exc_info=err)
         else:
             _LOGGER.warning("Event %s rejected: %s", event.type, failure.text)
-        if event.type in _STT_EVENTS:
-            await self._fail_stt(err, at_stop=event.type == "audio-stop")
-        elif event.type in _TTS_EVENTS:
-            await self._fail_tts(event.type, err)
+        if event.type in STT_EVENTS:
+            await self._stt.fail(err, at_stop=event.type == "audio-stop")
+        elif event.type in TTS_EVENTS:
+            await self._tts.fail(event.type, err)
         else:
             await self.write_event(failure.event().event())
-
-    # ------------------------------------------------------------------ speech to text
-
-    def _utterance_request(self, request: TranscribeRequest) -> UtteranceRequest:
-        model = resolve_asr_model(request.name, self.settings.stt_model)
-        tag = request.language or self.settings.language
-        if request.name is None and model.model_id != FLUX and not supports(model, tag):
-            # Home Assistant offers the languages of every listed model but never names one:
-            # use the multilingual Whisper rather than fail. (Not with flux as the default:
-            # Home Assistant then leaves the end of speech to the model, which REST cannot do.)
-            fallback = catalog.get_model(LANGUAGE_FALLBACK)
-            if supports(fallback, tag):
-                _LOGGER.info(
-                    "%s does not support %s: using %s", model.model_id, tag, fallback.model_id
-                )
-                model = fallback
-        language = check_language(model, tag)
-        vocabulary = self.vocabulary.current(request.terms)
-        return UtteranceRequest(model, language, vocabulary.keyterms, vocabulary.initial_prompt)
-
-    def _speech_end(self) -> tuple[str, SpeechEnd | None] | None:
-        """The current utterance's model and end of speech (latency metric), if any."""
-        utterance = self._utterance
-        if utterance is None:
-            return None
-        return utterance.request.model.model_id, utterance.speech_end
-
-    async def _on_transcribe(self, request: TranscribeRequest) -> None:
-        await self._end_utterance()
-        self._discard_audio = False
-        self._request = self._utterance_request(request)
-        # Connect now (WebSocket, or a pooled HTTP connection), not at audio-start/audio-stop.
-        self._prepared = create_utterance(
-            self.client, self._request, self.settings, self.write_event
-        )
-        self._prepared.prepare()
-
-    async def _start_utterance(self, data: dict[str, Any]) -> Utterance:
-        protocol.audio_format(data)  # validate before any network work
-        request = self._request or self._utterance_request(TranscribeRequest())
-        self._stt_slot = await self.slots.acquire()
-        utterance, self._prepared = self._prepared, None
-        if utterance is None or utterance.request is not request:
-            if utterance is not None:
-                await utterance.aclose()
-            utterance = create_utterance(self.client, request, self.settings, self.write_event)
-        self._utterance = utterance
-        _LOGGER.debug("Utterance with %s (%s)", request.model.model_id, request.language)
-        await utterance.start()
-        return utterance
-
-    async def _on_audio_start(self, data: dict[str, Any]) -> None:
-        if self._discard_audio:
-            return
-        utterance, self._utterance = self._utterance, None  # keep the prepared one
-        if utterance is not None:
-            await utterance.aclose()
-        await self._start_utterance(data)
-
-    async def _on_audio_chunk(self, data: dict[str, Any], payload: bytes) -> None:
-        if self._discard_audio:
-            return
-        utterance = self._utterance or await self._start_utterance(data)
-        if utterance.done:
-            return  # transcript already sent (flux EndOfTurn or failure): ignore the rest
-        fmt = protocol.audio_format(data)
-        if payload:
-            await utterance.audio(payload, fmt)
-
-    async def _on_audio_stop(self) -> None:
-        if self._discard_audio:
-            self._discard_audio = False
-            self._request = None
-            return
-        utterance = self._utterance
-        if utterance is None:
-            await TranscriptEvents(self.write_event, None).finish("")  # no audio at all
-        else:
-            await utterance.stop()
-            if self.settings.tts_streaming and self.settings.spare_websockets:
-                # A voice command was spoken: its reply follows.
-                spares_for(self.client).prepare(catalog.get_voice(self.settings.tts_voice))
-        await self._end_utterance()
-        self._request = None
-
-    async def _fail_stt(self, err: BaseException, *, at_stop: bool) -> None:
-        """``error`` + empty/partial ``transcript``; then ignore audio until ``audio-stop``.
-
-        The partial ``transcript`` keeps the text already sent as ``transcript-chunk``s, so the
-        chunks still add up to it.
-        """
-        utterance = self._utterance
-        if utterance is not None and not utterance.done:
-            await utterance.fail(err, utterance.events.sent_text, logged=True)
-        elif utterance is None:
-            await self.write_event(describe_failure(err).event().event())
-            await TranscriptEvents(self.write_event, None).finish("")
-        else:
-            await self.write_event(describe_failure(err).event().event())
-        await self._end_utterance()
-        self._request = None
-        self._discard_audio = not at_stop
-
-    async def _end_utterance(self) -> None:
-        utterance, self._utterance = self._utterance, None
-        prepared, self._prepared = self._prepared, None
-        try:
-            for pending in (utterance, prepared):
-                if pending is not None:
-                    await pending.aclose()
-        finally:
-            slot, self._stt_slot = self._stt_slot, None
-            if slot is not None:
-                slot.release()
-
-    # ------------------------------------------------------------------ text to speech
-
-    def _reply(self, data: dict[str, Any], *, streaming: bool) -> SynthesisReply:
-        voice = resolve_voice(protocol.voice_request(data), self.settings.tts_voice)
-        _LOGGER.debug("Reply with voice %s (streaming=%s)", voice.name, streaming)
-        return SynthesisReply(
-            self.client, voice, self.settings, self.write_event, streaming=streaming
-        )
-
-    async def _on_synthesize(self, data: dict[str, Any]) -> None:
-        if self._in_stream:
-            _LOGGER.debug("Ignoring the compatibility synthesize inside a stream")
-            return
-        text = protocol.required_str(data, "text")
-        reply = self._reply(data, streaming=False)
-        self._plain_slot = await self.slots.acquire()
-        self._plain = reply
-        try:
-            await reply.add_text(text)
-            await reply.finish()
-        finally:
-            self._plain = None
-            try:
-                await reply.aclose()
-            finally:
-                self._release_plain_slot()
-
-    def _release_plain_slot(self) -> None:
-        slot, self._plain_slot = self._plain_slot, None
-        if slot is not None:
-            slot.release()
-
-    async def _on_synthesize_start(self, data: dict[str, Any]) -> None:
-        await self._end_stream()
-        self._in_stream = True
-        reply = self._reply(data, streaming=True)
-        self._tts_slot = await self.slots.acquire()
-        self._stream = reply
-        self._stream.open_early()
-
-    async def _on_synthesize_chunk(self, text: str) -> None:
-        if not self._in_stream:
-            _LOGGER.warning("synthesize-chunk without synthesize-start: starting a stream")
-            await self._on_synthesize_start({})
-        if self._stream is not None:
-            await self._stream.add_text(text)
-
-    async def _on_synthesize_stop(self) -> None:
-        if not self._in_stream:  # a stop without a stream: still answer, nobody waits forever
-            await self.write_event(SynthesizeStopped().event())
-        elif self._stream is not None:
-            await self._stream.finish()
-        await self._end_stream()
-
-    async def _fail_tts(self, event_type: str, err: BaseException) -> None:
-        """``error`` + the terminal events HA waits for (once per reply)."""
-        reply = self._stream if self._in_stream else self._plain
-        if reply is not None:
-            await reply.abort(err, logged=True)
-        else:  # failed before a reply existed (bad voice or text)
-            await self.write_event(describe_failure(err).event().event())
-            if self._in_stream:
-                await self.write_event(SynthesizeStopped().event())
-            else:
-                await self.write_event(AudioStop().event())
-        if event_type == "synthesize-stop":
-            await self._end_stream()
-
-    async def _end_stream(self) -> None:
-        stream, self._stream = self._stream, None
-        self._in_stream = False
-        try:
-            if stream is not None:
-                await stream.aclose()
-        finally:
-            slot, self._tts_slot = self._tts_slot, None
-            if slot is not None:
-                slot.release()

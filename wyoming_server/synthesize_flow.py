@@ -1,0 +1,163 @@
+"""The text-to-speech events of one Wyoming connection: ``synthesize`` and ``synthesize-*``.
+
+Event flows: "Text to Speech" in the "Event Flow" of https://github.com/OHF-Voice/wyoming
+(README). The plain flow is one ``synthesize`` (text and voice), answered by ``audio-start``,
+``audio-chunk``*, ``audio-stop``. The streaming flow is ``synthesize-start``,
+``synthesize-chunk``*, ``synthesize-stop``, answered by the same audio events and then
+``synthesize-stopped``; a client that streams also sends the whole text as one ``synthesize``
+for older servers, which is ignored inside a stream. Home Assistant waits for ``audio-stop``
+resp. ``synthesize-stopped`` and ignores ``error``
+(https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/tts.py), so
+every failure sends ``error`` plus that terminal event.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from wyoming.audio import AudioStop
+from wyoming.tts import SynthesizeStopped
+
+from . import protocol
+from .limits import BackendSlots, Slot
+from .request_errors import describe_failure
+from .settings import ServerSettings
+from .transcripts import WriteEvent
+from .tts import SynthesisReply
+from .voices import resolve_voice
+from .workers_ai import WorkersAIClient
+
+_LOGGER = logging.getLogger(__name__)
+
+TTS_EVENTS = frozenset({"synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop"})
+"""The Wyoming event types this flow handles."""
+
+
+class SynthesizeFlow:
+    """The replies of one connection: a plain one and a streaming one (owned by its event
+    handler)."""
+
+    def __init__(
+        self,
+        write_event: WriteEvent,
+        *,
+        client: WorkersAIClient,
+        settings: ServerSettings,
+        slots: BackendSlots,
+    ) -> None:
+        """``write_event`` sends one event to the client (the handler's, serialized);
+        ``slots`` is the process-wide Workers AI request limit, shared by all connections."""
+        self._write_event = write_event
+        self._client = client
+        self._settings = settings
+        self._slots = slots
+        self._in_stream = False
+        self._stream: SynthesisReply | None = None
+        self._stream_slot: Slot | None = None
+        self._plain: SynthesisReply | None = None
+        self._plain_slot: Slot | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while a plain reply is spoken or a stream is open."""
+        return self._in_stream or self._plain is not None
+
+    def _reply(self, data: dict[str, Any], *, streaming: bool) -> SynthesisReply:
+        """A reply in the voice ``data`` asks for; raises ``BadRequestError`` for an unknown
+        voice."""
+        voice = resolve_voice(protocol.voice_request(data), self._settings.tts_voice)
+        _LOGGER.debug("Reply with voice %s (streaming=%s)", voice.name, streaming)
+        return SynthesisReply(
+            self._client, voice, self._settings, self._write_event, streaming=streaming
+        )
+
+    async def on_synthesize(self, data: dict[str, Any]) -> None:
+        """``synthesize``: speak ``data["text"]`` as one reply (ignored inside a stream)."""
+        if self._in_stream:
+            _LOGGER.debug("Ignoring the compatibility synthesize inside a stream")
+            return
+        text = protocol.required_str(data, "text")
+        reply = self._reply(data, streaming=False)
+        self._plain_slot = await self._slots.acquire()
+        self._plain = reply
+        try:
+            await reply.add_text(text)
+            await reply.finish()
+        finally:
+            self._plain = None
+            try:
+                await reply.aclose()
+            finally:
+                self._release_plain_slot()
+
+    def _release_plain_slot(self) -> None:
+        slot, self._plain_slot = self._plain_slot, None
+        if slot is not None:
+            slot.release()
+
+    async def on_synthesize_start(self, data: dict[str, Any]) -> None:
+        """``synthesize-start``: end any open stream, then open the next one."""
+        await self._end_stream()
+        self._in_stream = True
+        reply = self._reply(data, streaming=True)
+        self._stream_slot = await self._slots.acquire()
+        self._stream = reply
+        self._stream.open_early()
+
+    async def on_synthesize_chunk(self, text: str) -> None:
+        """``synthesize-chunk``: more text for the stream (opened if it was not)."""
+        if not self._in_stream:
+            _LOGGER.warning("synthesize-chunk without synthesize-start: starting a stream")
+            await self.on_synthesize_start({})
+        if self._stream is not None:
+            await self._stream.add_text(text)
+
+    async def on_synthesize_stop(self) -> None:
+        """``synthesize-stop``: finish the stream (a bare ``synthesize-stopped`` without one)."""
+        if not self._in_stream:  # a stop without a stream: still answer, nobody waits forever
+            await self._write_event(SynthesizeStopped().event())
+        elif self._stream is not None:
+            await self._stream.finish()
+        await self._end_stream()
+
+    async def fail(self, event_type: str, err: BaseException) -> None:
+        """``error`` + the terminal events HA waits for (once per reply), after the event
+        ``event_type`` failed with ``err``."""
+        reply = self._stream if self._in_stream else self._plain
+        if reply is not None:
+            await reply.abort(err, logged=True)
+        else:  # failed before a reply existed (bad voice or text)
+            await self._write_event(describe_failure(err).event().event())
+            if self._in_stream:
+                await self._write_event(SynthesizeStopped().event())
+            else:
+                await self._write_event(AudioStop().event())
+        if event_type == "synthesize-stop":
+            await self._end_stream()
+
+    async def abort(self, err: BaseException) -> bool:
+        """Fail the open replies with ``err`` (``error`` + terminal events), without closing
+        them; returns whether the client was told."""
+        told = False
+        for reply in (self._stream, self._plain):
+            if reply is not None and not reply.done:
+                await reply.abort(err, logged=True)
+                told = True
+        return told
+
+    async def _end_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        self._in_stream = False
+        try:
+            if stream is not None:
+                await stream.aclose()
+        finally:
+            slot, self._stream_slot = self._stream_slot, None
+            if slot is not None:
+                slot.release()
+
+    async def close(self) -> None:
+        """Client gone: close the stream (its WebSocket) and free the replies' slots."""
+        await self._end_stream()
+        self._release_plain_slot()
