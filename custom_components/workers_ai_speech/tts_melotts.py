@@ -14,9 +14,8 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import callback
 
 from wyoming_server.workers_ai import catalog
-from wyoming_server.workers_ai.audio import pcm_to_wav
+from wyoming_server.workers_ai.audio import pcm_to_wav, sniff_container
 
-from .audio_format import audio_extension
 from .budget import fallback_speech
 from .entity import model_name
 from .languages import base_language, base_languages, language_name
@@ -94,4 +93,4 @@ class MeloTTSEntity(WorkersAITTSEntity):
             data = audio.audio
         self._first_audio(started)
         self._async_succeeded()
-        return audio_extension(data) or "mp3", data
+        return sniff_container(data) or "mp3", data
