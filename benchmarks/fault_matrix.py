@@ -221,44 +221,37 @@ async def _cell(emu: EmulatorProcess, port: int, fault: Fault, task: str, transp
     return cell
 
 
+async def _run_faults(
+    emu: EmulatorProcess, faults: list[Fault], server_args: list[str]
+) -> list[Cell]:
+    """Every cell of ``faults`` against two servers started with ``server_args``: one for the
+    WebSocket and STT cells, one with ``--no-tts-streaming`` for the TTS REST cells."""
+    cells: list[Cell] = []
+    async with (
+        wyoming_server(emu, *server_args) as port,
+        wyoming_server(emu, "--no-tts-streaming", *server_args) as rest_tts_port,
+    ):
+        for fault in faults:
+            for task in ("stt", "tts"):
+                for transport in fault.transports:
+                    target = rest_tts_port if (task, transport) == ("tts", "rest") else port
+                    cell = await _cell(emu, target, fault, task, transport)
+                    print(
+                        f"  {fault.name:36} {task} {transport:9} {cell.seconds:6.2f} s  {cell.verdict}"
+                    )
+                    cells.append(cell)
+    return cells
+
+
 async def run(faults: list[Fault], server_args: list[str]) -> list[Cell]:
     # Every request makes its own Workers AI calls, so each injected fault meets the request
     # it is meant for (a spare aura WebSocket opened earlier would skip the handshake).
     server_args = ["--no-spare-websockets", *server_args]
-    cells: list[Cell] = []
     async with EmulatorProcess(load_mode=True) as emu:
-        async with (
-            wyoming_server(emu, *server_args) as port,
-            wyoming_server(emu, "--no-tts-streaming", *server_args) as rest_tts_port,
-        ):
-            for fault in faults:
-                if fault.refused:
-                    continue
-                for task in ("stt", "tts"):
-                    for transport in fault.transports:
-                        target = rest_tts_port if (task, transport) == ("tts", "rest") else port
-                        cell = await _cell(emu, target, fault, task, transport)
-                        print(
-                            f"  {fault.name:36} {task} {transport:9} {cell.seconds:6.2f} s  {cell.verdict}"
-                        )
-                        cells.append(cell)
-        refused = [f for f in faults if f.refused]
-        if refused:
+        cells = await _run_faults(emu, [f for f in faults if not f.refused], server_args)
+        if refused := [f for f in faults if f.refused]:
             dead = f"http://127.0.0.1:{free_port()}/client/v4"  # nothing listens there
-            args = ["--api-base-url", dead, *server_args]
-            async with (
-                wyoming_server(emu, *args) as port,
-                wyoming_server(emu, "--no-tts-streaming", *args) as rest_tts_port,
-            ):
-                for fault in refused:
-                    for task in ("stt", "tts"):
-                        for transport in fault.transports:
-                            target = rest_tts_port if (task, transport) == ("tts", "rest") else port
-                            cell = await _cell(emu, target, fault, task, transport)
-                            print(
-                                f"  {fault.name:36} {task} {transport:9} {cell.seconds:6.2f} s  {cell.verdict}"
-                            )
-                            cells.append(cell)
+            cells += await _run_faults(emu, refused, ["--api-base-url", dead, *server_args])
     return cells
 
 
