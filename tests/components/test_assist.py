@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from homeassistant.components import assist_pipeline, stt, tts
+from homeassistant.components import assist_pipeline, tts
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import Context, HomeAssistant
@@ -23,6 +23,7 @@ from pytest_homeassistant_custom_component.typing import (
 from tts_helpers import TTS_ENTITY_ID, wav_duration
 
 from custom_components.workers_ai_speech.const import VOICE_FOLLOW_SELECT
+from tests.components.stt_helpers import CHUNK, speech_metadata
 from wyoming_server.emulator import speaker_length_scale
 from wyoming_server.workers_ai import catalog
 
@@ -41,8 +42,8 @@ async def voice_assistant(hass: HomeAssistant) -> None:
 
 
 async def _chunks(pcm: bytes) -> AsyncIterator[bytes]:
-    for start in range(0, len(pcm), 3200):
-        yield pcm[start : start + 3200]
+    for start in range(0, len(pcm), CHUNK):
+        yield pcm[start : start + CHUNK]
 
 
 async def _run(hass: HomeAssistant, pipeline_id: str, speech_pcm: bytes) -> dict[str, Any]:
@@ -53,14 +54,7 @@ async def _run(hass: HomeAssistant, pipeline_id: str, speech_pcm: bytes) -> dict
         hass,
         context=Context(),
         event_callback=events.append,
-        stt_metadata=stt.SpeechMetadata(
-            language="",  # satellites send none; the pipeline fills in its language
-            format=stt.AudioFormats.WAV,
-            codec=stt.AudioCodecs.PCM,
-            bit_rate=stt.AudioBitRates.BITRATE_16,
-            sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-            channel=stt.AudioChannels.CHANNEL_MONO,
-        ),
+        stt_metadata=speech_metadata(""),  # satellites send none; the pipeline fills it in
         stt_stream=_chunks(speech_pcm),
         pipeline_id=pipeline_id,
         tts_audio_output={tts.ATTR_PREFERRED_FORMAT: "wav"},  # no ffmpeg here

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from homeassistant.components import assist_pipeline, stt, tts
+from homeassistant.components import assist_pipeline, tts
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import Context, HomeAssistant
@@ -31,6 +31,7 @@ from custom_components.workers_ai_speech.const import (
     CONF_API_BASE_URL,
     CONF_VOICE,
 )
+from tests.components.stt_helpers import speech_metadata
 from tests.wire_recorder import WireRecorder
 from wyoming_server.emulator import EmulatorProcess, speaker_length_scale
 from wyoming_server.workers_ai import WorkersAIClient, audio, catalog
@@ -373,14 +374,7 @@ async def run_pipeline(
         hass,
         context=Context(),
         event_callback=events.append,
-        stt_metadata=stt.SpeechMetadata(
-            language=language,
-            format=stt.AudioFormats.WAV,
-            codec=stt.AudioCodecs.PCM,
-            bit_rate=stt.AudioBitRates.BITRATE_16,
-            sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-            channel=stt.AudioChannels.CHANNEL_MONO,
-        ),
+        stt_metadata=speech_metadata(language),
         stt_stream=aiter(source),
         pipeline_id=pipeline.id,
         end_stage=end_stage,

@@ -61,14 +61,7 @@ async def _run_pipeline(hass: HomeAssistant, source: AudioSource) -> list:
         hass,
         context=Context(),
         event_callback=events.append,
-        stt_metadata=stt.SpeechMetadata(
-            language="",  # satellites send none; the pipeline fills in its language
-            format=stt.AudioFormats.WAV,
-            codec=stt.AudioCodecs.PCM,
-            bit_rate=stt.AudioBitRates.BITRATE_16,
-            sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-            channel=stt.AudioChannels.CHANNEL_MONO,
-        ),
+        stt_metadata=speech_metadata(""),  # satellites send none; the pipeline fills it in
         stt_stream=aiter(source),
         pipeline_id=pipeline.id,
         start_stage=assist_pipeline.PipelineStage.STT,
