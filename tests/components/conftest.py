@@ -15,6 +15,7 @@ from unittest.mock import patch
 import pytest
 from homeassistant.const import CONF_API_TOKEN, CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.workers_ai_speech.const import (
@@ -23,6 +24,7 @@ from custom_components.workers_ai_speech.const import (
     CONF_VOICE,
     DOMAIN,
 )
+from tests.wire_recorder import WireRecorder
 from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import catalog
 
@@ -67,12 +69,27 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 @pytest.fixture(autouse=True)
 def mock_tts_cache_dir(tmp_path: Path) -> Iterator[Path]:
-    """Keep the TTS file cache out of the plugin's config dir (doc §6.4)."""
+    """Keep the TTS file cache out of the plugin's config dir (as core's TTS tests do)."""
     with (
         patch("homeassistant.components.tts._init_tts_cache_dir", return_value=str(tmp_path)),
         patch("homeassistant.components.tts._get_cache_files", return_value={}),
     ):
         yield tmp_path
+
+
+@pytest.fixture
+async def internal_url(hass: HomeAssistant) -> None:
+    """TTS media URLs need a base URL (``pytestmark = pytest.mark.usefixtures(...)``)."""
+    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
+
+
+@pytest.fixture
+def wire(emulator: EmulatorProcess, socket_enabled: None) -> Iterator[WireRecorder]:
+    """A recording proxy in front of the session's emulator (its own thread, stopped before
+    Home Assistant's cleanup check looks for threads)."""
+    recorder = WireRecorder(emulator.base_url).start()
+    yield recorder
+    recorder.stop()
 
 
 @pytest.fixture

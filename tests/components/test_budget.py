@@ -9,7 +9,6 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import stt, tts
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant, State
-from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -33,6 +32,8 @@ from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.usage import Transport
 
+pytestmark = pytest.mark.usefixtures("internal_url")
+
 STT_ENTITY = "stt.workers_ai_stt_speech_to_text"
 TTS_ENTITY = "tts.workers_ai_tts_text_to_speech"
 MELO_ENTITY = "tts.melo_text_to_speech"
@@ -48,12 +49,6 @@ def subentries_data(subentries_data: list[dict[str, Any]]) -> list[dict[str, Any
         *subentries_data,
         {"subentry_type": "tts", "title": "Melo", "data": melo, "unique_id": None},
     ]
-
-
-@pytest.fixture(autouse=True)
-async def internal_url(hass: HomeAssistant) -> None:
-    """TTS media URLs need a base URL."""
-    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
 
 
 async def _transcribe(hass: HomeAssistant, pcm: bytes) -> stt.SpeechResult:

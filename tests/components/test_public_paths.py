@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 import wave
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +64,6 @@ def _recording(name: str) -> bytes:
     with wave.open(str(DATA / name), "rb") as wav:
         assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (16000, 2, 1)
         return wav.readframes(wav.getnframes())
-
-
-@pytest.fixture
-def wire(emulator: EmulatorProcess, socket_enabled: None) -> Iterator[WireRecorder]:
-    """A recording proxy in front of the session's emulator (its own thread, stopped before
-    Home Assistant's cleanup check looks for threads)."""
-    recorder = WireRecorder(emulator.base_url).start()
-    yield recorder
-    recorder.stop()
 
 
 @pytest.fixture

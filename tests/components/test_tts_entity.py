@@ -18,7 +18,6 @@ from homeassistant.components import tts
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigSubentry
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
-from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -36,13 +35,9 @@ from custom_components.workers_ai_speech.tts_sentences import sentence_batches
 from wyoming_server.emulator import EmulatorProcess, speaker_length_scale
 from wyoming_server.workers_ai import audio, catalog
 
+pytestmark = pytest.mark.usefixtures("internal_url")
+
 WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}  # no ffmpeg conversion (none is installed here)
-
-
-@pytest.fixture(autouse=True)
-async def internal_url(hass: HomeAssistant) -> None:
-    """TTS media URLs need a base URL."""
-    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
 
 
 def _entity(hass: HomeAssistant, entity_id: str = TTS_ENTITY_ID) -> Any:

@@ -8,7 +8,7 @@ entity must transcribe (speak) normally.
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from homeassistant.components import stt, tts
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
-from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.exceptions import HomeAssistantError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -27,6 +26,8 @@ from tests.wire_recorder import Exchange, WireRecorder
 from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import catalog
 
+pytestmark = pytest.mark.usefixtures("internal_url")
+
 ENTITY_ID = "stt.workers_ai_stt_speech_to_text"
 CHUNK = 3200  # 100 ms of 16 kHz 16-bit mono
 HANG_GUARD = 10.0
@@ -34,14 +35,6 @@ HANG_GUARD = 10.0
 AURA_ENTITY_ID = "tts.workers_ai_tts_text_to_speech"
 MELO_ENTITY_ID = "tts.melo_text_to_speech"
 WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}  # no ffmpeg conversion (none is installed here)
-
-
-@pytest.fixture
-def wire(emulator: EmulatorProcess, socket_enabled: None) -> Iterator[WireRecorder]:
-    """A recording proxy in front of the emulator (to see the aura WebSocket's ``Close``)."""
-    recorder = WireRecorder(emulator.base_url).start()
-    yield recorder
-    recorder.stop()
 
 
 @pytest.fixture
@@ -58,12 +51,6 @@ def subentries_data(subentries_data: list[dict[str, Any]]) -> list[dict[str, Any
         *subentries_data,
         {"subentry_type": "tts", "title": "Melo", "data": melo, "unique_id": None},
     ]
-
-
-@pytest.fixture(autouse=True)
-async def internal_url(hass: HomeAssistant) -> None:
-    """TTS media URLs need a base URL."""
-    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
 
 
 async def _endless(pcm: bytes, started: asyncio.Event) -> AsyncIterator[bytes]:

@@ -5,7 +5,6 @@ from homeassistant.components import tts
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.const import ATTR_ENTITY_ID, EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.core_config import async_process_ha_core_config
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
 from tts_helpers import TTS_ENTITY_ID, cache_keys, get_tts_audio, wav_duration
@@ -14,15 +13,11 @@ from custom_components.workers_ai_speech.const import ATTR_SELECTED_VOICE, CONF_
 from wyoming_server.emulator import speaker_length_scale
 from wyoming_server.workers_ai import catalog
 
+pytestmark = pytest.mark.usefixtures("internal_url")
+
 SELECT_ID = "select.workers_ai_tts_voice"
 WAV = {tts.ATTR_PREFERRED_FORMAT: "wav"}
 MESSAGE = "This sentence is long enough to hear the speaking rate of a voice."
-
-
-@pytest.fixture(autouse=True)
-async def internal_url(hass: HomeAssistant) -> None:
-    """TTS media URLs need a base URL."""
-    await async_process_ha_core_config(hass, {"internal_url": "http://example.local:8123"})
 
 
 def _other_speaker(than: str) -> str:
