@@ -155,16 +155,22 @@ async def test_daily_allocation_used_up_over_websocket_is_not_retried(
     assert faults["pending_failures"] == 48  # the handshake and the read of its body
 
 
+async def stream_reply(server: ServerProcess, text: str) -> list[Event]:
+    """Stream ``text`` as one reply in aura-2-en ``luna`` (``synthesize-start``, one chunk,
+    ``synthesize-stop``); the events up to ``synthesize-stopped``."""
+    async with server.client() as client:
+        await client.write_event(SynthesizeStart(voice=SynthesizeVoice("aura-2-en-luna")).event())
+        await client.write_event(SynthesizeChunk(text=text).event())
+        await client.write_event(SynthesizeStop().event())
+        return await read_until(client, ["synthesize-stopped"])
+
+
 async def test_daily_allocation_used_up_stops_tts_without_rest_fallback(
     server: ServerProcess, emulator_process: EmulatorProcess
 ) -> None:
     """C2/C11: aura over the WebSocket meets 4006: no retry, no REST fallback."""
     await emulator_process.set_faults(fail_next=50, status=429, code=4006)
-    async with server.client() as client:
-        await client.write_event(SynthesizeStart(voice=SynthesizeVoice("aura-2-en-luna")).event())
-        await client.write_event(SynthesizeChunk(text="Hello there. How are you?").event())
-        await client.write_event(SynthesizeStop().event())
-        events = await read_until(client, ["synthesize-stopped"])
+    events = await stream_reply(server, "Hello there. How are you?")
     assert types(events) == ["error", "synthesize-stopped"]
     assert error_of(events)[0] == "quota-exceeded-4006"
     assert (await emulator_process.get_faults())["pending_failures"] == 48
@@ -178,11 +184,7 @@ async def test_refused_account_stops_tts_without_rest_fallback(
     handshake: said as such (not "authentication"), no retry, no REST fallback (REST would
     meet the same refusal)."""
     await emulator_process.set_faults(fail_next=50, status=403, code=code)
-    async with server.client() as client:
-        await client.write_event(SynthesizeStart(voice=SynthesizeVoice("aura-2-en-luna")).event())
-        await client.write_event(SynthesizeChunk(text="Hello there. How are you?").event())
-        await client.write_event(SynthesizeStop().event())
-        events = await read_until(client, ["synthesize-stopped"])
+    events = await stream_reply(server, "Hello there. How are you?")
     assert types(events) == ["error", "synthesize-stopped"]
     assert error_of(events)[0] == f"account-not-allowed-{code}"
     assert (await emulator_process.get_faults())["pending_failures"] == 48
