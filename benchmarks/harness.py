@@ -69,11 +69,7 @@ async def wyoming_server(emu: EmulatorProcess, *args: str) -> AsyncIterator[int]
                 await asyncio.sleep(0.2)
         yield port
     finally:
-        process.terminate()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), 10)
-        if process.returncode is None:
-            process.kill()
+        await stop_process(process)
 
 
 def speech_pcm16k(name: str) -> bytes:
@@ -133,3 +129,12 @@ def summary(values: Sequence[float]) -> dict[str, float]:
         "min_ms": round(ms[0], 2),
         "max_ms": round(ms[-1], 2),
     }
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, up to 10 s for a graceful exit, then SIGKILL."""
+    process.terminate()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), 10)
+    if process.returncode is None:
+        process.kill()

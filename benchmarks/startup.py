@@ -19,7 +19,6 @@ Targets (issue 8): start-up < 1 s, idle RSS < 50 MB. They measure; they do not g
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import statistics
 import sys
@@ -34,7 +33,7 @@ from wyoming.tts import Synthesize, SynthesizeVoice
 
 from wyoming_server.emulator import EmulatorProcess
 
-from .harness import free_port, speech_pcm16k
+from .harness import free_port, speech_pcm16k, stop_process
 
 
 def cpu_seconds(pid: int) -> float:
@@ -115,11 +114,7 @@ async def one_start(emu: EmulatorProcess, pcm: bytes) -> dict[str, float]:
         await _use(port, pcm)
         used = rss_mb(process.pid)
     finally:
-        process.terminate()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), 10)
-        if process.returncode is None:
-            process.kill()
+        await stop_process(process)
     return {
         "start_to_listening_s": listening,
         "start_to_info_s": info,
