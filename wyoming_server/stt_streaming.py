@@ -13,7 +13,6 @@ out at once and the rest of the audio is ignored.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 import time
@@ -23,47 +22,13 @@ from .settings import STT_SAMPLE_RATE_HZ, ServerSettings
 from .transcripts import WriteEvent
 from .utterance import Utterance, UtteranceRequest
 from .workers_ai import WorkersAIClient
+from .workers_ai.audio_receipts import AudioReceipts
 from .workers_ai.errors import StreamClosedError, WorkersAIError
 from .workers_ai.streaming import ListenSession
 
 _LOGGER = logging.getLogger(__name__)
 
-RECEIPT_RESOLUTION = 0.01
-"""Seconds of audio below which :class:`AudioReceipts` merges entries (bounds its memory)."""
 _BYTES_PER_SECOND = STT_SAMPLE_RATE_HZ * 2
-
-
-class AudioReceipts:
-    """When an utterance's audio was received, by position in the stream the model hears.
-
-    Positions are seconds of audio from the start of the stream (what flux's
-    ``audio_window_end`` counts); times are ``time.monotonic()``. Entries spanning less than
-    :data:`RECEIPT_RESOLUTION` of audio are merged into the next one (at most one entry per
-    10 ms of audio, whatever the client's chunk size).
-    """
-
-    def __init__(self) -> None:
-        self._ends: list[float] = []
-        self._times: list[float] = []
-        self.seconds = 0.0
-        """Seconds of audio received so far."""
-
-    def add(self, seconds: float, at: float) -> None:
-        """``seconds`` more audio, received at ``at``."""
-        self.seconds += seconds
-        previous = self._ends[-2] if len(self._ends) > 1 else 0.0
-        if self._ends and self._ends[-1] - previous < RECEIPT_RESOLUTION:
-            self._ends[-1], self._times[-1] = self.seconds, at
-        else:
-            self._ends.append(self.seconds)
-            self._times.append(at)
-
-    def received_at(self, position: float) -> float | None:
-        """When the audio up to ``position`` seconds had been received (``None``: no audio)."""
-        if not self._times:
-            return None
-        index = bisect.bisect_left(self._ends, position - 1e-6)
-        return self._times[min(index, len(self._times) - 1)]
 
 
 class StreamingUtterance(Utterance):

@@ -6,7 +6,6 @@ restart. Days and months start at 00:00 UTC, when Cloudflare resets the free all
 (https://developers.cloudflare.com/workers-ai/platform/pricing/).
 """
 
-import bisect
 import statistics
 import time
 from collections import deque
@@ -18,6 +17,7 @@ from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.util import dt as dt_util
 
 from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai.audio_receipts import AudioReceipts
 from wyoming_server.workers_ai.usage import (
     DAILY_FREE_NEURONS,
     UsageMeter,
@@ -153,10 +153,6 @@ class AccountUsage:
             listener()
 
 
-RECEIPT_RESOLUTION = 0.01
-"""Seconds of audio below which :class:`SpeechTimer` merges its receipt entries."""
-
-
 class SpeechTimer:
     """An audio stream that notes when the speech in it ended: the start of the speech-to-text
     wait.
@@ -173,9 +169,7 @@ class SpeechTimer:
         """``stream`` of PCM at ``bytes_per_second`` (32,000 for 16 kHz 16-bit mono)."""
         self._stream = stream
         self._bytes_per_second = bytes_per_second
-        self._received = 0
-        self._ends: list[float] = []  # seconds of audio received ...
-        self._times: list[float] = []  # ... by then (time.monotonic())
+        self._receipts = AudioReceipts()
         self.stream_ended: float | None = None
         self.turn_ended: float | None = None
 
@@ -185,25 +179,15 @@ class SpeechTimer:
 
     async def _iterate(self) -> AsyncIterator[bytes]:
         async for chunk in self._stream:
-            self._received += len(chunk)
-            self._note(self._received / self._bytes_per_second, time.monotonic())
+            self._receipts.add(len(chunk) / self._bytes_per_second, time.monotonic())
             yield chunk
         self.stream_ended = time.monotonic()
-
-    def _note(self, seconds: float, at: float) -> None:
-        previous = self._ends[-2] if len(self._ends) > 1 else 0.0
-        if self._ends and self._ends[-1] - previous < RECEIPT_RESOLUTION:
-            self._ends[-1], self._times[-1] = seconds, at  # merge tiny chunks: bounded memory
-        else:
-            self._ends.append(seconds)
-            self._times.append(at)
 
     def end_of_turn(self, audio_window_end: float) -> None:
         """Flux ended the turn on the audio up to ``audio_window_end`` seconds (ignored once
         the stream has ended: then the end of the stream came first)."""
-        if self.stream_ended is None and self.turn_ended is None and self._times:
-            index = bisect.bisect_left(self._ends, audio_window_end - 1e-6)
-            self.turn_ended = self._times[min(index, len(self._times) - 1)]
+        if self.stream_ended is None and self.turn_ended is None:
+            self.turn_ended = self._receipts.received_at(audio_window_end)
 
     @property
     def speech_end(self) -> float | None:
