@@ -79,7 +79,6 @@ class SpeechModel:
     beta: bool = False
     max_text_chars: int | None = None
     """TTS: longest text one request takes (characters); longer text is split (text.py)."""
-    doc_section: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -150,52 +149,47 @@ MODELS: dict[str, SpeechModel] = {
         SpeechModel(
             WHISPER, Task.ASR, "Whisper", *_OPENAI, InputConvention.RAW_AUDIO,
             rest=True, websocket=False, languages=WHISPER_LANGUAGES,
-            price=Price(0.0005, "audio minute"), doc_section="§4.1",
+            price=Price(0.0005, "audio minute"),
         ),
         SpeechModel(
             WHISPER_LARGE_V3_TURBO, Task.ASR, "Whisper large v3 turbo", *_OPENAI,
             InputConvention.BASE64_JSON, rest=True, websocket=False,
             languages=WHISPER_LANGUAGES, price=Price(0.0005, "audio minute"),
-            doc_section="§4.3",
         ),
         SpeechModel(
             WHISPER_TINY_EN, Task.ASR, "Whisper tiny (English)", *_OPENAI,
             InputConvention.RAW_AUDIO, rest=True, websocket=False, languages=("en",),
-            price=None, beta=True, doc_section="§4.2",
+            price=None, beta=True,
         ),
         SpeechModel(
             NOVA_3, Task.ASR, "Nova-3", *_DEEPGRAM, InputConvention.RAW_AUDIO_QUERY_OPTIONS,
             rest=True, websocket=True, languages=NOVA3_LANGUAGES,
             price=Price(0.0052, "audio minute", websocket_usd=0.0092),
-            doc_section="§4.4-4.5",
         ),
         SpeechModel(
             FLUX, Task.ASR, "Flux", *_DEEPGRAM, InputConvention.WEBSOCKET_PCM,
             rest=False, websocket=True, languages=("en",),
-            price=Price(0.0077, "audio minute", websocket_usd=0.0077), doc_section="§4.6",
+            price=Price(0.0077, "audio minute", websocket_usd=0.0077),
         ),
         SpeechModel(
             AURA_1, Task.TTS, "Aura 1", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
             rest=True, websocket=True, languages=("en",), price=Price(0.015, "1k characters"),
             speakers=AURA_1_SPEAKERS, default_speaker="angus", max_text_chars=2000,
-            doc_section="§5.1, §5.4",
         ),
         SpeechModel(
             AURA_2_EN, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
             rest=True, websocket=True, languages=("en",), price=Price(0.03, "1k characters"),
             speakers=AURA_2_EN_SPEAKERS, default_speaker="luna", max_text_chars=1000,
-            doc_section="§5.2, §5.4",
         ),
         SpeechModel(
             AURA_2_ES, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
             rest=True, websocket=True, languages=("es",), price=Price(0.03, "1k characters"),
             speakers=AURA_2_ES_SPEAKERS, default_speaker="aquila", max_text_chars=1000,
-            doc_section="§5.3, §5.4",
         ),
         SpeechModel(
             MELOTTS, Task.TTS, "MeloTTS", *_MYSHELL, InputConvention.PROMPT_JSON_BASE64_MP3,
             rest=True, websocket=False, languages=MELOTTS_LANGUAGES,
-            price=Price(0.0002, "audio minute"), max_text_chars=600, doc_section="§5.5",
+            price=Price(0.0002, "audio minute"), max_text_chars=600,
         ),
     )
 }  # fmt: skip
