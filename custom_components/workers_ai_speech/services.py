@@ -14,7 +14,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import service
 
 from wyoming_server import __version__
-from wyoming_server.workers_ai.doctor import run_doctor
+from wyoming_server.doctor.checks import run_doctor
 
 from .const import (
     CONF_ACCOUNT_ID,

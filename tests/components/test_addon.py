@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from wyoming_server import __version__
-from wyoming_server.cli import build_parser, parse_args
+from wyoming_server.server.cli import build_parser, parse_args
 from wyoming_server.workers_ai import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,7 @@ def test_containers_run_the_packaged_healthcheck_as_non_root() -> None:
     """Both images check health with describe (the console script pyproject declares); the
     standalone image drops root."""
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["wyoming-workers-ai-healthcheck"] == "wyoming_server.healthcheck:run"
+    assert scripts["wyoming-workers-ai-healthcheck"] == "wyoming_server.server.healthcheck:run"
     for dockerfile in (ROOT / "Dockerfile", ADDON / "Dockerfile"):
         text = dockerfile.read_text()
         assert re.search(r"HEALTHCHECK .*\n?.*CMD \[\"wyoming-workers-ai-healthcheck\"", text)

@@ -15,7 +15,7 @@ import json
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from wyoming_server.workers_ai.doctor import run_doctor
+from wyoming_server.doctor.checks import run_doctor
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 GATEWAY_TOKEN = "gateway-token-for-the-doctor-test"

@@ -14,7 +14,7 @@ BACKEND = ["--api-base-url", "http://127.0.0.1:9/unused"]
 
 async def _healthcheck(*args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wyoming_server.healthcheck", *args,
+        sys.executable, "-m", "wyoming_server.server.healthcheck", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     _out, err = await asyncio.wait_for(process.communicate(), 60)

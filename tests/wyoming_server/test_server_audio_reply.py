@@ -6,7 +6,7 @@ import asyncio
 
 from wyoming.event import Event
 
-from wyoming_server.audio_reply import AudioReply
+from wyoming_server.server.audio_reply import AudioReply
 
 
 async def test_audio_arriving_during_stop_is_not_written_after_audio_stop() -> None:

@@ -33,9 +33,9 @@ from tests.wyoming_server.server_harness import (
     read_until,
     read_wav,
 )
-from wyoming_server.cli import parse_args
 from wyoming_server.credentials import load_credentials
 from wyoming_server.emulator import EmulatorProcess
+from wyoming_server.server.cli import parse_args
 from wyoming_server.workers_ai import WorkersAIClient
 
 CANARY = "CanaryTok3n-do-not-leak-4f9d2c1b7a6e5d4c"

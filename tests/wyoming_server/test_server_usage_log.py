@@ -19,9 +19,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from wyoming_server.cli import build_parser
 from wyoming_server.emulator import Emulator
-from wyoming_server.extras import server_extras
+from wyoming_server.server.cli import build_parser
+from wyoming_server.server.extras import server_extras
 from wyoming_server.workers_ai import WorkersAIClient, catalog
 
 LINE = re.compile(r"Workers AI usage (\d{4}-\d\d-\d\d) \(UTC\): ([\d.]+) neurons")

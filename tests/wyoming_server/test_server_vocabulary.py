@@ -273,8 +273,8 @@ async def test_metrics_count_usage_and_latency(emulator_process: EmulatorProcess
 def test_an_add_on_reads_names_through_the_supervisor_without_configuration(
     tmp_path: Path,
 ) -> None:
-    from wyoming_server.cli import build_parser  # noqa: PLC0415
-    from wyoming_server.extras import ExtrasError, hass_connection  # noqa: PLC0415
+    from wyoming_server.server.cli import build_parser  # noqa: PLC0415
+    from wyoming_server.server.extras import ExtrasError, hass_connection  # noqa: PLC0415
 
     parser = build_parser()
     assert hass_connection(parser.parse_args([]), {}) is None

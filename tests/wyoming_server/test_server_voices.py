@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from wyoming_server.languages import check_language, normalize
-from wyoming_server.protocol import VoiceRequest
-from wyoming_server.request_errors import BadRequestError
-from wyoming_server.voices import resolve_voice
+from wyoming_server.server.languages import check_language, normalize
+from wyoming_server.server.protocol import VoiceRequest
+from wyoming_server.server.request_errors import BadRequestError
+from wyoming_server.server.voices import resolve_voice
 from wyoming_server.workers_ai import catalog
 
 DEFAULT = "aura-2-en-luna"

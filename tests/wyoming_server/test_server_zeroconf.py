@@ -18,7 +18,7 @@ from zeroconf import ServiceStateChange
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from tests.wyoming_server.server_harness import ServerProcess
-from wyoming_server.discovery import SERVICE_TYPE
+from wyoming_server.server.discovery import SERVICE_TYPE
 
 # The server never calls Workers AI in these tests: describe is answered from its settings.
 CREDENTIALS = {"CLOUDFLARE_ACCOUNT_ID": "zeroconf-test", "CLOUDFLARE_API_TOKEN": "unused"}

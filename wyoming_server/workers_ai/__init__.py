@@ -1,7 +1,11 @@
 """Cloudflare Workers AI speech client: REST calls, WebSocket sessions, model catalog, errors.
 
 Imports neither ``wyoming`` nor ``homeassistant``; the caller injects an
-:class:`aiohttp.ClientSession`. Used by the Wyoming server and the Home Assistant component.
+:class:`aiohttp.ClientSession`. Used by the Wyoming server, the doctor and the Home Assistant
+component.
+
+May import: the standard library, ``aiohttp``, ``numpy``/``av`` (lazily) and its own modules;
+never ``wyoming``, ``homeassistant`` or another subpackage of :mod:`wyoming_server`.
 """
 
 from . import audio, catalog, errors

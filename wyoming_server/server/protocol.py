@@ -19,9 +19,9 @@ from typing import Any
 
 from wyoming.event import Event
 
+from ..workers_ai import audio
 from .limits import DEFAULT_LIMITS, EVENT_TIMEOUT, EVENT_TOO_LARGE, IDLE_TIMEOUT, Limits
 from .request_errors import MALFORMED_EVENT, UNSUPPORTED_AUDIO_FORMAT, BadRequestError
-from .workers_ai import audio
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ This module keeps the names importable from where they always were.
 
 from __future__ import annotations
 
-from .doctor_common import (
+from .common import (
     CALL_TIMEOUT,
     EXPECTED_WORDS,
     FRAME_MS,
@@ -20,8 +20,8 @@ from .doctor_common import (
     sniff_container,
     trace_config,
 )
-from .doctor_rest import probe_rest
-from .doctor_websocket import probe_listen, probe_speak
+from .rest import probe_rest
+from .websocket import probe_listen, probe_speak
 
 __all__ = [
     "CALL_TIMEOUT",

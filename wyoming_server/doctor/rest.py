@@ -17,9 +17,9 @@ from typing import Any
 
 import aiohttp
 
-from . import audio
-from .catalog import InputConvention, SpeechModel
-from .doctor_common import (
+from ..workers_ai import audio
+from ..workers_ai.catalog import InputConvention, SpeechModel
+from .common import (
     CALL_TIMEOUT,
     TTS_SAMPLE_RATE,
     ProbeContext,
@@ -30,7 +30,7 @@ from .doctor_common import (
     refusal,
     sniff_container,
 )
-from .doctor_report import Check
+from .report import Check
 
 
 def _asr_request(

@@ -15,19 +15,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..workers_ai import WorkersAIClient, catalog
+from ..workers_ai.catalog import FLUX
 from . import protocol
 from .languages import LANGUAGE_FALLBACK, check_language, supports
 from .limits import BackendSlots, Slot
 from .protocol import TranscribeRequest
 from .request_errors import describe_failure
-from .server_vocabulary import ServerVocabulary
 from .settings import ServerSettings
 from .speak_spares import spares_for
 from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_model
 from .transcripts import TranscriptEvents, WriteEvent
 from .utterance import SpeechEnd
-from .workers_ai import WorkersAIClient, catalog
-from .workers_ai.catalog import FLUX
+from .vocabulary import ServerVocabulary
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from .workers_ai.vocabulary import Source, Term
+from ..workers_ai.vocabulary import Source, Term
 
 _LOGGER = logging.getLogger(__name__)
 

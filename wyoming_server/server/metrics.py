@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from wyoming.event import Event
 
+from ..workers_ai.usage import DayUsage, UsageMeter, UsageRecord
 from .utterance import SpeechEnd
-from .workers_ai.usage import DayUsage, UsageMeter, UsageRecord
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

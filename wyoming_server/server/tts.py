@@ -34,13 +34,8 @@ from collections.abc import AsyncIterator
 from sentence_stream import SentenceBoundaryDetector
 from wyoming.tts import SynthesizeStopped
 
-from .audio_reply import AudioReply
-from .request_errors import EMPTY_TEXT, INTERNAL_ERROR, BadRequestError, describe_failure
-from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ, ServerSettings
-from .speak_spares import spares_for
-from .transcripts import WriteEvent
-from .workers_ai import WorkersAIClient, audio, catalog
-from .workers_ai.errors import (
+from ..workers_ai import WorkersAIClient, audio, catalog
+from ..workers_ai.errors import (
     AccountNotAllowedError,
     AccountNotFoundError,
     AuthenticationError,
@@ -49,8 +44,13 @@ from .workers_ai.errors import (
     QuotaExceededError,
     WorkersAIError,
 )
-from .workers_ai.streaming import SpeakSession
-from .workers_ai.text import split_text
+from ..workers_ai.streaming import SpeakSession
+from ..workers_ai.text import split_text
+from .audio_reply import AudioReply
+from .request_errors import EMPTY_TEXT, INTERNAL_ERROR, BadRequestError, describe_failure
+from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ, ServerSettings
+from .speak_spares import spares_for
+from .transcripts import WriteEvent
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .workers_ai.vocabulary import Source, Term, Vocabulary, build_vocabulary
+from ..workers_ai.vocabulary import Source, Term, Vocabulary, build_vocabulary
 
 _LOGGER = logging.getLogger(__name__)
 

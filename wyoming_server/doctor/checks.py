@@ -27,13 +27,13 @@ from typing import Final
 
 import aiohttp
 
-from .catalog import MODELS, SpeechModel, Task, get_model
-from .client import WorkersAIClient
-from .doctor_common import AccountUnusable, ProbeContext, Timing, trace_config
-from .doctor_report import Check, Outcome, Report, Transport, mask_account_id
-from .doctor_rest import probe_rest
-from .doctor_websocket import probe_listen, probe_speak
-from .transport import DEFAULT_API_BASE_URL
+from ..workers_ai.catalog import MODELS, SpeechModel, Task, get_model
+from ..workers_ai.client import WorkersAIClient
+from ..workers_ai.transport import DEFAULT_API_BASE_URL
+from .common import AccountUnusable, ProbeContext, Timing, trace_config
+from .report import Check, Outcome, Report, Transport, mask_account_id
+from .rest import probe_rest
+from .websocket import probe_listen, probe_speak
 
 SPEECH_FILE: Final = "turn_on_the_living_room_light.wav"
 """Bundled recording (16 kHz mono, 1.5 s; see data/README.md for its licence)."""

@@ -25,16 +25,16 @@ from wyoming.event import Event
 from wyoming.ping import Pong
 from wyoming.server import AsyncEventHandler
 
+from ..workers_ai import WorkersAIClient
 from . import protocol
 from .limits import SERVER_STOPPING, BackendSlots
 from .metrics import LatencyProbe, ServerMetrics
 from .protocol import ConnectionEndingError
 from .request_errors import BadRequestError, describe_failure
-from .server_vocabulary import ServerVocabulary
 from .settings import ServerSettings
 from .synthesize_flow import TTS_EVENTS, SynthesizeFlow
 from .transcribe_flow import STT_EVENTS, TranscribeFlow
-from .workers_ai import WorkersAIClient
+from .vocabulary import ServerVocabulary
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from .catalog import FLUX, SpeechModel
-from .doctor_common import (
+from ..workers_ai.catalog import FLUX, SpeechModel
+from ..workers_ai.handshake import read_refused_body
+from .common import (
     CALL_TIMEOUT,
     FRAME_MS,
     TTS_SAMPLE_RATE,
@@ -32,8 +33,7 @@ from .doctor_common import (
     refusal,
     sniff_container,
 )
-from .doctor_report import Check, Outcome
-from .handshake import read_refused_body
+from .report import Check, Outcome
 
 _NOVA3_RESULTS_FIELDS: Final = ("channel_index", "duration", "start", "channel", "metadata")
 _FLUX_TURNINFO_FIELDS: Final = (

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import aiohttp
 
+from ..workers_ai import WorkersAIClient
+from ..workers_ai.usage import UsageMeter
 from .hass_names import SUPERVISOR_CORE_URL, HomeAssistantNames
 from .metrics import ServerMetrics, log_finished_day
-from .server_vocabulary import ServerVocabulary
-from .workers_ai import WorkersAIClient
-from .workers_ai.usage import UsageMeter
+from .vocabulary import ServerVocabulary
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ each model's own form; this module decides whether a model can do the language a
 
 from __future__ import annotations
 
+from ..workers_ai import catalog
 from .request_errors import UNSUPPORTED_LANGUAGE, BadRequestError
-from .workers_ai import catalog
 
 
 def normalize(tag: str) -> str:

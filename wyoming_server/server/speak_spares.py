@@ -20,10 +20,10 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Final
 
+from ..workers_ai import WorkersAIClient, catalog
+from ..workers_ai.errors import WorkersAIError
+from ..workers_ai.streaming import SpeakSession
 from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ
-from .workers_ai import WorkersAIClient, catalog
-from .workers_ai.errors import WorkersAIError
-from .workers_ai.streaming import SpeakSession
 
 _LOGGER = logging.getLogger(__name__)
 

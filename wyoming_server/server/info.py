@@ -17,9 +17,9 @@ from typing import Any
 
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info, TtsProgram, TtsVoice
 
-from . import __version__
+from .. import __version__
+from ..workers_ai import catalog
 from .settings import ServerSettings
-from .workers_ai import catalog
 
 ASR_PROGRAM_NAME = "workers-ai-stt"
 TTS_PROGRAM_NAME = "workers-ai-tts"

@@ -16,10 +16,10 @@ https://github.com/OHF-Voice/wyoming). Accepted, in order:
 
 from __future__ import annotations
 
+from ..workers_ai import catalog
 from .languages import primary
 from .protocol import VoiceRequest
 from .request_errors import UNKNOWN_VOICE, BadRequestError
-from .workers_ai import catalog
 
 
 def _unknown(what: str) -> BadRequestError:

@@ -20,12 +20,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
-from .backend import BackendError, embedded_emulator
-from .credentials import Credentials, CredentialsError, load_credentials, load_gateway_token
-from .workers_ai import DEFAULT_API_BASE_URL
-from .workers_ai.doctor import cost_summary, plan, plan_cost, run_doctor
-from .workers_ai.doctor_report import Check, Outcome, Report
+from .. import __version__
+from ..backend import BackendError, embedded_emulator
+from ..credentials import Credentials, CredentialsError, load_credentials, load_gateway_token
+from ..workers_ai import DEFAULT_API_BASE_URL
+from .checks import cost_summary, plan, plan_cost, run_doctor
+from .report import Check, Outcome, Report
 
 _COLUMNS = ("MODEL", "TRANSPORT", "RESULT", "CONNECT", "FIRST", "TOTAL", "NEURONS")
 _RESULT_WIDTH = 44

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from wyoming.error import Error
 
-from .workers_ai.errors import WorkersAIError
+from ..workers_ai.errors import WorkersAIError
 
 # Codes of errors raised by this server itself (not by Workers AI).
 MALFORMED_EVENT = "malformed-event"

@@ -17,13 +17,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Literal
 
+from ..workers_ai import WorkersAIClient, audio, catalog
+from ..workers_ai.errors import WorkersAIError
+from ..workers_ai.results import Transcription
 from .protocol import PcmFormat
 from .request_errors import INTERNAL_ERROR, describe_failure
 from .settings import STT_SAMPLE_RATE_HZ, ServerSettings
 from .transcripts import TranscriptEvents, WriteEvent
-from .workers_ai import WorkersAIClient, audio, catalog
-from .workers_ai.errors import WorkersAIError
-from .workers_ai.results import Transcription
 
 _LOGGER = logging.getLogger(__name__)
 

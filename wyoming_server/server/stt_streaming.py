@@ -17,14 +17,14 @@ import contextlib
 import logging
 import time
 
+from ..workers_ai import WorkersAIClient
+from ..workers_ai.audio_receipts import AudioReceipts
+from ..workers_ai.errors import StreamClosedError, WorkersAIError
+from ..workers_ai.streaming import ListenSession
 from .protocol import PcmFormat
 from .settings import STT_SAMPLE_RATE_HZ, ServerSettings
 from .transcripts import WriteEvent
 from .utterance import Utterance, UtteranceRequest
-from .workers_ai import WorkersAIClient
-from .workers_ai.audio_receipts import AudioReceipts
-from .workers_ai.errors import StreamClosedError, WorkersAIError
-from .workers_ai.streaming import ListenSession
 
 _LOGGER = logging.getLogger(__name__)
 

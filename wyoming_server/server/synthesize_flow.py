@@ -19,6 +19,7 @@ from typing import Any
 from wyoming.audio import AudioStop
 from wyoming.tts import SynthesizeStopped
 
+from ..workers_ai import WorkersAIClient
 from . import protocol
 from .limits import BackendSlots, Slot
 from .request_errors import describe_failure
@@ -26,7 +27,6 @@ from .settings import ServerSettings
 from .transcripts import WriteEvent
 from .tts import SynthesisReply
 from .voices import resolve_voice
-from .workers_ai import WorkersAIClient
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import asyncio
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 
+from ..workers_ai import audio
 from .transcripts import WriteEvent
-from .workers_ai import audio
 
 WIDTH = 2
 CHANNELS = 1

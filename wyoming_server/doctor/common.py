@@ -19,9 +19,9 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from . import audio
-from .doctor_report import Check
-from .results import parse_neurons
+from ..workers_ai import audio
+from ..workers_ai.results import parse_neurons
+from .report import Check
 
 CALL_TIMEOUT: Final = 20.0
 """Seconds one probe may take in all."""

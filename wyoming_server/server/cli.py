@@ -13,12 +13,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
+from ..workers_ai import DEFAULT_API_BASE_URL, catalog
 from .languages import check_language, normalize
 from .limits import add_limit_arguments, limits_from_args
 from .request_errors import BadRequestError
 from .settings import FluxOptions, ServerSettings
-from .workers_ai import DEFAULT_API_BASE_URL, catalog
 
 DEFAULT_URI = "tcp://0.0.0.0:10300"
 DEFAULT_VOICE_CONNECT_TIMEOUT = 3.0

@@ -12,12 +12,12 @@ Every failure ends in a Wyoming ``error`` and then the partial or empty ``transc
 
 from __future__ import annotations
 
+from ..workers_ai import WorkersAIClient, catalog
 from .request_errors import UNKNOWN_MODEL, BadRequestError
 from .settings import ServerSettings
 from .stt_streaming import StreamingUtterance
 from .transcripts import WriteEvent
 from .utterance import BufferedUtterance, Utterance, UtteranceRequest
-from .workers_ai import WorkersAIClient, catalog
 
 __all__ = [
     "BufferedUtterance",
