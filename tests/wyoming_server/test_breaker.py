@@ -1,0 +1,117 @@
+"""The circuit breaker: K failures in a window open it, one probe after open_s, success closes."""
+
+from __future__ import annotations
+
+import pytest
+
+from wyoming_server.workers_ai.breaker import BreakerState, CircuitBreaker
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make(clock: FakeClock, changes: list[tuple[str, str]] | None = None) -> CircuitBreaker:
+    def on_change(_b: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
+        if changes is not None:
+            changes.append((str(old), str(new)))
+
+    return CircuitBreaker(
+        "stt", failure_threshold=3, window_s=60, open_s=30, clock=clock, on_change=on_change
+    )
+
+
+def test_opens_after_k_failures_within_the_window(clock: FakeClock) -> None:
+    changes: list[tuple[str, str]] = []
+    breaker = make(clock, changes)
+    for _ in range(2):
+        assert breaker.allow()
+        breaker.record_failure("timeout")
+        clock.now += 10
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure("timeout")
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
+    assert changes == [("closed", "open")]
+    assert breaker.snapshot()["times_opened"] == 1
+    assert breaker.snapshot()["last_failure"] == "timeout"
+
+
+def test_failures_older_than_the_window_do_not_count(clock: FakeClock) -> None:
+    breaker = make(clock)
+    breaker.record_failure()
+    breaker.record_failure()
+    clock.now += 61
+    breaker.record_failure()
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.snapshot()["failures_in_window"] == 1
+
+
+def test_a_success_forgets_the_failures(clock: FakeClock) -> None:
+    breaker = make(clock)
+    breaker.record_failure()
+    breaker.record_failure()
+    breaker.record_success()
+    breaker.record_failure()
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_one_probe_after_open_s_and_success_closes(clock: FakeClock) -> None:
+    changes: list[tuple[str, str]] = []
+    breaker = make(clock, changes)
+    for _ in range(3):
+        breaker.record_failure()
+    clock.now += 29.9
+    assert not breaker.allow()
+    clock.now += 0.1
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow()  # the probe
+    assert not breaker.allow()  # everyone else still goes to the fallback
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.allow()
+    assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+    assert breaker.snapshot()["opened_for_s"] is None
+
+
+def test_a_failed_probe_opens_again_for_open_s(clock: FakeClock) -> None:
+    changes: list[tuple[str, str]] = []
+    breaker = make(clock, changes)
+    for _ in range(3):
+        breaker.record_failure()
+    clock.now += 30
+    assert breaker.allow()
+    breaker.record_failure("cannot-connect")
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
+    clock.now += 29
+    assert not breaker.allow()
+    assert breaker.snapshot()["opened_for_s"] == 29
+    clock.now += 1
+    assert breaker.allow()
+    assert breaker.times_opened == 2
+    assert changes[-2:] == [("half_open", "open"), ("open", "half_open")]
+
+
+def test_failures_while_open_change_nothing(clock: FakeClock) -> None:
+    breaker = make(clock)
+    for _ in range(3):
+        breaker.record_failure()
+    clock.now += 20
+    breaker.record_failure()  # a request that started before the breaker opened
+    clock.now += 10
+    assert breaker.state is BreakerState.HALF_OPEN
+
+
+def test_threshold_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="failure_threshold"):
+        CircuitBreaker("x", failure_threshold=0)
