@@ -54,6 +54,10 @@ Known differences from Cloudflare (choices where the doc marks facts UNVERIFIED 
 - Network: answers at loopback speed unless the ``rtt_ms`` fault (``--rtt-ms``) is set: then
   one round trip per HTTP request or WebSocket handshake, two more on a new connection, and
   every WebSocket message one round trip after its cause; no jitter, no loss.
+
+May import: the standard library, ``aiohttp``, ``numpy``, PyAV and its local models; nothing
+else of :mod:`wyoming_server` (not even the client: it follows the public evidence about
+Cloudflare, never our client's reading of it).
 """
 
 from __future__ import annotations

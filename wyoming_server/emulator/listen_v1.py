@@ -26,7 +26,6 @@ from typing import Any
 from aiohttp import web
 
 from . import asr, schemas
-from .asr import Options, Transcript
 from .audio import WHISPER_RATE
 from .context import EmulatorContext, ServerSocket
 from .errors import bad_input
@@ -35,6 +34,7 @@ from .query import flag, milliseconds, query_instance
 from .rest_asr import nova_options
 from .results import deepgram_alternative
 from .streaming import ListenSession, json_message, serve_listen
+from .transcript import Options, Transcript
 from .vad import FRAME_SAMPLES, samples_for_ms, seconds
 
 _LOGGER = logging.getLogger(__name__)

@@ -36,7 +36,6 @@ from typing import Any
 from aiohttp import web
 
 from . import asr, schemas
-from .asr import Options, Transcript
 from .audio import WHISPER_RATE
 from .context import EmulatorContext, ServerSocket
 from .errors import bad_input
@@ -44,6 +43,7 @@ from .models import ModelInfo
 from .query import query_instance
 from .results import flux_words
 from .streaming import ListenSession, json_message, serve_listen
+from .transcript import Options, Transcript, join_transcripts
 from .vad import FRAME_SAMPLES, ONSET_FRAMES, samples_for_ms, seconds
 
 _LOGGER = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ class FluxSession(ListenSession):
             parts = [*self._pieces, self._current]
         else:
             parts = list(self._pieces)
-        self._transcript = asr.join_transcripts(parts)
+        self._transcript = join_transcripts(parts)
         return self._transcript
 
     async def _turn_info(

@@ -18,9 +18,9 @@ from collections.abc import AsyncGenerator
 
 import numpy as np
 
-from .asr import Options, Segment, Transcript, Word
 from .audio import WHISPER_RATE, FloatAudio
 from .engine import pad_latency
+from .transcript import Options, Segment, Transcript, Word
 
 CANNED_TEXT = "Turn on the living room light."
 """What every non-silent audio is heard as in load mode."""

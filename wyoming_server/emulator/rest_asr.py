@@ -18,12 +18,12 @@ import numpy as np
 from aiohttp import web
 
 from . import asr, audio, neurons, schemas
-from .asr import Options
 from .context import EmulatorContext
 from .errors import bad_input, incomplete_request, invalid_input, success_envelope
 from .models import ModelInfo
 from .query import GENERIC_PARAMS, query_instance
 from .results import deepgram_alternative, whisper_result, whisper_turbo_result
+from .transcript import Options
 
 NOVA_3_LANGUAGES = frozenset(
     {

@@ -1,4 +1,4 @@
-"""Response bodies built from a :class:`~.asr.Transcript`, one shape per model family.
+"""Response bodies built from a :class:`~.transcript.Transcript`, one shape per model family.
 
 Shapes: the output schemas of whisper / whisper-tiny-en, whisper-large-v3-turbo, nova-3 (Deepgram
 pre-recorded / listen v1 alternatives) and flux (TurnInfo words) on
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .asr import Transcript, Word
+from .transcript import Transcript, Word
 
 _PUNCTUATION = re.compile(r"[^\w'\u2019-]+", re.UNICODE)
 
