@@ -33,7 +33,7 @@ def test_manifest_follows_hassfest_rules() -> None:
     assert manifest["issue_tracker"].startswith("https://")
     assert manifest["requirements"][0] == f"wyoming-workers-ai=={__version__}"
     # The client's logger, so that "Enable debug logging" in the UI covers it.
-    assert manifest["loggers"] == ["wyoming_server.workers_ai"]
+    assert manifest["loggers"] == ["wyoming_server.doctor", "wyoming_server.workers_ai"]
 
 
 def test_every_import_is_a_declared_requirement() -> None:

@@ -99,9 +99,13 @@ def test_manifest_passes_hassfest() -> None:
         Requirement(requirement)  # parses
     dependencies = set(manifest.get("dependencies", []))
     assert not dependencies & set(manifest.get("after_dependencies", []))
-    # "Enable debug logging" in Home Assistant covers these: the shared client logs under
-    # wyoming_server.workers_ai, so the requirement's package must be listed.
-    assert manifest["loggers"] == ["wyoming_server.workers_ai"]
+    # "Enable debug logging" in Home Assistant covers these: every subpackage of the
+    # requirement the component imports logs under its own name, so each must be listed.
+    used = set()
+    for path in COMPONENT.glob("*.py"):
+        used |= set(re.findall(r"^\s*from (wyoming_server\.\w+)", path.read_text(), re.M))
+    assert used == {"wyoming_server.workers_ai", "wyoming_server.doctor"}
+    assert manifest["loggers"] == sorted(used)
     for logger in manifest["loggers"]:
         assert re.fullmatch(r"[\w.]+", logger)
 

@@ -4,7 +4,7 @@ Each probe talks to Workers AI with plain aiohttp (not :class:`WorkersAIClient`)
 what the client hides: status, ``Content-Type``, ``cf-ai-neurons``, every WebSocket message and
 the close code. It sends what the project sends (same body convention, query parameters and
 audio format) and compares the answer with what the project expects. The probes:
-:mod:`.doctor_rest` (one POST per model) and :mod:`.doctor_websocket` (nova-3, flux, aura).
+:mod:`.rest` (one POST per model) and :mod:`.websocket` (nova-3, flux, aura).
 """
 
 from __future__ import annotations

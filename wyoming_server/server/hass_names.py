@@ -178,7 +178,7 @@ class HomeAssistantNames:
         return f"HomeAssistantNames(url={self.url!r})"
 
     def current(self) -> tuple[Term, ...]:
-        """The names now (for :class:`~.server_vocabulary.ServerVocabulary`)."""
+        """The names now (for :class:`~.vocabulary.ServerVocabulary`)."""
         return self.terms
 
     def start(self) -> None:

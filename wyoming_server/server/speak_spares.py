@@ -22,7 +22,7 @@ from typing import Final
 
 from ..workers_ai import WorkersAIClient, catalog
 from ..workers_ai.errors import WorkersAIError
-from ..workers_ai.streaming import SpeakSession
+from ..workers_ai.speak import SpeakSession
 from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ
 
 _LOGGER = logging.getLogger(__name__)

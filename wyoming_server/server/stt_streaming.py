@@ -20,7 +20,7 @@ import time
 from ..workers_ai import WorkersAIClient
 from ..workers_ai.audio_receipts import AudioReceipts
 from ..workers_ai.errors import StreamClosedError, WorkersAIError
-from ..workers_ai.streaming import ListenSession
+from ..workers_ai.listen import ListenSession
 from .protocol import PcmFormat
 from .settings import STT_SAMPLE_RATE_HZ, ServerSettings
 from .transcripts import WriteEvent

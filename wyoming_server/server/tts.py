@@ -44,7 +44,7 @@ from ..workers_ai.errors import (
     QuotaExceededError,
     WorkersAIError,
 )
-from ..workers_ai.streaming import SpeakSession
+from ..workers_ai.speak import SpeakSession
 from ..workers_ai.text import split_text
 from .audio_reply import AudioReply
 from .request_errors import EMPTY_TEXT, INTERNAL_ERROR, BadRequestError, describe_failure
