@@ -69,6 +69,10 @@ async def test_doctor_checks_every_model_and_transport(
         "@cf/deepgram/aura-2",
         "@cf/deepgram/nova-3-internal",
         "@cf/deepgram/aura-1-internal",
+        "@cf/deepgram/nova-3-ws",
+        "@cf/deepgram/aura-2-en-ws",
+        "@cf/pipecat-ai/smart-turn-v3",
+        "@cf/nvidia/nemotron-speech-streaming-en-0.6b",
     }
     assert all(c["result"] == "not available" for c in undocumented)
 

@@ -33,7 +33,7 @@ from ..workers_ai.transport import DEFAULT_API_BASE_URL
 from .common import AccountUnusable, ProbeContext, Timing, trace_config
 from .report import Check, Outcome, Report, Transport, mask_account_id
 from .rest import probe_rest
-from .websocket import probe_listen, probe_speak
+from .websocket import HANDSHAKE_ONLY, probe_handshake, probe_listen, probe_speak
 
 SPEECH_FILE: Final = "turn_on_the_living_room_light.wav"
 """Bundled recording (16 kHz mono, 1.5 s; see data/README.md for its licence)."""
@@ -67,8 +67,24 @@ UNDOCUMENTED: Final = (
     Target("@cf/deepgram/aura-2", Transport.WEBSOCKET, "speak-v1", documented=False),
     Target("@cf/deepgram/nova-3-internal", Transport.WEBSOCKET, "listen-v1", documented=False),
     Target("@cf/deepgram/aura-1-internal", Transport.WEBSOCKET, "speak-v1", documented=False),
+    Target("@cf/deepgram/nova-3-ws", Transport.WEBSOCKET, "listen-v1", documented=False),
+    Target("@cf/deepgram/aura-2-en-ws", Transport.WEBSOCKET, "speak-v1", documented=False),
+    Target("@cf/pipecat-ai/smart-turn-v3", Transport.WEBSOCKET, "handshake", documented=False),
+    Target(
+        "@cf/nvidia/nemotron-speech-streaming-en-0.6b",
+        Transport.WEBSOCKET,
+        "handshake",
+        documented=False,
+    ),
 )
-"""WebSocket endpoints listed in Cloudflare's OpenAPI spec without documentation."""
+"""Speech endpoints listed in Cloudflare's API reference
+(https://developers.cloudflare.com/api/resources/ai/methods/run/) without a published schema.
+
+The Deepgram-named ones are tried with the protocol their name suggests (listen v1 for nova-3,
+speak v1 for aura). For ``smart-turn-v3`` (an end-of-turn model) and ``nemotron-speech-streaming``
+(a streaming ASR model) nothing says what they expect: only whether a WebSocket opens is
+checked, and the report says the protocol is unknown. None is used by the server or the
+component."""
 
 
 def plan(models: Iterable[str] = (), *, undocumented: bool = False) -> list[Target]:
@@ -218,6 +234,8 @@ async def _probe(context: ProbeContext, target: Target, check: Check) -> None:
         await probe_rest(context, model, check)
     elif target.protocol == "speak-v1":
         await probe_speak(context, target.model_id, model, check)
+    elif target.protocol == "handshake":
+        await probe_handshake(context, target.model_id, check)
     else:
         await probe_listen(context, target.model_id, check, flux=target.protocol == "listen-v2")
 
@@ -231,6 +249,8 @@ def _judge_undocumented(check: Check) -> None:
         check.notes.extend(check.deviations)
         check.deviations.clear()
         check.result = "answers, but not in the same protocol"
+    elif check.result.startswith(HANDSHAKE_ONLY):
+        pass  # opened; what it speaks is not known
     else:
         check.result = "same protocol: " + check.result
     check.outcome = Outcome.OK

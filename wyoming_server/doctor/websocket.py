@@ -130,6 +130,24 @@ def _listen_params(model_id: str, sample_rate: int) -> list[tuple[str, str]]:
     return params
 
 
+HANDSHAKE_ONLY: Final = "WebSocket opens"
+
+
+async def probe_handshake(ctx: ProbeContext, model_id: str, check: Check) -> None:
+    """Open the WebSocket of an endpoint whose protocol is unknown, and close it at once.
+
+    Sends nothing (no schema says what it would accept, so nothing is billed beyond the
+    handshake) and records whether the handshake succeeds.
+    """
+    started = time.monotonic()
+    ws = await _ws_open(ctx, check, model_id, ())
+    if ws is None:
+        return
+    await ws.close()
+    check.total_ms = ms_since(started)
+    check.result = f"{HANDSHAKE_ONLY}; protocol unknown (no published schema)"
+
+
 async def probe_listen(ctx: ProbeContext, model_id: str, check: Check, *, flux: bool) -> None:
     """Stream the recording at real time, end it as the project does, read to the close."""
     started = time.monotonic()
