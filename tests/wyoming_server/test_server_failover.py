@@ -1,0 +1,263 @@
+"""Failover end to end: a real Wyoming client, the real server (subprocess) on the emulator with
+real speech, and in-test Wyoming fallback servers (real Whisper tiny.en and Piper).
+
+Each trigger sends the utterance to the fallback, WHOLE (the bytes Workers AI would have got);
+the breaker opens after K failures (then Workers AI is not asked), probes after ``open_s`` and
+closes on success; a streamed reply continues on the fallback voice with no sentence lost or
+repeated, in the format announced by ``audio-start``; a fallback that fails too ends in
+``error`` plus the terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from wyoming.asr import Transcribe
+from wyoming.client import AsyncTcpClient
+from wyoming.event import Event
+from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
+
+from tests.wyoming_server.failover_fallbacks import FallbackStt, FallbackTts
+from tests.wyoming_server.server_harness import (
+    ServerProcess,
+    audio_events,
+    emulator_args,
+    emulator_env,
+    normalize,
+    read_until,
+    read_wav,
+)
+from wyoming_server.emulator import EmulatorProcess
+from wyoming_server.server.cli import parse_args
+from wyoming_server.workers_ai import audio
+
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest_asyncio.fixture
+async def stt_fallback() -> AsyncIterator[FallbackStt]:
+    async with FallbackStt() as fallback:
+        yield fallback
+
+
+@pytest_asyncio.fixture
+async def tts_fallback() -> AsyncIterator[FallbackTts]:
+    async with FallbackTts() as fallback:
+        yield fallback
+
+
+async def _transcribe(server: ServerProcess, wav: Path) -> list[Event]:
+    pcm, rate, width, channels = read_wav(wav)
+    async with server.client() as client:
+        await client.write_event(Transcribe(language="en").event())
+        for event in audio_events(pcm, rate, width, channels):
+            await client.write_event(event)
+        return await read_until(client, {"transcript"})
+
+
+def _text(events: list[Event]) -> str:
+    return str(events[-1].data["text"])
+
+
+def _errors(events: list[Event]) -> list[str]:
+    return [str(e.data.get("code")) for e in events if e.type == "error"]
+
+
+def _server(emulator: EmulatorProcess, *flags: str) -> ServerProcess:
+    return ServerProcess(
+        emulator_args(emulator, "--request-timeout", "2", "--request-deadline", "3", *flags),
+        emulator_env(emulator),
+    )
+
+
+def test_failover_flags_parse_and_validate() -> None:
+    _, settings = parse_args(
+        [
+            "--fallback-stt",
+            "tcp://whisper:10300",
+            "--fallback-stt-model",
+            "whisper-large-v3-turbo",
+            "--fallback-tts",
+            "tcp://piper:10200",
+            "--fallback-tts-voice",
+            "melotts-en",
+            "--breaker-failures",
+            "2",
+        ]
+    )
+    failover = settings.failover
+    assert failover.stt_uri == "tcp://whisper:10300"
+    assert failover.stt_model == "@cf/openai/whisper-large-v3-turbo"
+    assert (failover.tts_uri, failover.tts_voice) == ("tcp://piper:10200", "melotts-en")
+    assert failover.breaker_failures == 2
+    for bad in (
+        ["--fallback-stt", "http://whisper:10300"],
+        ["--fallback-stt", "tcp://whisper"],
+        ["--fallback-stt-model", "flux"],  # WebSocket only: cannot take a replay
+        ["--fallback-stt-model", "nova-3"],  # the default itself
+        ["--fallback-tts-voice", "nobody"],
+    ):
+        with pytest.raises(SystemExit):
+            parse_args(bad)
+
+
+@pytest.mark.parametrize(
+    ("flags", "fault"),
+    [
+        pytest.param((), {"fail_next": 20, "status": 500, "code": 3001}, id="nova3-ws-5xx"),
+        pytest.param(
+            ("--no-stt-streaming",),
+            {"fail_next": 20, "status": 429, "code": 4006},
+            id="nova3-rest-quota-4006",
+        ),
+        pytest.param(
+            ("--stt-model", "whisper-large-v3-turbo"),
+            {"fail_next": 20, "status": 429, "code": 3040},
+            id="turbo-capacity-3040",
+        ),
+        pytest.param((), {"model_latency_ms": 6000}, id="nova3-no-result-in-budget"),
+        pytest.param(
+            ("--stt-model", "flux"), {"fail_next": 20, "status": 403, "code": 5035}, id="flux-5035"
+        ),
+    ],
+)
+async def test_each_trigger_replays_the_whole_utterance(
+    emulator_process: EmulatorProcess,
+    stt_fallback: FallbackStt,
+    speech_dir: Path,
+    flags: tuple[str, ...],
+    fault: dict[str, object],
+) -> None:
+    wav = speech_dir / "turn_on_the_living_room_lamp.wav"  # 44.1 kHz stereo
+    pcm, rate, width, channels = read_wav(wav)
+    async with _server(emulator_process, "--fallback-stt", stt_fallback.uri, *flags) as server:
+        await emulator_process.set_faults(**fault)
+        events = await _transcribe(server, wav)
+    assert _errors(events) == []
+    assert len(stt_fallback.heard) == 1
+    heard = stt_fallback.heard[0]
+    # The whole recording, as the server converts it for Workers AI: 16 kHz s16le mono.
+    assert (heard.rate, heard.width, heard.channels) == (16000, 2, 1)
+    assert heard.pcm == audio.convert_pcm(pcm, rate, width, channels, 16000)
+    assert normalize(_text(events)) == normalize(heard.text)
+    assert "living room lamp" in normalize(_text(events))
+
+
+async def test_cannot_connect_replays_to_the_fallback(
+    stt_fallback: FallbackStt, emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    wav = speech_dir / "living_room_light_en.wav"  # 16 kHz mono: replayed byte for byte
+    server = ServerProcess(
+        [
+            "--api-base-url",
+            f"http://127.0.0.1:{_dead_port()}/client/v4",
+            "--fallback-stt",
+            stt_fallback.uri,
+        ],
+        emulator_env(emulator_process),
+    )
+    async with server:
+        events = await _transcribe(server, wav)
+    assert _errors(events) == []
+    assert stt_fallback.heard[0].pcm == read_wav(wav)[0]
+    assert normalize(_text(events)) == "turn on the living room light"
+
+
+async def _nova3_calls(emulator: EmulatorProcess) -> int:
+    return (await emulator.request_counts()).get("rest", {}).get("@cf/deepgram/nova-3", 0)
+
+
+async def test_breaker_opens_probes_and_closes(
+    emulator_process: EmulatorProcess, stt_fallback: FallbackStt, speech_dir: Path
+) -> None:
+    wav = speech_dir / "living_room_light_en.wav"
+    flags = ("--no-stt-streaming", "--breaker-failures", "2", "--breaker-open", "3")
+    async with _server(emulator_process, "--fallback-stt", stt_fallback.uri, *flags) as server:
+        await emulator_process.set_faults(fail_next=100, status=500, code=3001)
+        for _ in range(2):
+            await _transcribe(server, wav)
+        assert "stt breaker closed -> open" in server.stderr
+        calls = await _nova3_calls(emulator_process)
+        events = await _transcribe(server, wav)  # open: Workers AI is not asked
+        assert await _nova3_calls(emulator_process) == calls
+        assert len(stt_fallback.heard) == 3
+        assert normalize(_text(events)) == "turn on the living room light"
+        await emulator_process.reset_faults()
+        await asyncio.sleep(3.2)
+        events = await _transcribe(server, wav)  # the probe: Workers AI answers
+        assert len(stt_fallback.heard) == 3
+        assert normalize(_text(events)) == "turn on the living room light"
+        assert "stt breaker half_open -> closed" in server.stderr
+        calls = await _nova3_calls(emulator_process)
+        await _transcribe(server, wav)
+        assert len(stt_fallback.heard) == 3
+        assert await _nova3_calls(emulator_process) == calls + 1
+
+
+async def test_fallback_that_fails_too_ends_in_error_and_transcript(
+    emulator_process: EmulatorProcess, stt_fallback: FallbackStt, speech_dir: Path
+) -> None:
+    stt_fallback.state.fail = True
+    async with _server(emulator_process, "--fallback-stt", stt_fallback.uri) as server:
+        await emulator_process.set_faults(fail_next=20, status=500, code=3001)
+        events = await _transcribe(server, speech_dir / "living_room_light_en.wav")
+    assert _errors(events) == ["fallback-failed"]
+    assert events[-1].type == "transcript"
+
+
+async def _stream_reply(
+    client: AsyncTcpClient, sentences: list[str], after_first: object
+) -> list[Event]:
+    await client.write_event(SynthesizeStart().event())
+    await client.write_event(SynthesizeChunk(text=sentences[0] + " ").event())
+    events = [e for e in await read_until(client, {"audio-chunk"})]
+    await after_first  # type: ignore[misc]
+    for sentence in sentences[1:]:
+        await client.write_event(SynthesizeChunk(text=sentence + " ").event())
+    await client.write_event(SynthesizeStop().event())
+    return events + await read_until(client, {"synthesize-stopped"})
+
+
+SENTENCES = ["The kitchen light is on.", "It is twenty degrees.", "Anything else?"]
+
+
+async def test_streamed_reply_continues_on_the_fallback_voice(
+    emulator_process: EmulatorProcess, tts_fallback: FallbackTts
+) -> None:
+    flags = ("--fallback-tts", tts_fallback.uri, "--no-tts-streaming")
+    async with _server(emulator_process, *flags) as server, server.client() as client:
+        failing = emulator_process.set_faults(fail_next=50, status=500, code=3001)
+        events = await _stream_reply(client, SENTENCES, failing)
+        log = server.stderr
+    assert _errors(events) == []
+    # Workers AI spoke the first sentence, the fallback exactly the others, once each.
+    assert tts_fallback.spoken == SENTENCES[1:]
+    assert "after 1 of" in log
+    starts = [e for e in events if e.type == "audio-start"]
+    assert len(starts) == 1
+    rate = starts[0].data["rate"]
+    chunks = [e for e in events if e.type == "audio-chunk"]
+    assert {c.data["rate"] for c in chunks} == {rate} == {24000}
+    assert [e.type for e in events[-2:]] == ["audio-stop", "synthesize-stopped"]
+
+
+async def test_reply_fallback_that_fails_too_ends_in_error_and_terminal_events(
+    emulator_process: EmulatorProcess, tts_fallback: FallbackTts
+) -> None:
+    tts_fallback.state.fail = True
+    flags = ("--fallback-tts", tts_fallback.uri, "--no-tts-streaming")
+    async with _server(emulator_process, *flags) as server, server.client() as client:
+        failing = emulator_process.set_faults(fail_next=50, status=500, code=3001)
+        events = await _stream_reply(client, SENTENCES, failing)
+    assert _errors(events) == ["fallback-failed"]
+    assert [e.type for e in events[-2:]] == ["audio-stop", "synthesize-stopped"]
