@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import pytest
@@ -216,14 +216,18 @@ async def test_fallback_that_fails_too_ends_in_error_and_transcript(
 
 
 async def _stream_reply(
-    client: AsyncTcpClient, sentences: list[str], after_first: object
+    client: AsyncTcpClient, sentences: list[str], after_first: Awaitable[object]
 ) -> list[Event]:
+    """Stream ``sentences``; ``after_first`` runs once the first one is being spoken (the
+    sentence detector releases a sentence when the next one begins, hence its first word)."""
+    second_head, second_tail = sentences[1].split(" ", 1)
     await client.write_event(SynthesizeStart().event())
-    await client.write_event(SynthesizeChunk(text=sentences[0] + " ").event())
-    events = [e for e in await read_until(client, {"audio-chunk"})]
-    await after_first  # type: ignore[misc]
-    for sentence in sentences[1:]:
-        await client.write_event(SynthesizeChunk(text=sentence + " ").event())
+    await client.write_event(SynthesizeChunk(text=f"{sentences[0]} {second_head}").event())
+    events = await read_until(client, {"audio-chunk"})
+    await after_first
+    await client.write_event(SynthesizeChunk(text=f" {second_tail}").event())
+    for sentence in sentences[2:]:
+        await client.write_event(SynthesizeChunk(text=f" {sentence}").event())
     await client.write_event(SynthesizeStop().event())
     return events + await read_until(client, {"synthesize-stopped"})
 
