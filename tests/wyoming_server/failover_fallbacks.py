@@ -20,12 +20,14 @@ from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
+from wyoming.info import AsrProgram, Attribution, Describe, Info, TtsProgram
 from wyoming.server import AsyncEventHandler, AsyncTcpServer
 from wyoming.tts import Synthesize
 
 from wyoming_server.emulator import asr, tts
 
 PIPER_RATE_HZ = 22_050
+_ME = Attribution(name="test", url="https://github.com/OHF-Voice/wyoming")
 
 
 @dataclass
@@ -57,7 +59,13 @@ class _SttHandler(AsyncEventHandler):
         self.fmt = (0, 0, 0)
 
     async def handle_event(self, event: Event) -> bool:
-        if Transcribe.is_type(event.type):
+        if Describe.is_type(event.type):
+            program = AsrProgram(
+                name="test-whisper", attribution=_ME, installed=True, description=None,
+                version=None, models=[],
+            )  # fmt: skip
+            await self.write_event(Info(asr=[program]).event())
+        elif Transcribe.is_type(event.type):
             self.language = Transcribe.from_event(event).language
         elif AudioStart.is_type(event.type):
             start = AudioStart.from_event(event)
@@ -85,7 +93,13 @@ class _TtsHandler(AsyncEventHandler):
         self.state = state
 
     async def handle_event(self, event: Event) -> bool:
-        if Synthesize.is_type(event.type):
+        if Describe.is_type(event.type):
+            program = TtsProgram(
+                name="test-piper", attribution=_ME, installed=True, description=None,
+                version=None, voices=[],
+            )  # fmt: skip
+            await self.write_event(Info(tts=[program]).event())
+        elif Synthesize.is_type(event.type):
             text = Synthesize.from_event(event).text
             if self.state.delay_s:
                 await asyncio.sleep(self.state.delay_s)

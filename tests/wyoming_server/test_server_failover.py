@@ -11,6 +11,7 @@ repeated, in the format announced by ``audio-start``; a fallback that fails too 
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -32,10 +33,11 @@ from tests.wyoming_server.server_harness import (
     read_until,
     read_wav,
 )
+from wyoming_server.doctor import cli as fallbacks_cli
+from wyoming_server.doctor import fallbacks
 from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.server.cli import parse_args
 from wyoming_server.workers_ai import audio
-
 
 
 def _dead_port() -> int:
@@ -265,3 +267,19 @@ async def test_reply_fallback_that_fails_too_ends_in_error_and_terminal_events(
         events = await _stream_reply(client, SENTENCES, failing)
     assert _errors(events) == ["fallback-failed"]
     assert [e.type for e in events[-2:]] == ["audio-stop", "synthesize-stopped"]
+
+
+async def test_doctor_reports_fallback_reachability_and_breaker(
+    stt_fallback: FallbackStt, tts_fallback: FallbackTts
+) -> None:
+    out = io.StringIO()
+    args = fallbacks_cli.build_parser().parse_args(
+        ["--fallback-stt", stt_fallback.uri, "--fallback-tts", f"tcp://127.0.0.1:{_dead_port()}"]
+    )
+    report = await fallbacks.failover_report(args, out)
+    assert report is not None
+    stt, tts = report["fallbacks"]
+    assert stt["reachable"] is True
+    assert tts["reachable"] is False
+    assert report["breaker"]["failure_threshold"] == 3
+    assert "NOT reachable" in out.getvalue()
