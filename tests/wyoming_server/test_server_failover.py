@@ -16,6 +16,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from wyoming.asr import Transcribe
@@ -283,3 +284,71 @@ async def test_doctor_reports_fallback_reachability_and_breaker(
     assert tts["reachable"] is False
     assert report["breaker"]["failure_threshold"] == 3
     assert "NOT reachable" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fault", "model_answers"),
+    [
+        pytest.param({"fail_next": 1, "status": 400, "code": 7000}, True, id="7000-model-first"),
+        pytest.param(
+            {"fail_next": 1, "status": 429, "code": 4006}, False, id="4006-account-wide-skips-model"
+        ),
+    ],
+)
+async def test_fallback_model_first_unless_the_account_is_refused(
+    emulator_process: EmulatorProcess,
+    stt_fallback: FallbackStt,
+    speech_dir: Path,
+    fault: dict[str, object],
+    model_answers: bool,
+) -> None:
+    flags = ("--no-stt-streaming", "--fallback-stt-model", "whisper-large-v3-turbo")
+    async with _server(emulator_process, "--fallback-stt", stt_fallback.uri, *flags) as server:
+        await emulator_process.set_faults(**fault)
+        await emulator_process.request_counts(reset=True)
+        events = await _transcribe(server, speech_dir / "living_room_light_en.wav")
+        turbo = (
+            (await emulator_process.request_counts())
+            .get("rest", {})
+            .get("@cf/openai/whisper-large-v3-turbo", 0)
+        )
+    assert _errors(events) == []
+    assert normalize(_text(events)) == "turn on the living room light"
+    assert (turbo == 1) is model_answers
+    assert (len(stt_fallback.heard) == 0) is model_answers
+
+
+async def test_metrics_show_breaker_state_and_failovers(
+    emulator_process: EmulatorProcess, stt_fallback: FallbackStt, speech_dir: Path
+) -> None:
+    port = _dead_port()
+    flags = ("--metrics-port", str(port), "--metrics-host", "127.0.0.1", "--breaker-failures", "1")
+    async with _server(emulator_process, "--fallback-stt", stt_fallback.uri, *flags) as server:
+        await emulator_process.set_faults(fail_next=50, status=500, code=3001)
+        for _ in range(2):
+            await _transcribe(server, speech_dir / "living_room_light_en.wav")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/metrics") as response,
+        ):
+            text = await response.text()
+    assert 'wyoming_breaker_state{task="stt"} 2.0' in text
+    for reason in ("server-error-3001", "breaker-open"):
+        labels = f'fallback="{stt_fallback.uri}",reason="{reason}",task="stt"'
+        assert f"wyoming_failovers_total{{{labels}}} 1.0" in text
+
+
+async def test_refused_aura_websocket_and_rest_leave_the_whole_reply_to_the_fallback(
+    emulator_process: EmulatorProcess, tts_fallback: FallbackTts
+) -> None:
+    flags = ("--fallback-tts", tts_fallback.uri, "--no-spare-websockets")
+    async with _server(emulator_process, *flags) as server, server.client() as client:
+        await emulator_process.set_faults(fail_next=50, status=500, code=3001)
+        await client.write_event(SynthesizeStart().event())
+        for sentence in SENTENCES:
+            await client.write_event(SynthesizeChunk(text=f"{sentence} ").event())
+        await client.write_event(SynthesizeStop().event())
+        events = await read_until(client, {"synthesize-stopped"})
+    assert _errors(events) == []
+    assert tts_fallback.spoken == SENTENCES
+    assert [e.data["rate"] for e in events if e.type == "audio-start"] == [24000]
