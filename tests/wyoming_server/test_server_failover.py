@@ -22,7 +22,7 @@ import pytest_asyncio
 from wyoming.asr import Transcribe
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
-from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
 from tests.wyoming_server.failover_fallbacks import FallbackStt, FallbackTts
 from tests.wyoming_server.server_harness import (
@@ -352,3 +352,42 @@ async def test_refused_aura_websocket_and_rest_leave_the_whole_reply_to_the_fall
     assert _errors(events) == []
     assert tts_fallback.spoken == SENTENCES
     assert [e.data["rate"] for e in events if e.type == "audio-start"] == [24000]
+
+
+async def test_dropped_aura_websocket_leaves_the_unfinished_sentence_to_the_fallback(
+    emulator_process: EmulatorProcess, tts_fallback: FallbackTts
+) -> None:
+    flags = ("--fallback-tts", tts_fallback.uri, "--no-spare-websockets")
+    async with _server(emulator_process, *flags) as server, server.client() as client:
+        await emulator_process.set_faults(ws_drop_after_messages=2)  # inside sentence 1's audio
+        await client.write_event(SynthesizeStart().event())
+        for sentence in SENTENCES:
+            await client.write_event(SynthesizeChunk(text=f"{sentence} ").event())
+        await client.write_event(SynthesizeStop().event())
+        events = await read_until(client, {"synthesize-stopped"})
+        log = server.stderr
+    assert _errors(events) == []
+    assert "after 0 of" in log  # no sentence was spoken whole by Workers AI
+    assert tts_fallback.spoken == SENTENCES
+    assert [e.data["rate"] for e in events if e.type == "audio-start"] == [24000]
+    assert {e.data["rate"] for e in events if e.type == "audio-chunk"} == {24000}
+
+
+async def test_open_tts_breaker_skips_workers_ai(
+    emulator_process: EmulatorProcess, tts_fallback: FallbackTts
+) -> None:
+    flags = ("--fallback-tts", tts_fallback.uri, "--no-tts-streaming", "--breaker-failures", "1")
+    async with _server(emulator_process, *flags) as server:
+        await emulator_process.set_faults(fail_next=50, status=500, code=3001)
+        async with server.client() as client:
+            await client.write_event(Synthesize(text=SENTENCES[0]).event())
+            await read_until(client, {"audio-stop"})
+        assert "tts breaker closed -> open" in server.stderr
+        await emulator_process.reset_faults()
+        await emulator_process.request_counts(reset=True)
+        async with server.client() as client:
+            await client.write_event(Synthesize(text=" ".join(SENTENCES)).event())
+            events = await read_until(client, {"audio-stop"})
+        assert (await emulator_process.request_counts()).get("rest", {}) == {}
+    assert _errors(events) == []
+    assert tts_fallback.spoken == SENTENCES[:1] + SENTENCES
