@@ -36,9 +36,13 @@ from tests.wyoming_server.server_harness import (
 )
 from wyoming_server.doctor import cli as fallbacks_cli
 from wyoming_server.doctor import fallbacks
-from wyoming_server.emulator import EmulatorProcess
+from wyoming_server.emulator import EmulatorProcess, asr, tts
 from wyoming_server.server.cli import parse_args
 from wyoming_server.workers_ai import audio
+
+FALLBACK_TIMEOUT = 30.0
+"""The in-test fallbacks run real Whisper/Piper on a shared 2-core machine: their speed is not
+what these tests check (a hang guard only)."""
 
 
 def _dead_port() -> int:
@@ -49,12 +53,14 @@ def _dead_port() -> int:
 
 @pytest_asyncio.fixture
 async def stt_fallback() -> AsyncIterator[FallbackStt]:
+    await asr.preload()  # not inside the first replay's --fallback-timeout
     async with FallbackStt() as fallback:
         yield fallback
 
 
 @pytest_asyncio.fixture
 async def tts_fallback() -> AsyncIterator[FallbackTts]:
+    await tts.preload()
     async with FallbackTts() as fallback:
         yield fallback
 
@@ -78,7 +84,12 @@ def _errors(events: list[Event]) -> list[str]:
 
 def _server(emulator: EmulatorProcess, *flags: str) -> ServerProcess:
     return ServerProcess(
-        emulator_args(emulator, "--request-timeout", "2", "--request-deadline", "3", *flags),
+        emulator_args(
+            emulator,
+            *("--request-timeout", "2", "--request-deadline", "3"),
+            *("--fallback-timeout", str(FALLBACK_TIMEOUT)),
+            *flags,
+        ),
         emulator_env(emulator),
     )
 
@@ -166,6 +177,8 @@ async def test_cannot_connect_replays_to_the_fallback(
             f"http://127.0.0.1:{_dead_port()}/client/v4",
             "--fallback-stt",
             stt_fallback.uri,
+            "--fallback-timeout",
+            str(FALLBACK_TIMEOUT),
         ],
         emulator_env(emulator_process),
     )
@@ -184,7 +197,7 @@ async def test_breaker_opens_probes_and_closes(
     emulator_process: EmulatorProcess, stt_fallback: FallbackStt, speech_dir: Path
 ) -> None:
     wav = speech_dir / "living_room_light_en.wav"
-    flags = ("--no-stt-streaming", "--breaker-failures", "2", "--breaker-open", "3")
+    flags = ("--no-stt-streaming", "--breaker-failures", "2", "--breaker-open", "8")
     async with _server(emulator_process, "--fallback-stt", stt_fallback.uri, *flags) as server:
         await emulator_process.set_faults(fail_next=100, status=500, code=3001)
         for _ in range(2):
@@ -196,7 +209,7 @@ async def test_breaker_opens_probes_and_closes(
         assert len(stt_fallback.heard) == 3
         assert normalize(_text(events)) == "turn on the living room light"
         await emulator_process.reset_faults()
-        await asyncio.sleep(3.2)
+        await asyncio.sleep(8.2)
         events = await _transcribe(server, wav)  # the probe: Workers AI answers
         assert len(stt_fallback.heard) == 3
         assert normalize(_text(events)) == "turn on the living room light"
