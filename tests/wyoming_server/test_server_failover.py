@@ -22,6 +22,7 @@ import pytest_asyncio
 from wyoming.asr import Transcribe
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
+from wyoming.info import Describe
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
 from tests.wyoming_server.failover_fallbacks import FallbackStt, FallbackTts
@@ -208,6 +209,10 @@ async def test_breaker_opens_probes_and_closes(
         assert await _nova3_calls(emulator_process) == calls
         assert len(stt_fallback.heard) == 3
         assert normalize(_text(events)) == "turn on the living room light"
+        async with server.client() as client:  # describe logs the breakers while one is open
+            await client.write_event(Describe().event())
+            await read_until(client, {"info"})
+        assert "Breaker {'name': 'stt', 'state': 'open'" in server.stderr
         await emulator_process.reset_faults()
         await asyncio.sleep(8.2)
         events = await _transcribe(server, wav)  # the probe: Workers AI answers
@@ -404,3 +409,20 @@ async def test_open_tts_breaker_skips_workers_ai(
         assert (await emulator_process.request_counts()).get("rest", {}) == {}
     assert _errors(events) == []
     assert tts_fallback.spoken == SENTENCES[:1] + SENTENCES
+
+
+async def test_fallback_voice_on_workers_ai_speaks_the_reply(
+    emulator_process: EmulatorProcess, tts_fallback: FallbackTts
+) -> None:
+    flags = ("--fallback-tts", tts_fallback.uri, "--fallback-tts-voice", "melotts-en")
+    async with _server(emulator_process, "--no-tts-streaming", *flags) as server:
+        await emulator_process.set_faults(fail_next=1, status=400, code=7000)
+        await emulator_process.request_counts(reset=True)
+        async with server.client() as client:
+            await client.write_event(Synthesize(text=SENTENCES[0]).event())
+            events = await read_until(client, {"audio-stop"})
+        rest = (await emulator_process.request_counts()).get("rest", {})
+    assert _errors(events) == []
+    assert rest.get("@cf/myshell-ai/melotts") == 1
+    assert tts_fallback.spoken == []
+    assert sum(len(e.payload or b"") for e in events if e.type == "audio-chunk") > 24000

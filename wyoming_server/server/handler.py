@@ -202,9 +202,9 @@ class WorkersAIEventHandler(AsyncEventHandler):
         data: dict[str, Any] = event.data or {}
         match event.type:
             case "describe":
-                await self.write_event(self.info_event)
                 if self._failover is not None:
                     self._failover.log_state()
+                await self.write_event(self.info_event)
             case "ping":
                 await self.write_event(Pong(text=protocol.optional_str(data, "text")).event())
             case "transcribe":
