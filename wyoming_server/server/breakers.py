@@ -15,6 +15,13 @@ from typing import TYPE_CHECKING
 
 from ..workers_ai import WorkersAIClient
 from ..workers_ai.breaker import BreakerState, CircuitBreaker
+from ..workers_ai.errors import (
+    AccountNotAllowedError,
+    AccountNotFoundError,
+    AuthenticationError,
+    ConnectionFailedError,
+    QuotaExceededError,
+)
 from ..workers_ai.failover import breaker_counts
 from .failover_config import FailoverOptions
 from .fallback_engines import (
@@ -116,14 +123,7 @@ class TaskFailover:
 
 
 def _account_wide(err: BaseException) -> bool:
-    from ..workers_ai.errors import (  # noqa: PLC0415
-        AccountNotAllowedError,
-        AccountNotFoundError,
-        AuthenticationError,
-        ConnectionFailedError,
-        QuotaExceededError,
-    )
-
+    """Failures another Workers AI model would meet too: the network's or the account's."""
     return isinstance(
         err,
         ConnectionFailedError

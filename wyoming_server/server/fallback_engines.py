@@ -21,6 +21,7 @@ from wyoming.error import Error
 from wyoming.tts import Synthesize
 
 from ..workers_ai import WorkersAIClient, catalog
+from ..workers_ai.errors import WorkersAIError
 
 STT_CHUNK_BYTES = 2048
 """Bytes of 16 kHz PCM per replayed ``audio-chunk`` (64 ms, as Home Assistant sends)."""
@@ -113,8 +114,6 @@ class WorkersAISttEngine:
 
     async def transcribe(self, pcm: bytes, rate: int, language: str | None) -> str:
         """Upload ``pcm`` once and return the text."""
-        from ..workers_ai.errors import WorkersAIError  # noqa: PLC0415
-
         try:
             async with asyncio.timeout(self.timeout):
                 result = await self.client.transcribe_pcm(self.name, pcm, rate, language=language)
@@ -203,8 +202,6 @@ class _WorkersAITtsSession:
         self._engine = engine
 
     async def speak(self, text: str) -> PcmPieces:
-        from ..workers_ai.errors import WorkersAIError  # noqa: PLC0415
-
         engine = self._engine
         try:
             async with asyncio.timeout(engine.timeout):
