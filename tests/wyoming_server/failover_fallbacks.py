@@ -48,6 +48,7 @@ class _State:
     spoken: list[str] = field(default_factory=list)
     fail: bool = False
     delay_s: float = 0.0
+    close_after_reply: bool = False
 
 
 class _SttHandler(AsyncEventHandler):
@@ -114,6 +115,7 @@ class _TtsHandler(AsyncEventHandler):
             for offset in range(0, len(pcm), step):
                 await self.write_event(AudioChunk(audio=pcm[offset : offset + step], **fmt).event())
             await self.write_event(AudioStop().event())
+            return not self.state.close_after_reply
         return True
 
 

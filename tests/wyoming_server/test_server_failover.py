@@ -356,9 +356,11 @@ async def test_metrics_show_breaker_state_and_failovers(
         assert f"wyoming_failovers_total{{{labels}}} 1.0" in text
 
 
+@pytest.mark.parametrize("closes", [False, True], ids=["one-connection", "closes-per-reply"])
 async def test_refused_aura_websocket_and_rest_leave_the_whole_reply_to_the_fallback(
-    emulator_process: EmulatorProcess, tts_fallback: FallbackTts
+    emulator_process: EmulatorProcess, tts_fallback: FallbackTts, closes: bool
 ) -> None:
+    tts_fallback.state.close_after_reply = closes  # a server that closes after each audio-stop
     flags = ("--fallback-tts", tts_fallback.uri, "--no-spare-websockets")
     async with _server(emulator_process, *flags) as server, server.client() as client:
         await emulator_process.set_faults(fail_next=50, status=500, code=3001)

@@ -18,6 +18,7 @@ from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient
 from wyoming.error import Error
+from wyoming.event import Event
 from wyoming.tts import Synthesize
 
 from ..workers_ai import WorkersAIClient, catalog
@@ -151,14 +152,30 @@ class _WyomingTtsSession:
             self._client = client
         return self._client
 
+    async def _first_event(self, text: str) -> tuple[AsyncClient, Event | None]:
+        """Send ``synthesize``; the first answer. A reused connection the server closed after
+        its last reply (EOF, reset) is replaced once by a new one."""
+        retry = self._client is not None
+        while True:
+            client = await self._connect()
+            try:
+                await client.write_event(Synthesize(text=text).event())
+                async with asyncio.timeout(self._engine.timeout):
+                    event = await client.read_event()
+            except OSError:
+                if not retry:
+                    raise
+                event = None
+            if event is not None or not retry:
+                return client, event
+            retry = False
+            await self.aclose()
+
     async def speak(self, text: str) -> PcmPieces:
         name, timeout = self._engine.name, self._engine.timeout
         try:
-            client = await self._connect()
-            await client.write_event(Synthesize(text=text).event())
+            client, event = await self._first_event(text)
             while True:
-                async with asyncio.timeout(timeout):
-                    event = await client.read_event()
                 if event is None:
                     raise FallbackError(f"{name} closed the connection")
                 if AudioChunk.is_type(event.type):
@@ -168,6 +185,8 @@ class _WyomingTtsSession:
                     return
                 elif Error.is_type(event.type):
                     raise FallbackError(f"{name}: {Error.from_event(event).text}")
+                async with asyncio.timeout(timeout):
+                    event = await client.read_event()
         except TimeoutError:
             await self.aclose()
             raise FallbackError(f"{name} did not answer within {timeout:g} s") from None
