@@ -74,8 +74,9 @@ RULES = [
     ),
     (
         "wyoming_server.doctor",
-        ("wyoming", "homeassistant", "wyoming_server.server"),
-        "the doctor checks Workers AI through the client, not through the Wyoming server",
+        ("homeassistant", "wyoming_server.server", "wyoming_server.emulator"),
+        "the doctor checks Workers AI through the client (and fallback Wyoming servers with the "
+        "wyoming library), never through our Wyoming server",
     ),
     (
         "wyoming_server.emulator",

@@ -5,7 +5,7 @@ first result and total time and the neurons Cloudflare bills, and compares what 
 with what the client expects; the report is JSON for bug reports and the component's
 ``workers_ai_speech.run_check`` action.
 
-May import: :mod:`wyoming_server.workers_ai` and the top-level ``credentials`` and ``backend``
-modules (the CLI's embedded emulator). Never the Wyoming server, ``wyoming`` or
-``homeassistant``.
+May import: :mod:`wyoming_server.workers_ai`, the top-level ``credentials`` and ``backend``
+modules (the CLI's embedded emulator) and ``wyoming`` (to ``describe`` the configured fallback
+Wyoming servers). Never the Wyoming server, the emulator or ``homeassistant``.
 """

@@ -24,6 +24,7 @@ from .. import __version__
 from ..backend import BackendError, embedded_emulator
 from ..credentials import Credentials, CredentialsError, load_credentials, load_gateway_token
 from ..workers_ai import DEFAULT_API_BASE_URL
+from . import fallbacks
 from .checks import cost_summary, plan, plan_cost, run_doctor
 from .report import Check, Outcome, Report
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $CLOUDFLARE_AI_GATEWAY_TOKEN)",
     )
     parser.add_argument("--debug", action="store_true", help="Log DEBUG messages")
+    fallbacks.add_arguments(parser)
     return parser
 
 
@@ -185,8 +187,12 @@ async def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> i
         out.write(f"{err}\n")
         return 2
     print_summary(report, out)
+    failover = await fallbacks.failover_report(args, out)
     if args.report is not None:
-        args.report.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+        document = report.as_dict()
+        if failover is not None:
+            document["failover"] = failover
+        args.report.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         out.write(f"Report written to {args.report}\n")
     return 0 if report.ok else 1
 

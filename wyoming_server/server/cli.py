@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..workers_ai import DEFAULT_API_BASE_URL, catalog
+from .failover_config import add_failover_arguments, failover_from_args
 from .languages import check_language, normalize
 from .limits import add_limit_arguments, limits_from_args
 from .request_errors import BadRequestError
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "from the text to the first audio (default %(default)s)",
     )
     add_limit_arguments(parser)
+    add_failover_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="Log DEBUG messages")
     parser.add_argument(
         "--log-format", default=logging.BASIC_FORMAT, help="Format for log messages"
@@ -268,6 +270,9 @@ def settings_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         tts_streaming=not args.no_tts_streaming,
         spare_websockets=not args.no_spare_websockets,
         limits=limits_from_args(args),
+        failover=failover_from_args(
+            parser, args, stt_model=model.model_id, tts_voice=args.tts_voice
+        ),
     )
 
 

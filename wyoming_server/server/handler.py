@@ -27,6 +27,7 @@ from wyoming.server import AsyncEventHandler
 
 from ..workers_ai import WorkersAIClient
 from . import protocol
+from .breakers import Failover
 from .limits import SERVER_STOPPING, BackendSlots
 from .metrics import LatencyProbe, ServerMetrics
 from .protocol import ConnectionEndingError
@@ -57,6 +58,7 @@ class WorkersAIEventHandler(AsyncEventHandler):
         slots: BackendSlots | None = None,
         vocabulary: ServerVocabulary | None = None,
         metrics: ServerMetrics | None = None,
+        failover: Failover | None = None,
     ) -> None:
         """``info_event`` is the prebuilt answer to ``describe``; ``client``, ``slots`` (the
         process-wide Workers AI request limit), ``vocabulary`` (key terms; default:
@@ -74,10 +76,16 @@ class WorkersAIEventHandler(AsyncEventHandler):
             settings=settings,
             slots=self.slots,
             vocabulary=self.vocabulary,
+            failover=failover.stt if failover else None,
         )
         self._tts = SynthesizeFlow(
-            self.write_event, client=client, settings=settings, slots=self.slots
+            self.write_event,
+            client=client,
+            settings=settings,
+            slots=self.slots,
+            failover=failover.tts if failover else None,
         )
+        self._failover = failover
         self._probe = (
             LatencyProbe(metrics, self._stt.speech_end, settings.tts_voice) if metrics else None
         )
@@ -194,6 +202,8 @@ class WorkersAIEventHandler(AsyncEventHandler):
         data: dict[str, Any] = event.data or {}
         match event.type:
             case "describe":
+                if self._failover is not None:
+                    self._failover.log_state()
                 await self.write_event(self.info_event)
             case "ping":
                 await self.write_event(Pong(text=protocol.optional_str(data, "text")).event())

@@ -23,6 +23,7 @@ from wyoming.server import AsyncServer, AsyncStdioServer
 from .. import __version__
 from ..backend import BackendError, open_client
 from ..credentials import CredentialsError, load_credentials, load_gateway_token
+from .breakers import Failover
 from .cli import parse_args
 from .discovery import DiscoveryError, ZeroconfAnnouncement, announced_address
 from .extras import ExtrasError, server_extras
@@ -113,6 +114,16 @@ async def main() -> int:
             extras = await stack.enter_async_context(
                 server_extras(args, client, os.environ, settings.keyterms)
             )
+            failover = None
+            if settings.failover.stt_enabled or settings.failover.tts_enabled:
+                failover = Failover(settings.failover, client, extras.metrics)
+                for task in failover.tasks():
+                    _LOGGER.info(
+                        "Failover for %s: %s (breaker: %s)",
+                        task.task,
+                        ", ".join(getattr(e, "name", "?") for e in task.engines),
+                        task.breaker.snapshot(),
+                    )
             factory = partial(
                 WorkersAIEventHandler,
                 info_event=info_event,
@@ -121,6 +132,7 @@ async def main() -> int:
                 slots=BackendSlots(settings.limits),
                 vocabulary=extras.vocabulary,
                 metrics=extras.metrics,
+                failover=failover,
             )
             if isinstance(stdio, AsyncStdioServer):
                 await _serve_stdio(stdio, factory, stop)

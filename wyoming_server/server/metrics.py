@@ -14,6 +14,11 @@ Metrics (https://prometheus.io/docs/practices/naming/):
   :class:`~.utterance.SpeechEnd`).
 - ``wyoming_tts_time_to_first_audio_seconds{voice}``: from ``synthesize`` (or the first
   ``synthesize-chunk``) to the first ``audio-chunk``.
+- ``wyoming_breaker_state{task}``: the Workers AI circuit breaker of ``stt`` / ``tts``
+  (0 closed, 1 half-open, 2 open; only for tasks with a fallback).
+- ``wyoming_failovers_total{task,reason,fallback}``: requests answered by a fallback;
+  ``reason`` is the Workers AI error code (or ``breaker-open``), ``fallback`` the engine that
+  answered (or ``failed``).
 
 Needs the ``prometheus-client`` package (extra ``metrics``).
 """
@@ -93,6 +98,18 @@ class ServerMetrics:
             "Seconds from synthesize (or the first synthesize-chunk) to the first audio-chunk",
             ("voice",),
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.breaker_state = Gauge(
+            "wyoming_breaker_state",
+            "Workers AI circuit breaker per task: 0 closed, 1 half-open, 2 open",
+            ("task",),
+            registry=self.registry,
+        )
+        self.failovers = Counter(
+            "wyoming_failovers",
+            "Requests answered by a fallback (fallback=failed: the fallback failed too)",
+            ("task", "reason", "fallback"),
             registry=self.registry,
         )
         meter.add_listener(self.count)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .failover_config import FailoverOptions
 from .limits import Limits
 
 STT_SAMPLE_RATE_HZ = 16_000
@@ -65,3 +66,5 @@ class ServerSettings:
     """Open an aura WebSocket ahead of the reply that will need it (speak_spares.py)."""
     limits: Limits = field(default_factory=Limits)
     """Resource limits per event, utterance, connection and process."""
+    failover: FailoverOptions = field(default_factory=FailoverOptions)
+    """Fallback engines and circuit breakers (failover_config.py)."""

@@ -12,12 +12,17 @@ Every failure ends in a Wyoming ``error`` and then the partial or empty ``transc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..workers_ai import WorkersAIClient, catalog
 from .request_errors import UNKNOWN_MODEL, BadRequestError
 from .settings import ServerSettings
 from .stt_streaming import StreamingUtterance
 from .transcripts import WriteEvent
 from .utterance import BufferedUtterance, Utterance, UtteranceRequest
+
+if TYPE_CHECKING:
+    from .breakers import TaskFailover
 
 __all__ = [
     "BufferedUtterance",
@@ -48,10 +53,23 @@ def resolve_asr_model(name: str | None, default: str) -> catalog.SpeechModel:
 
 
 def create_utterance(
-    client: WorkersAIClient, request: UtteranceRequest, settings: ServerSettings, write: WriteEvent
+    client: WorkersAIClient,
+    request: UtteranceRequest,
+    settings: ServerSettings,
+    write: WriteEvent,
+    failover: TaskFailover | None = None,
 ) -> Utterance:
     """The utterance handler for ``request.model``: streaming for flux (always) and nova-3
-    (unless ``settings.stt_streaming`` is off), buffered REST otherwise."""
+    (unless ``settings.stt_streaming`` is off), buffered REST otherwise; wrapped in a
+    :class:`~.fallback_stt.FailoverUtterance` when speech to text has a fallback (without
+    Workers AI while its breaker is open)."""
+    if failover is not None:
+        from .fallback_stt import FailoverUtterance  # noqa: PLC0415 - imports this module
+
+        primary = (
+            create_utterance(client, request, settings, write) if failover.breaker.allow() else None
+        )
+        return FailoverUtterance(primary, client, request, settings, write, failover=failover)
     model = request.model
     if not model.rest or (model.websocket and settings.stt_streaming):
         return StreamingUtterance(client, request, settings, write)

@@ -14,7 +14,7 @@ every failure sends ``error`` plus that terminal event.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wyoming.audio import AudioStop
 from wyoming.tts import SynthesizeStopped
@@ -27,6 +27,9 @@ from .settings import ServerSettings
 from .transcripts import WriteEvent
 from .tts import SynthesisReply
 from .voices import resolve_voice
+
+if TYPE_CHECKING:
+    from .breakers import TaskFailover
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class SynthesizeFlow:
         client: WorkersAIClient,
         settings: ServerSettings,
         slots: BackendSlots,
+        failover: TaskFailover | None = None,
     ) -> None:
         """``write_event`` sends one event to the client (the handler's, serialized);
         ``slots`` is the process-wide Workers AI request limit, shared by all connections."""
@@ -57,6 +61,7 @@ class SynthesizeFlow:
         self._stream_slot: Slot | None = None
         self._plain: SynthesisReply | None = None
         self._plain_slot: Slot | None = None
+        self._failover = failover
 
     @property
     def active(self) -> bool:
@@ -68,6 +73,17 @@ class SynthesizeFlow:
         voice."""
         voice = resolve_voice(protocol.voice_request(data), self._settings.tts_voice)
         _LOGGER.debug("Reply with voice %s (streaming=%s)", voice.name, streaming)
+        if self._failover is not None:
+            from .fallback_tts import FailoverReply  # noqa: PLC0415
+
+            return FailoverReply(
+                self._client,
+                voice,
+                self._settings,
+                self._write_event,
+                streaming=streaming,
+                failover=self._failover,
+            )
         return SynthesisReply(
             self._client, voice, self._settings, self._write_event, streaming=streaming
         )

@@ -13,7 +13,7 @@ to its ``audio-stop``.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..workers_ai import WorkersAIClient, catalog
 from ..workers_ai.catalog import FLUX
@@ -28,6 +28,9 @@ from .stt import Utterance, UtteranceRequest, create_utterance, resolve_asr_mode
 from .transcripts import TranscriptEvents, WriteEvent
 from .utterance import SpeechEnd
 from .vocabulary import ServerVocabulary
+
+if TYPE_CHECKING:
+    from .breakers import TaskFailover
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ class TranscribeFlow:
         settings: ServerSettings,
         slots: BackendSlots,
         vocabulary: ServerVocabulary,
+        failover: TaskFailover | None = None,
     ) -> None:
         """``write_event`` sends one event to the client (the handler's, serialized);
         ``slots`` (the process-wide Workers AI request limit) and ``vocabulary`` are shared
@@ -60,6 +64,7 @@ class TranscribeFlow:
         self._utterance: Utterance | None = None
         self._prepared: Utterance | None = None  # connecting since transcribe
         self._discard_audio = False
+        self._failover = failover
 
     @property
     def active(self) -> bool:
@@ -99,7 +104,7 @@ class TranscribeFlow:
         self._request = self._utterance_request(request)
         # Connect now (WebSocket, or a pooled HTTP connection), not at audio-start/audio-stop.
         self._prepared = create_utterance(
-            self._client, self._request, self._settings, self._write_event
+            self._client, self._request, self._settings, self._write_event, self._failover
         )
         self._prepared.prepare()
 
@@ -111,7 +116,9 @@ class TranscribeFlow:
         if utterance is None or utterance.request is not request:
             if utterance is not None:
                 await utterance.aclose()
-            utterance = create_utterance(self._client, request, self._settings, self._write_event)
+            utterance = create_utterance(
+                self._client, request, self._settings, self._write_event, self._failover
+            )
         self._utterance = utterance
         _LOGGER.debug("Utterance with %s (%s)", request.model.model_id, request.language)
         await utterance.start()

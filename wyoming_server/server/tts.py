@@ -1,8 +1,7 @@
 """Text-to-speech of one reply, sentence by sentence, audio out as soon as it exists.
 
-Text (one ``synthesize``, or the ``synthesize-chunk`` stream) goes through
-``sentence_stream.SentenceBoundaryDetector``, as in wyoming-piper. Each complete sentence is
-submitted at once:
+Text (one ``synthesize``, or the ``synthesize-chunk`` stream) goes through wyoming-piper's
+``sentence_stream.SentenceBoundaryDetector``; each complete sentence is submitted at once:
 
 - aura-1 / aura-2-en / aura-2-es: over ONE aura WebSocket per reply (``Speak`` + ``Flush``,
   linear16 at 24 kHz; https://developers.deepgram.com/docs/tts-websocket). The first sentence
@@ -29,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sentence_stream import SentenceBoundaryDetector
 from wyoming.tts import SynthesizeStopped
@@ -117,6 +116,13 @@ class SynthesisReply:
         self._group: list[str] = []  # sentences waiting for the next WebSocket flush
         self._conclude_lock = asyncio.Lock()
         self.sentences = 0
+        self.texts: list[str] = []
+        """Every sentence submitted, in order (what the reply says)."""
+        self.spoken = 0
+        """How many of :attr:`texts` were spoken whole (their audio written)."""
+        self.on_failure: Callable[[BaseException], Awaitable[bool]] | None = None
+        """Asked before a failure ends the reply; True: a fallback continues it
+        (fallback_tts.py)."""
         self.done = False
         """True once the terminal events were sent."""
 
@@ -165,9 +171,11 @@ class SynthesisReply:
             await self._submit(rest)
         if self.done:
             return
-        if self._worker is not None:
+        while (worker := self._worker) is not None:
             self._jobs.put_nowait(_END)
-            await asyncio.wait({self._worker})
+            await asyncio.wait({worker})
+            if self._worker is worker:  # not replaced by a fallback's worker meanwhile
+                break
         if not self.streaming and self.sentences == 0:
             await self._conclude(BadRequestError("Nothing to synthesize: empty text", EMPTY_TEXT))
         else:
@@ -188,6 +196,7 @@ class SynthesisReply:
         if self.done:
             return
         self.sentences += 1
+        self.texts.append(sentence)
         _LOGGER.debug("Sentence %d (%s): %s", self.sentences, self.voice.name, sentence)
         try:
             stream = await self._start_sentence(sentence)
@@ -266,6 +275,7 @@ class SynthesisReply:
         """The audio of the flush of ``text`` (already sent, unless the limit stopped it),
         then of each group of sentences that arrived meanwhile, one flush per group."""
         sent = self._use_websocket
+        count = 1  # sentences in this flush
         try:
             while True:
                 if sent:
@@ -281,9 +291,12 @@ class SynthesisReply:
                 if not sent:
                     result = await self._rest_synthesize(text)
                     yield result.pcm, result.sample_rate
+                self.spoken += count
                 if not self._group:
                     return
+                count = len(self._group)
                 text = self._take_group()
+                count -= len(self._group)
                 async with asyncio.timeout(self.settings.stream_timeout):
                     sent = await self._send_flush(speak, text)
         finally:
@@ -309,10 +322,10 @@ class SynthesisReply:
                 sample_rate=TTS_WEBSOCKET_SAMPLE_RATE_HZ,
             )
 
-    @staticmethod
-    async def _rest_audio(task: asyncio.Task[audio.PcmAudio]) -> PcmStream:
+    async def _rest_audio(self, task: asyncio.Task[audio.PcmAudio]) -> PcmStream:
         result = await task
         yield result.pcm, result.sample_rate
+        self.spoken += 1
 
     # ------------------------------------------------------------------ audio out
 
@@ -333,6 +346,8 @@ class SynthesisReply:
 
     async def _conclude(self, err: BaseException | None, *, logged: bool = False) -> None:
         """Send ``error`` (if ``err``) and the terminal events; once per reply."""
+        if err is not None and self.on_failure is not None and await self.on_failure(err):
+            return
         async with self._conclude_lock:
             if self.done:
                 return

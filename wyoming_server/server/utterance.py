@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,6 +29,8 @@ from .transcripts import TranscriptEvents, WriteEvent
 _LOGGER = logging.getLogger(__name__)
 
 EndOfSpeech = Literal["audio-stop", "end-of-turn"]
+FailureHook = Callable[[BaseException], Awaitable[bool]]
+"""``on_failure(err)``: True when a fallback takes over the transcript (fallback_stt.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ class Utterance(ABC):
             self._max_seconds = min(self._max_seconds, settings.max_utterance_seconds)
         self.speech_end: SpeechEnd | None = None
         """Set once, when the speech is over (see :class:`SpeechEnd`); ``None`` before."""
+        self.on_failure: FailureHook | None = None
+        """Asked before a failure is reported; True: a fallback answers instead."""
 
     def _mark_speech_end(self, kind: EndOfSpeech, at: float | None = None) -> None:
         """Note the end of speech (the first one counts); ``at`` defaults to now."""
@@ -150,6 +155,8 @@ class Utterance(ABC):
         ``logged``: the caller already logged ``err``.
         """
         if self.done:
+            return
+        if self.on_failure is not None and await self.on_failure(err):
             return
         failure = describe_failure(err)
         if logged:
