@@ -217,9 +217,7 @@ def async_setup_failovers(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, 
     for subentry in entry.subentries.values():
         if subentry.subentry_type not in (SUBENTRY_STT, SUBENTRY_TTS):
             continue
-        failover = ServiceFailover(
-            hass, subentry, failures=int(failures), open_s=float(open_s)
-        )
+        failover = ServiceFailover(hass, subentry, failures=int(failures), open_s=float(open_s))
         ir.async_delete_issue(hass, DOMAIN, failover.issue_id)  # left by a crash
         entry.async_on_unload(failover.async_unload)
         failovers[subentry.subentry_id] = failover

@@ -219,7 +219,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
                 self.hass, failover.entity_id, metadata, stream, what
             )
         except HomeAssistantError as err:
-            _LOGGER.error("%s", err)
+            _LOGGER.error("%s", err)  # noqa: TRY400 - the message says it all
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
 
     def _vocabulary(self, model_id: str | None = None) -> dict[str, Any]:

@@ -80,8 +80,8 @@ class AudioTape:
                 translation_key="failover_too_long",
                 translation_placeholders={"seconds": f"{MAX_REPLAY_SECONDS:g}"},
             )
-        for chunk in list(self._chunks):
-            yield chunk
+        for recorded in list(self._chunks):
+            yield recorded
         while (chunk := await self._next()) is not None:
             yield chunk
 
@@ -124,7 +124,9 @@ async def async_failover_transcribe(
         raise failover_failed(what, entity_id, "the entity does not exist or is not loaded")
     metadata = failover_metadata(entity, metadata)
     if not entity.check_metadata(metadata):
-        raise failover_failed(what, entity_id, f"it cannot take {metadata.language} 16 kHz PCM audio")
+        raise failover_failed(
+            what, entity_id, f"it cannot take {metadata.language} 16 kHz PCM audio"
+        )
     # At most the longest replay plus the failover's own budget; from the end of the audio on,
     # only the failover's budget.
     deadline = asyncio.timeout(MAX_REPLAY_SECONDS + FAILOVER_TIMEOUT)

@@ -213,11 +213,11 @@ class AuraTTSEntity(WorkersAITTSEntity):
         _LOGGER.warning("%s: the failover entity %s speaks on", what, failover.entity_id)
         if pending is not None:
             yield await async_failover_pcm(
-                self.hass, failover.entity_id, pending, language, sample_rate, what
+                self.hass, failover.entity_id, pending, language, sample_rate=sample_rate, what=what
             )
         async for text in batches:
             yield await async_failover_pcm(
-                self.hass, failover.entity_id, text, language, sample_rate, what
+                self.hass, failover.entity_id, text, language, sample_rate=sample_rate, what=what
             )
 
 

@@ -13,8 +13,11 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator
 
-from homeassistant.components.tts import TextToSpeechEntity
-from homeassistant.components.tts import TTSAudioRequest  # type: ignore[attr-defined]
+# Core's integrations (elevenlabs) import TTSAudioRequest from the root; it is not in __all__.
+from homeassistant.components.tts import (  # type: ignore[attr-defined]
+    TextToSpeechEntity,
+    TTSAudioRequest,
+)
 from homeassistant.components.tts.const import DATA_COMPONENT
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -46,7 +49,9 @@ async def async_failover_audio(
         HomeAssistantError: (translated ``failover_failed``) the entity does not exist, fails,
             returns no audio or none in time.
     """
-    entity = hass.data[DATA_COMPONENT].get_entity(entity_id) if DATA_COMPONENT in hass.data else None
+    entity = (
+        hass.data[DATA_COMPONENT].get_entity(entity_id) if DATA_COMPONENT in hass.data else None
+    )
     if entity is None:
         raise failover_failed(what, entity_id, "the entity does not exist or is not loaded")
     language = failover_language(entity, language)
@@ -65,9 +70,7 @@ async def async_failover_audio(
                 extension: str | None = response.extension
                 data: bytes | None = b"".join([chunk async for chunk in response.data_gen])
             else:
-                extension, data = await entity.async_internal_get_tts_audio(
-                    text, language, options
-                )
+                extension, data = await entity.async_internal_get_tts_audio(text, language, options)
     except TimeoutError as err:
         raise failover_failed(what, entity_id, f"no audio within {FAILOVER_TIMEOUT:g} s") from err
     except HomeAssistantError as err:
@@ -80,7 +83,7 @@ async def async_failover_audio(
 
 
 async def async_failover_pcm(
-    hass: HomeAssistant, entity_id: str, text: str, language: str, sample_rate: int, what: str
+    hass: HomeAssistant, entity_id: str, text: str, language: str, *, sample_rate: int, what: str
 ) -> bytes:
     """``text`` spoken by the failover entity as mono s16le PCM at ``sample_rate`` Hz.
 
@@ -116,7 +119,10 @@ def _wav_pcm(data: bytes) -> tuple[bytes, int, int, int] | None:
         return None
     offset, fmt = 12, None
     while offset + 8 <= len(data):
-        chunk_id, size = data[offset : offset + 4], int.from_bytes(data[offset + 4 : offset + 8], "little")
+        chunk_id, size = (
+            data[offset : offset + 4],
+            int.from_bytes(data[offset + 4 : offset + 8], "little"),
+        )
         body = offset + 8
         if chunk_id == b"fmt " and size >= 16:
             fmt = (

@@ -21,8 +21,8 @@ from .budget import fallback_speech
 from .entity import model_name
 from .languages import base_language, base_languages, language_name
 from .models import WorkersAIConfigEntry
-from .tts_failover import async_failover_audio
 from .tts_entity import WorkersAITTSEntity
+from .tts_failover import async_failover_audio
 
 
 class MeloTTSEntity(WorkersAITTSEntity):
