@@ -163,6 +163,23 @@ class ServiceFailover:
             self._cancel_timer()
         if new is BreakerState.CLOSED:
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
+        elif old is BreakerState.CLOSED and self.entity_id:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.issue_id,
+                is_fixable=False,
+                is_persistent=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="service_degraded",
+                translation_placeholders={
+                    "service": self.title,
+                    "failures": str(breaker.failure_threshold),
+                    "error": str(breaker.last_failure),
+                    "failover": self.entity_id,
+                    "seconds": f"{breaker.open_s:g}",
+                },
+            )
         elif old is BreakerState.CLOSED:
             ir.async_create_issue(
                 self.hass,
@@ -171,14 +188,11 @@ class ServiceFailover:
                 is_fixable=False,
                 is_persistent=False,
                 severity=ir.IssueSeverity.WARNING,
-                translation_key="service_degraded"
-                if self.entity_id
-                else "service_degraded_no_failover",
+                translation_key="service_degraded_no_failover",
                 translation_placeholders={
                     "service": self.title,
                     "failures": str(breaker.failure_threshold),
                     "error": str(breaker.last_failure),
-                    "failover": self.entity_id or "",
                     "seconds": f"{breaker.open_s:g}",
                 },
             )
