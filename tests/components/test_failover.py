@@ -361,8 +361,8 @@ async def test_repair_issue_removed_on_unload(
 ) -> None:
     """An open breaker's repair issue goes when the entry unloads."""
     await emulator.set_faults(fail_next=50, status=500, code=3001, message="Internal")
-    for _ in range(2):
-        await _speak(hass, "Hello there.")
+    for message in ("Hello there.", "Hello again."):  # two messages: no cached audio
+        await _speak(hass, message)
     issues = ir.async_get(hass)
     assert any(i.startswith("service_degraded_") for (d, i) in issues.issues if d == DOMAIN)
     assert hass.states.get(TTS_DEGRADED).state == STATE_ON
@@ -379,7 +379,10 @@ def _sentences(texts: list[str]) -> list[str]:
     return [s for t in texts for s in re.split(r"(?<=\.)\s+", t.strip()) if s]
 
 
-MESSAGE = "One fish. Two fish. Red fish. Blue fish."
+CALIBRATION = "One fish. Two fish. Red fish. Blue fish."
+MESSAGE = "One fish. Two fish. Red fish. Gold fish."
+"""Same first sentence as CALIBRATION (so as many aura messages), but not Home Assistant's
+cached audio of it."""
 
 
 async def test_tts_continues_from_first_unspoken_sentence(
@@ -397,7 +400,7 @@ async def test_tts_continues_from_first_unspoken_sentence(
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     # Calibration without a fault: how many messages aura sends up to the first Flushed.
-    await _speak(hass, MESSAGE)
+    await _speak(hass, CALIBRATION)
     [clean] = wire.runs(catalog.AURA_2_EN)
     first_flushed = next(
         i for i, m in enumerate(clean.replies) if isinstance(m, dict) and m.get("type") == "Flushed"
