@@ -67,6 +67,7 @@ QUOTA = "You have used up your daily free allocation of 10,000 neurons."
 TRIGGERS = {
     "cannot_connect": None,  # the gate refuses connections
     "timeout": {"latency_ms": 300_000},
+    "stream_dropped": {"ws_drop_after_messages": 1},  # nova-3 had heard part of the audio
     "5xx_after_retries": {"fail_next": 50, "status": 500, "code": 3001, "message": "Internal"},
     "quota": {"fail_next": 50, "status": 429, "code": 4006, "message": QUOTA},
     "account_refusal": {
@@ -166,7 +167,11 @@ def subentries_data() -> list[dict[str, Any]]:
         {
             "subentry_type": "stt",
             "title": "Workers AI STT",
-            "data": {CONF_MODEL: catalog.NOVA_3, CONF_LANGUAGE: "en", CONF_FAILOVER_ENTITY: LOCAL_STT},
+            "data": {
+                CONF_MODEL: catalog.NOVA_3,
+                CONF_LANGUAGE: "en",
+                CONF_FAILOVER_ENTITY: LOCAL_STT,
+            },
             "unique_id": None,
         },
         {
@@ -321,7 +326,9 @@ async def test_breaker_opens_probes_and_closes(
     local_stt, _ = local
     client = await hass_client()
     issues = ir.async_get(hass)
-    subentry_id = next(s.subentry_id for s in setup_entry.subentries.values() if s.subentry_type == "stt")
+    subentry_id = next(
+        s.subentry_id for s in setup_entry.subentries.values() if s.subentry_type == "stt"
+    )
     issue_id = ISSUE_DEGRADED.format(subentry_id)
     await emulator.set_faults(fail_next=50, status=500, code=3001, message="Internal")
     await emulator.request_counts(reset=True)
@@ -411,7 +418,9 @@ async def test_tts_continues_from_first_unspoken_sentence(
     async with asyncio.timeout(30):
         data = await _speak(hass, MESSAGE)
     [dropped] = wire.runs(catalog.AURA_2_EN)
-    speaks = [m["text"] for m in dropped.messages if isinstance(m, dict) and m.get("type") == "Speak"]
+    speaks = [
+        m["text"] for m in dropped.messages if isinstance(m, dict) and m.get("type") == "Speak"
+    ]
     flushed = sum(1 for m in dropped.replies if isinstance(m, dict) and m.get("type") == "Flushed")
     assert flushed == 1
     spoken_by_aura = speaks[:flushed]
@@ -429,6 +438,7 @@ async def test_failover_that_fails_is_a_clear_error(
     hass_client: ClientSessionGenerator,
     emulator: EmulatorProcess,
     speech_pcm: bytes,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Workers AI and the failover both fail: an STT error result, a translated TTS error."""
     local_stt, local_tts = local
@@ -440,6 +450,7 @@ async def test_failover_that_fails_is_a_clear_error(
         with pytest.raises(HomeAssistantError) as err:
             await _speak(hass, "Hello there.")
     assert err.value.translation_key == "failover_failed"
+    assert f"and so did the failover entity {LOCAL_STT}: it answered with an error" in caplog.text
     assert local_stt.heard == [speech_pcm]
     assert local_tts.spoken == ["Hello there."]
 
@@ -453,9 +464,7 @@ async def test_failover_that_hangs_times_out(
 ) -> None:
     """A failover entity that never answers ends in the failover error, not a hang."""
     _, local_tts = local
-    monkeypatch.setattr(
-        "custom_components.workers_ai_speech.tts_failover.FAILOVER_TIMEOUT", 0.5
-    )
+    monkeypatch.setattr("custom_components.workers_ai_speech.tts_failover.FAILOVER_TIMEOUT", 0.5)
 
     async def hang(message: str, language: str, options: dict[str, Any]) -> tts.TtsAudioType:
         await asyncio.sleep(3600)
