@@ -15,6 +15,7 @@ flux threshold, a missing ``Finalize``) still fails a test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class Exchange:
     """WebSocket messages from the client: parsed JSON for text, ``int`` byte counts for binary."""
     audio_bytes: int = 0
     """Binary bytes the client sent over the WebSocket so far."""
+    replies: list[Any] = field(default_factory=list)
+    """WebSocket messages from the upstream, like :attr:`messages`."""
 
     @property
     def model(self) -> str:
@@ -215,8 +218,11 @@ class WireRecorder:
         async def upstream_to_client() -> None:
             async for msg in upstream:
                 if msg.type is aiohttp.WSMsgType.TEXT:
+                    with contextlib.suppress(ValueError):
+                        exchange.replies.append(json.loads(msg.data))
                     await downstream.send_str(msg.data)
                 elif msg.type is aiohttp.WSMsgType.BINARY:
+                    exchange.replies.append(len(msg.data))
                     await downstream.send_bytes(msg.data)
             code = upstream.close_code
             if code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE and request.transport is not None:

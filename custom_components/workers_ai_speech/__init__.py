@@ -38,6 +38,7 @@ from .const import (
     SUBENTRY_TTS,
 )
 from .entity import subentry_model
+from .failover import async_setup_failovers
 from .migration import async_migrate_entry
 from .models import WorkersAIConfigEntry, WorkersAIData, setup_key
 from .repairs import async_report_quota_exceeded
@@ -49,7 +50,7 @@ __all__ = ["async_migrate_entry", "async_setup", "async_setup_entry", "async_unl
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS = [Platform.SELECT, Platform.SENSOR, Platform.STT, Platform.TTS]
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.SELECT, Platform.SENSOR, Platform.STT, Platform.TTS]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -136,6 +137,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
         vocabulary=vocabulary,
         usage=usage,
         budget=budget,
+        failovers=async_setup_failovers(hass, entry),
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))

@@ -9,6 +9,7 @@ from wyoming_server.workers_ai import WorkersAIClient
 
 from .budget import BudgetGuard
 from .const import CONF_VOICE
+from .failover import ServiceFailover
 from .usage import AccountUsage
 from .vocabulary import HomeVocabulary
 
@@ -33,6 +34,8 @@ class WorkersAIData:
     """Usage and latency of the account (usage.py, sensor.py)."""
     budget: BudgetGuard | None = None
     """The daily budget (budget.py)."""
+    failovers: dict[str, ServiceFailover] = field(default_factory=dict)
+    """Breaker and failover entity of each speech service, by subentry ID (failover.py)."""
 
 
 type WorkersAIConfigEntry = ConfigEntry[WorkersAIData]

@@ -20,6 +20,12 @@ from homeassistant.helpers.selector import (
 from wyoming_server.workers_ai import catalog
 
 from .budget import BUDGET_REFUSE, CONF_BUDGET_STT_MODEL, CONF_BUDGET_TTS_MODEL, CONF_DAILY_BUDGET
+from .failover import (
+    CONF_FAILOVER_FAILURES,
+    CONF_FAILOVER_OPEN_SECONDS,
+    DEFAULT_FAILOVER_FAILURES,
+    DEFAULT_FAILOVER_OPEN_SECONDS,
+)
 from .vocabulary import CONF_VOCABULARY, CONF_VOCABULARY_TERMS
 
 
@@ -65,6 +71,16 @@ class WorkersAIOptionsFlow(OptionsFlow):
                 ),
                 probatio.Optional(CONF_BUDGET_TTS_MODEL, default=BUDGET_REFUSE): SelectSelector(
                     SelectSelectorConfig(options=tts_models, mode=SelectSelectorMode.DROPDOWN)
+                ),
+                probatio.Optional(
+                    CONF_FAILOVER_FAILURES, default=DEFAULT_FAILOVER_FAILURES
+                ): NumberSelector(
+                    NumberSelectorConfig(min=1, max=20, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                probatio.Optional(
+                    CONF_FAILOVER_OPEN_SECONDS, default=DEFAULT_FAILOVER_OPEN_SECONDS
+                ): NumberSelector(
+                    NumberSelectorConfig(min=1, max=3600, step=1, mode=NumberSelectorMode.BOX)
                 ),
             }
         )

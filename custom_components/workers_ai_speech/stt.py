@@ -20,6 +20,7 @@ from homeassistant.components.stt import SpeechAudioProcessing  # type: ignore[a
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_LANGUAGE
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from wyoming_server.workers_ai import ListenSession, audio, catalog
@@ -28,9 +29,11 @@ from wyoming_server.workers_ai.errors import WorkersAIError
 from .const import DOMAIN, LANGUAGE_AUTO, REQUEST_TIMEOUT, STT_SAMPLE_RATE, SUBENTRY_STT
 from .entity import WorkersAIEntity, subentry_model
 from .errors import async_handle_error
+from .failover import ServiceFailover
 from .languages import stt_request_language, stt_supported_languages
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
+from .stt_failover import AudioTape, async_failover_transcribe
 from .usage import STT, SpeechTimer
 
 _LOGGER = logging.getLogger(__name__)
@@ -140,7 +143,6 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         allocation raises a repair issue).
         """
         language = stt_request_language(self._language_setting, metadata.language)
-        stream = timer = SpeechTimer(stream, _BYTES_PER_SECOND)
         budget = self.entry.runtime_data.budget
         try:
             fallback = budget.stt_fallback(self.model.model_id) if budget else None
@@ -149,38 +151,76 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
                 self.hass, self.entry, err, f"Speech-to-text with {self.model.model_id}"
             )
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
-        if fallback:  # over budget: the cheaper (REST) model the user picked
-            job = self._async_transcribe_batch(stream, language, fallback)
-        elif self.model.websocket:
-            job = self._async_transcribe_streaming(stream, language)
-        else:
-            job = self._async_transcribe_batch(stream, language)
-        # Owned by the entry (cancelled when it unloads or Home Assistant stops); awaiting it
-        # still passes our caller's cancellation on to it.
-        work = self.entry.async_create_background_task(
-            self.hass, job, f"{DOMAIN} speech-to-text {self.entity_id}"
-        )
-        self._streams.add(work)
+        failover = self.entry.runtime_data.failovers.get(self.subentry.subentry_id)
+        attempt = failover.attempt() if failover else None
+        if failover is not None and attempt is not None and not attempt.allowed:
+            return await self._async_failover(failover, metadata, stream)  # breaker open
+        # A copy of the audio for the failover entity, should Workers AI fail.
+        tape = AudioTape(stream) if failover is not None and failover.entity_id else None
+        stream = timer = SpeechTimer(tape.play() if tape else stream, _BYTES_PER_SECOND)
         try:
-            text = await work
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # our caller was cancelled
-            _LOGGER.warning("Speech-to-text stopped: the entry unloaded or Home Assistant stopped")
-            return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
-        except WorkersAIError as err:
-            async_handle_error(
-                self.hass, self.entry, err, f"Speech-to-text with {self.model.model_id}"
+            if fallback:  # over budget: the cheaper (REST) model the user picked
+                job = self._async_transcribe_batch(stream, language, fallback)
+            elif self.model.websocket:
+                job = self._async_transcribe_streaming(stream, language)
+            else:
+                job = self._async_transcribe_batch(stream, language)
+            # Owned by the entry (cancelled when it unloads or Home Assistant stops); awaiting
+            # it still passes our caller's cancellation on to it.
+            work = self.entry.async_create_background_task(
+                self.hass, job, f"{DOMAIN} speech-to-text {self.entity_id}"
             )
-            return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+            self._streams.add(work)
+            try:
+                text = await work
+            except asyncio.CancelledError:
+                if attempt is not None:
+                    attempt.cancelled()
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # our caller was cancelled
+                _LOGGER.warning(
+                    "Speech-to-text stopped: the entry unloaded or Home Assistant stopped"
+                )
+                return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+            except WorkersAIError as err:
+                async_handle_error(
+                    self.hass, self.entry, err, f"Speech-to-text with {self.model.model_id}"
+                )
+                if attempt is not None and attempt.failed(err) and tape and failover:
+                    return await self._async_failover(failover, metadata, tape.replay())
+                return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+            finally:
+                self._streams.discard(work)
         finally:
-            self._streams.discard(work)
+            if tape is not None:
+                await tape.aclose()
+        if attempt is not None:
+            attempt.succeeded()
         async_clear_quota_exceeded(self.hass)
         ended = timer.speech_end  # the stream's end, or the audio flux's EndOfTurn was based on
         if ended is not None and (usage := self.entry.runtime_data.usage) is not None:
             usage.async_latency(STT, time.monotonic() - ended)
         return stt.SpeechResult(text, stt.SpeechResultState.SUCCESS)
+
+    async def _async_failover(
+        self,
+        failover: ServiceFailover,
+        metadata: stt.SpeechMetadata,
+        stream: AsyncIterable[bytes],
+    ) -> stt.SpeechResult:
+        """The failover entity's transcript of the whole ``stream`` (failover.py); an error
+        result (logged) when there is none or it fails."""
+        what = f"Speech-to-text with {self.model.model_id}"
+        try:
+            if failover.entity_id is None:
+                raise failover.unavailable_error(what)
+            return await async_failover_transcribe(
+                self.hass, failover.entity_id, metadata, stream, what
+            )
+        except HomeAssistantError as err:
+            _LOGGER.error("%s", err)  # noqa: TRY400 - the message says it all
+            return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
 
     def _vocabulary(self, model_id: str | None = None) -> dict[str, Any]:
         """``keyterms`` / ``initial_prompt`` of the home's vocabulary for the model."""

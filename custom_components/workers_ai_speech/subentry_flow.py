@@ -6,7 +6,10 @@ import probatio
 from homeassistant.config_entries import SOURCE_USER, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL, CONF_NAME
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -16,8 +19,16 @@ from homeassistant.helpers.selector import (
 
 from wyoming_server.workers_ai import catalog
 
-from .const import CONF_VOICE, DEFAULT_STT_MODEL, DEFAULT_TTS_MODEL, SUBENTRY_STT, SUBENTRY_TTS
+from .const import (
+    CONF_VOICE,
+    DEFAULT_STT_MODEL,
+    DEFAULT_TTS_MODEL,
+    DOMAIN,
+    SUBENTRY_STT,
+    SUBENTRY_TTS,
+)
 from .entity import model_label, subentry_model
+from .failover import CONF_FAILOVER_ENTITY
 from .languages import base_languages, language_name, speaks, stt_language_options
 from .repairs import default_title, service_data
 
@@ -130,6 +141,12 @@ class _SpeechSubentryFlow(ConfigSubentryFlow):
                     mode=SelectSelectorMode.DROPDOWN,
                 )
             )
+        fields[
+            probatio.Optional(
+                CONF_FAILOVER_ENTITY,
+                description={"suggested_value": self._current.get(CONF_FAILOVER_ENTITY)},
+            )
+        ] = self._failover_selector()
         return self.async_show_form(
             step_id="settings",
             data_schema=probatio.Schema(fields),
@@ -138,6 +155,16 @@ class _SpeechSubentryFlow(ConfigSubentryFlow):
 
     def _language_options(self, model: catalog.SpeechModel) -> list[str]:
         return base_languages(model)
+
+    def _failover_selector(self) -> EntitySelector:
+        """Any entity of the service's kind (stt or tts) except the service's own."""
+        own: list[str] = []
+        if self.source != SOURCE_USER:
+            registry = er.async_get(self.hass)
+            subentry_id = self._get_reconfigure_subentry().subentry_id
+            if entity_id := registry.async_get_entity_id(self.subentry_type, DOMAIN, subentry_id):
+                own.append(entity_id)
+        return EntitySelector(EntitySelectorConfig(domain=self.subentry_type, exclude_entities=own))
 
 
 class SttSubentryFlow(_SpeechSubentryFlow):

@@ -8,7 +8,9 @@ arrives, at the sample rate Home Assistant asks for when aura has it
 (https://developers.deepgram.com/docs/tts-websocket).
 """
 
+import contextlib
 import io
+import logging
 import time
 import wave
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
@@ -38,10 +40,14 @@ from .const import (
     VOICE_FOLLOW_SELECT,
 )
 from .entity import stored_voice
+from .failover import ServiceFailover
 from .languages import base_language, base_languages
 from .models import WorkersAIConfigEntry
 from .tts_entity import WorkersAITTSEntity
+from .tts_failover import async_failover_pcm
 from .tts_sentences import sentence_batches
+
+_LOGGER = logging.getLogger(__name__)
 
 FOLLOW_SELECT_NAME = "Follow the voice select"
 
@@ -129,35 +135,90 @@ class AuraTTSEntity(WorkersAITTSEntity):
             rate = _int(request.options.get(ATTR_PREFERRED_SAMPLE_RATE))
             if rate not in catalog.AURA_WEBSOCKET_SAMPLE_RATES:
                 rate = TTS_WEBSOCKET_SAMPLE_RATE
-            source = self._async_stream_wav(request.message_gen, speaker, rate)
+            source = self._async_stream_wav(request.message_gen, speaker, rate, request.language)
         return TTSAudioResponse("wav", self._async_owned_stream(source))
 
     async def _async_stream_wav(
-        self, message_gen: AsyncIterator[str], speaker: str, sample_rate: int
+        self, message_gen: AsyncIterator[str], speaker: str, sample_rate: int, language: str
     ) -> AsyncGenerator[bytes]:
+        """The WAV header, then aura's PCM sentence batch by sentence batch.
+
+        When Workers AI fails (failover.py), the failover entity speaks on from the first batch
+        whose audio aura had not finished (a batch cut in the middle is said again whole), in
+        the same PCM format; with the breaker open it speaks the whole reply.
+        """
         client = self.entry.runtime_data.client
         yield wav_header(sample_rate)
-        try:
-            async with client.speak(
-                self.model.model_id, speaker=speaker, sample_rate=sample_rate
-            ) as session:
-                started: float | None = None  # first text sent, until its first audio
-                measured = False
-                async for text in sentence_batches(
-                    self.hass, message_gen, self.model.max_text_chars
-                ):
-                    started = started or time.monotonic()
-                    await session.send_text(text)
-                    # One request's timeout, not the whole DEADLINE: closing the WebSocket (up
-                    # to 1 s when Workers AI does not answer) comes before the user's error.
-                    async for pcm in session.flushed_audio(timeout=REQUEST_TIMEOUT):
-                        if not measured:
-                            self._first_audio(started)
-                            measured = True
-                        yield pcm
-        except WorkersAIError as err:
-            raise self._error(err) from err
-        self._async_succeeded()
+        failover = self._failover()
+        attempt = failover.attempt() if failover else None
+        pending: str | None = None  # the batch sent to aura whose audio is not complete
+        async with contextlib.aclosing(
+            sentence_batches(self.hass, message_gen, self.model.max_text_chars)
+        ) as batches:
+            if attempt is None or attempt.allowed:
+                try:
+                    async with client.speak(
+                        self.model.model_id, speaker=speaker, sample_rate=sample_rate
+                    ) as session:
+                        started: float | None = None  # first text sent, until its first audio
+                        measured = False
+                        async for text in batches:
+                            pending = text
+                            started = started or time.monotonic()
+                            await session.send_text(text)
+                            # One request's timeout, not the whole DEADLINE: closing the
+                            # WebSocket (up to 1 s when Workers AI does not answer) comes
+                            # before the user's error.
+                            async for pcm in session.flushed_audio(timeout=REQUEST_TIMEOUT):
+                                if not measured:
+                                    self._first_audio(started)
+                                    measured = True
+                                yield pcm
+                            pending = None
+                except WorkersAIError as err:
+                    if attempt is None or not attempt.failed(err):
+                        raise self._error(err) from err
+                    self._error(err)  # logged; reauth or repair issue as without failover
+                else:
+                    if attempt is not None:
+                        attempt.succeeded()
+                    self._async_succeeded()
+                    return
+                finally:
+                    if attempt is not None:
+                        attempt.cancelled()  # only if neither recorded (consumer went away)
+            assert failover is not None
+            async for pcm in self._async_failover_stream(
+                failover, pending, batches, language, sample_rate
+            ):
+                yield pcm
+
+    async def _async_failover_stream(
+        self,
+        failover: ServiceFailover,
+        pending: str | None,
+        batches: AsyncIterator[str],
+        language: str,
+        sample_rate: int,
+    ) -> AsyncGenerator[bytes]:
+        """``pending`` and the rest of ``batches`` spoken by the failover entity, one batch at
+        a time, as PCM at ``sample_rate`` Hz.
+
+        Raises:
+            HomeAssistantError: no failover entity (breaker open), or it failed.
+        """
+        what = f"Text-to-speech with {self.model.model_id}"
+        if failover.entity_id is None:
+            raise failover.unavailable_error(what)
+        _LOGGER.warning("%s: the failover entity %s speaks on", what, failover.entity_id)
+        if pending is not None:
+            yield await async_failover_pcm(
+                self.hass, failover.entity_id, pending, language, sample_rate=sample_rate, what=what
+            )
+        async for text in batches:
+            yield await async_failover_pcm(
+                self.hass, failover.entity_id, text, language, sample_rate=sample_rate, what=what
+            )
 
 
 def _int(value: Any) -> int | None:

@@ -26,6 +26,7 @@ from wyoming_server.workers_ai.errors import WorkersAIError
 from .const import DOMAIN
 from .entity import WorkersAIEntity
 from .errors import async_handle_error
+from .failover import ServiceFailover
 from .languages import base_language, base_languages, language_tags
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
@@ -161,6 +162,10 @@ class WorkersAITTSEntity(WorkersAIEntity, TextToSpeechEntity):
             return budget.tts_fallback(self.model.model_id)
         except WorkersAIError as err:
             raise self._error(err) from err
+
+    def _failover(self) -> ServiceFailover | None:
+        """The service's breaker and failover entity (failover.py)."""
+        return self.entry.runtime_data.failovers.get(self.subentry.subentry_id)
 
     def _first_audio(self, started: float) -> None:
         """Record the time to first audio since ``started`` (``time.monotonic()``)."""

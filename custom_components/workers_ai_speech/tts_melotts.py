@@ -15,12 +15,14 @@ from homeassistant.core import callback
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.audio import pcm_to_wav, sniff_container
+from wyoming_server.workers_ai.errors import WorkersAIError
 
 from .budget import fallback_speech
 from .entity import model_name
 from .languages import base_language, base_languages, language_name
 from .models import WorkersAIConfigEntry
 from .tts_entity import WorkersAITTSEntity
+from .tts_failover import async_failover_audio
 
 
 class MeloTTSEntity(WorkersAITTSEntity):
@@ -71,7 +73,39 @@ class MeloTTSEntity(WorkersAITTSEntity):
         """
         lang = self._language(language, options)
         fallback = self._budget_fallback()
-        return await self._async_owned(self._async_synthesize(message, lang, fallback))
+        return await self._async_owned(self._async_speak(message, lang, language, fallback))
+
+    async def _async_speak(
+        self, message: str, lang: str, language: str, fallback: str | None
+    ) -> tuple[str, bytes]:
+        """MeloTTS's audio; the failover entity's (its own format) when Workers AI fails or
+        the breaker is open (failover.py).
+
+        Raises:
+            WorkersAIError: Workers AI failed and there is no failover.
+            HomeAssistantError: the breaker is open without a failover, or the failover failed.
+        """
+        failover = self._failover()
+        attempt = failover.attempt() if failover else None
+        if attempt is None or attempt.allowed:
+            try:
+                result = await self._async_synthesize(message, lang, fallback)
+            except WorkersAIError as err:
+                if attempt is None or not attempt.failed(err):
+                    raise
+                self._error(err)  # logged; reauth or repair issue as without failover
+            else:
+                if attempt is not None:
+                    attempt.succeeded()
+                return result
+            finally:
+                if attempt is not None:
+                    attempt.cancelled()  # only if neither recorded
+        assert failover is not None
+        what = f"Text-to-speech with {self.model.model_id}"
+        if failover.entity_id is None:
+            raise failover.unavailable_error(what)
+        return await async_failover_audio(self.hass, failover.entity_id, message, language, what)
 
     async def _async_synthesize(
         self, message: str, language: str, fallback: str | None

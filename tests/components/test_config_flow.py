@@ -23,6 +23,7 @@ from custom_components.workers_ai_speech.const import (
     DOMAIN,
     LANGUAGE_AUTO,
 )
+from custom_components.workers_ai_speech.failover import CONF_FAILOVER_ENTITY
 from wyoming_server.emulator import EmulatorProcess
 from wyoming_server.workers_ai import catalog
 
@@ -429,7 +430,7 @@ async def test_add_stt_subentry(hass: HomeAssistant, setup_entry: MockConfigEntr
     )
     assert result["step_id"] == "settings"
     keys = _schema_keys(result)
-    assert set(keys) == {CONF_NAME, CONF_LANGUAGE}
+    assert set(keys) == {CONF_NAME, CONF_LANGUAGE, CONF_FAILOVER_ENTITY}
     assert keys[CONF_LANGUAGE].default() == "en"  # Home Assistant's language
     options = _options(result, CONF_LANGUAGE)
     assert options[0] == LANGUAGE_AUTO
@@ -466,7 +467,7 @@ async def test_stt_subentry_languages_follow_the_model(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_MODEL: catalog.FLUX}
     )
-    assert set(_schema_keys(result)) == {CONF_NAME}
+    assert set(_schema_keys(result)) == {CONF_NAME, CONF_FAILOVER_ENTITY}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_NAME: "Flux"}
     )
@@ -483,7 +484,7 @@ async def test_reconfigure_stt_subentry_keeps_its_model(
     result = await setup_entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
     assert result["step_id"] == "settings"
     keys = _schema_keys(result)
-    assert set(keys) == {CONF_NAME, CONF_LANGUAGE}
+    assert set(keys) == {CONF_NAME, CONF_LANGUAGE, CONF_FAILOVER_ENTITY}
     assert keys[CONF_NAME].default() == "Workers AI STT"
     assert keys[CONF_LANGUAGE].default() == "en"
     result = await hass.config_entries.subentries.async_configure(
@@ -516,7 +517,7 @@ async def test_add_tts_subentries(hass: HomeAssistant, setup_entry: MockConfigEn
         result["flow_id"], {CONF_MODEL: catalog.AURA_1}
     )
     keys = _schema_keys(result)
-    assert set(keys) == {CONF_NAME, CONF_VOICE}  # aura 1 speaks only English
+    assert set(keys) == {CONF_NAME, CONF_VOICE, CONF_FAILOVER_ENTITY}  # aura 1 speaks only English
     assert keys[CONF_VOICE].default() == "angus"
     assert keys[CONF_NAME].default() == "Workers AI Aura 1"
     result = await hass.config_entries.subentries.async_configure(
@@ -531,7 +532,7 @@ async def test_add_tts_subentries(hass: HomeAssistant, setup_entry: MockConfigEn
         result["flow_id"], {CONF_MODEL: catalog.MELOTTS}
     )
     keys = _schema_keys(result)
-    assert set(keys) == {CONF_NAME, CONF_LANGUAGE}
+    assert set(keys) == {CONF_NAME, CONF_LANGUAGE, CONF_FAILOVER_ENTITY}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_NAME: "Melo Chinese", CONF_LANGUAGE: "zh"}
     )
@@ -559,7 +560,7 @@ async def test_reconfigure_tts_subentry_voice_is_the_selects(
     tts_entity = hass.data["tts"].get_entity("tts.workers_ai_tts_text_to_speech")
     result = await setup_entry.start_subentry_reconfigure_flow(hass, subentry.subentry_id)
     keys = _schema_keys(result)
-    assert set(keys) == {CONF_NAME, CONF_VOICE}
+    assert set(keys) == {CONF_NAME, CONF_VOICE, CONF_FAILOVER_ENTITY}
     assert keys[CONF_VOICE].default() == "luna"
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {CONF_NAME: "Workers AI TTS", CONF_VOICE: "orion"}

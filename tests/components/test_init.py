@@ -39,6 +39,8 @@ async def test_setup_and_unload(
         if e.domain != "sensor"
     ]
     assert sorted(e.entity_id for e in entities) == [
+        "binary_sensor.workers_ai_stt_degraded",
+        "binary_sensor.workers_ai_tts_degraded",
         "select.workers_ai_tts_voice",
         "stt.workers_ai_stt_speech_to_text",
         "tts.workers_ai_tts_text_to_speech",
