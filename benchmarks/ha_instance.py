@@ -154,7 +154,9 @@ class HomeAssistant:
 
     async def stt_entities(self, entry_id: str) -> dict[str, str]:
         """``{subentry title: stt entity ID}`` of the entry."""
-        subentries = await self.call({"type": "config_entries/subentries/list", "entry_id": entry_id})
+        subentries = await self.call(
+            {"type": "config_entries/subentries/list", "entry_id": entry_id}
+        )
         titles = {s["subentry_id"]: s["title"] for s in subentries}
         entities = await self.call({"type": "config/entity_registry/list"})
         return {

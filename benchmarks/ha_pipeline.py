@@ -253,8 +253,9 @@ def versions(python: Path) -> dict[str, Any]:
     found["wyoming-workers-ai (this checkout)"] = _version("wyoming-workers-ai")
     ffmpeg = shutil.which("ffmpeg")
     found["ffmpeg"] = (
-        subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=False)
-        .stdout.split("\n", 1)[0]
+        subprocess.run(
+            [ffmpeg, "-version"], capture_output=True, text=True, check=False
+        ).stdout.split("\n", 1)[0]
         if ffmpeg
         else None
     )
@@ -446,14 +447,16 @@ async def _wait_entities(hass: HomeAssistant, entry_id: str, count: int) -> dict
 
 async def _tts_entity(hass: HomeAssistant) -> str:
     states = await hass.rest("GET", "/api/states")
-    return next(s["entity_id"] for s in states if s["entity_id"].startswith("tts."))
+    return str(next(s["entity_id"] for s in states if s["entity_id"].startswith("tts.")))
 
 
 async def _speaker(hass: HomeAssistant) -> str:
     """The aura speaker the pipeline's voice ("Follow the voice select") speaks with."""
     states = await hass.rest("GET", "/api/states")
     select = next(
-        s for s in states if s["entity_id"].startswith("select.") and s["entity_id"].endswith("_voice")
+        s
+        for s in states
+        if s["entity_id"].startswith("select.") and s["entity_id"].endswith("_voice")
     )
     return str(select["state"])
 
