@@ -146,13 +146,12 @@ async def run_pipeline(
         prefix = bytes([await handler])
         step = RATE * CHUNK_MS // 1000 * 2
         clock.t0 = time.monotonic()
-        for index, start in enumerate(range(0, len(pcm), step)):
+        for start in range(0, len(pcm), step):
             due = clock.t0 + (start + step) / 2 / RATE  # the chunk's last sample captured
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             if stop_audio.is_set():
                 break
             await hass.ws.send_bytes(prefix + pcm[start : start + step])
-            del index
         await hass.ws.send_bytes(prefix)  # end of audio
 
     sender = asyncio.create_task(send_audio())
