@@ -42,6 +42,17 @@ def speech_end_sample(pcm: bytes) -> int:
     return min(end, len(samples))
 
 
+def emulator_flux_floor(speech_end: int, eot_seconds: float, tick: int) -> float:
+    """Seconds from the end of speech (sample ``speech_end``) to the emulator's flux
+    ``EndOfTurn`` with zero processing time: the first ``TurnInfo`` tick (every ``tick``
+    samples of audio, counted from the stream's first sample) that ends ``eot_seconds`` or
+    more after the speech (:mod:`wyoming_server.emulator.listen_v2`). No path can beat it
+    against the emulator."""
+    due = speech_end + eot_seconds * RATE
+    ticks = -(-round(due) // tick)  # ceiling
+    return (ticks * tick - speech_end) / RATE
+
+
 def recording_with_silence(
     speech: bytes, silence_seconds: float, *, noise_dbfs: float = -60.0, seed: int = 0
 ) -> bytes:

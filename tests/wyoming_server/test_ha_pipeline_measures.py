@@ -17,6 +17,7 @@ from benchmarks.ha_measures import (
     RATE,
     RunClock,
     audio_offset,
+    emulator_flux_floor,
     recording_with_silence,
     speech_end_sample,
     stats,
@@ -131,3 +132,11 @@ def test_stats() -> None:
         "max_ms": 300.0,
     }
     assert stats([None])["runs"] == 0
+
+
+def test_emulator_flux_floor_is_the_next_tick_past_the_end_of_turn() -> None:
+    """Speech ends at 1.32 s; 0.7 s later is 2.02 s; ticks of 0.24 s fall at 1.92 and 2.16 s,
+    so the emulator's EndOfTurn cannot come before 0.84 s after the end of speech."""
+    assert emulator_flux_floor(21120, 0.7, 3840) == pytest.approx(0.84)
+    # A due time exactly on a tick is that tick, not the next one.
+    assert emulator_flux_floor(3840, 0.72, 3840) == pytest.approx(0.72)
