@@ -1,5 +1,8 @@
 """Run the benchmarks: ``python -m benchmarks [--quick] [--output FILE]`` (or ``script/benchmark``).
 
+``python -m benchmarks ha-pipeline [--runs N] [--rtt-ms MS]``: latency in a real Home Assistant
+Assist pipeline instead (:mod:`benchmarks.ha_pipeline`, ``benchmarks/results/ha-pipeline.json``).
+
 Writes one JSON document (default ``benchmarks/results/latest.json``) and prints a summary.
 They measure; they do not gate CI.
 """
@@ -10,11 +13,12 @@ import argparse
 import asyncio
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from . import network, overhead, startup, stt, tts, vocabulary
+from . import ha_pipeline, network, overhead, startup, stt, tts, vocabulary
 from .harness import REPO, emulator
 
 
@@ -119,4 +123,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["ha-pipeline"]:
+        asyncio.run(ha_pipeline.main(sys.argv[2:]))
+    else:
+        asyncio.run(main())
