@@ -166,3 +166,31 @@ async def test_flux_end_of_turn_within_the_limit_is_not_reported_as_cut(
     assert normalize(events[-2].data["text"]) == LIGHT
     assert "error" not in types(events)
     assert "cut at its limit" not in log
+
+
+async def test_home_assistant_wyoming_client_gets_the_command_of_a_cut_utterance(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    """Home Assistant 2026.10's own reader (``_async_receive_result`` of its Wyoming
+    speech-to-text) returns success with the command, not the error result it gives at an
+    ``error`` read before the ``transcript``."""
+    ha_wyoming = pytest.importorskip("homeassistant.components.wyoming.stt")  # Python 3.14
+    stt = pytest.importorskip("homeassistant.components.stt")
+
+    pcm, _, _, _ = read_wav(speech_dir / "living_room_light_en.wav")
+    args = emulator_args(emulator_process, "--max-audio-seconds", str(LIMIT_S))
+    async with (
+        ServerProcess(args, emulator_env(emulator_process)) as server,
+        server.client() as client,
+    ):
+        await client.write_event(Transcribe(language="en").event())  # as HA: no name
+        sender = asyncio.create_task(send_stream(client, pcm))
+        try:
+            result = await asyncio.wait_for(ha_wyoming._async_receive_result(client), 60)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await sender
+    assert result.result is stt.SpeechResultState.SUCCESS
+    assert result.text is not None
+    assert normalize(result.text) == LIGHT
