@@ -1,7 +1,8 @@
 """Usage and latency sensors of a Workers AI account (one device per config entry).
 
 Usage: neurons today, share of the daily free allocation (10,000 neurons), cost beyond it today
-and this month (USD), speech-to-text audio minutes and text-to-speech characters today. Totals
+and this month (USD), speech-to-text audio minutes, utterances cut at their audio limit and
+text-to-speech characters today. Totals
 have ``state_class: total`` with ``last_reset`` at 00:00 UTC (the month's first day for the
 monthly cost), so long-term statistics follow them, and they are restored after a restart
 within the same period. Latency (diagnostic): last and median speech-to-text wait after the end
@@ -92,6 +93,14 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         suggested_display_precision=2,
         value_fn=lambda u: round(u.stt_seconds_today / 60, 4),
         restore_key="stt_seconds_today",
+    ),
+    UsageSensorDescription(
+        key="stt_truncated_today",
+        translation_key="stt_truncated_today",
+        native_unit_of_measurement="utterances",
+        state_class=SensorStateClass.TOTAL,
+        value_fn=lambda u: u.stt_truncated_today,
+        restore_key="stt_truncated_today",
     ),
     UsageSensorDescription(
         key="tts_characters_today",

@@ -34,6 +34,7 @@ from .languages import stt_request_language, stt_supported_languages
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
 from .stt_failover import AudioTape, async_failover_transcribe
+from .stt_limit import MAX_AUDIO_SECONDS, AudioLimit
 from .usage import STT, SpeechTimer
 
 _LOGGER = logging.getLogger(__name__)
@@ -143,6 +144,12 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         allocation raises a repair issue).
         """
         language = stt_request_language(self._language_setting, metadata.language)
+        limit = AudioLimit(
+            stream,
+            _BYTES_PER_SECOND,
+            MAX_TURN_SECONDS if self.model.model_id == catalog.FLUX else MAX_AUDIO_SECONDS,
+        )
+        stream = limit
         budget = self.entry.runtime_data.budget
         try:
             fallback = budget.stt_fallback(self.model.model_id) if budget else None
@@ -198,6 +205,8 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         if attempt is not None:
             attempt.succeeded()
         async_clear_quota_exceeded(self.hass)
+        if limit.truncated:
+            self._async_report_truncated(limit.max_seconds)
         ended = timer.speech_end  # the stream's end, or the audio flux's EndOfTurn was based on
         if ended is not None and (usage := self.entry.runtime_data.usage) is not None:
             usage.async_latency(STT, time.monotonic() - ended)
@@ -221,6 +230,16 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         except HomeAssistantError as err:
             _LOGGER.error("%s", err)  # noqa: TRY400 - the message says it all
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+
+    def _async_report_truncated(self, max_seconds: float) -> None:
+        """Warn and count an utterance cut at its limit (the text covers the audio up to it)."""
+        _LOGGER.warning(
+            "Speech-to-text with %s: audio cut after %g s; the rest was not transcribed",
+            self.model.model_id,
+            max_seconds,
+        )
+        if (usage := self.entry.runtime_data.usage) is not None:
+            usage.async_truncated()
 
     def _vocabulary(self, model_id: str | None = None) -> dict[str, Any]:
         """``keyterms`` / ``initial_prompt`` of the home's vocabulary for the model."""
@@ -266,7 +285,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
     ) -> str:
         """Send audio over the WebSocket while it arrives; finish at the end of the stream.
 
-        For flux the turn also ends at the model's ``EndOfTurn`` (or after
+        For flux the turn also ends at the model's ``EndOfTurn`` (the stream itself ends at
         :data:`MAX_TURN_SECONDS` of audio): the rest of the stream is then not read.
         """
         client = self.entry.runtime_data.client
@@ -303,15 +322,9 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
     async def _async_upload(self, session: ListenSession, stream: AsyncIterable[bytes]) -> None:
         """Forward audio chunks to the session until the stream or the turn budget ends."""
         iterator: AsyncIterator[bytes] = aiter(stream)
-        sent = 0
-        limit = int(MAX_TURN_SECONDS * _BYTES_PER_SECOND)
-        try:
+        try:  # the stream ends at the utterance's limit (AudioLimit)
             async for chunk in iterator:
                 await session.send_audio(chunk)
-                sent += len(chunk)
-                if sent >= limit and self.model.model_id == catalog.FLUX:
-                    _LOGGER.debug("No end of turn after %s s of audio", MAX_TURN_SECONDS)
-                    return
         finally:
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:

@@ -72,6 +72,8 @@ class AccountUsage:
         self.estimated_today = False
         self.stt_seconds_today = 0.0
         self.tts_characters_today = 0
+        self.stt_truncated_today = 0
+        """Utterances cut at their audio limit today."""
         self.usd_month = 0.0
         self.latency = {STT: Latency(), TTS: Latency()}
         self._listeners: list[CALLBACK_TYPE] = []
@@ -103,7 +105,7 @@ class AccountUsage:
         if day_start(now) != self.day:
             self.day = day_start(now)
             self.neurons_today = self.stt_seconds_today = 0.0
-            self.tts_characters_today = 0
+            self.tts_characters_today = self.stt_truncated_today = 0
             self.estimated_today = False
         if month_start(now) != self.month:
             self.month = month_start(now)
@@ -139,6 +141,13 @@ class AccountUsage:
                 self.usd_month = value
         elif period_start == self.day and not getattr(self, key):
             setattr(self, key, type(getattr(self, key))(value))
+        self._notify()
+
+    @callback
+    def async_truncated(self) -> None:
+        """Count one utterance cut at its audio limit."""
+        self.roll_over()
+        self.stt_truncated_today += 1
         self._notify()
 
     @callback

@@ -56,8 +56,9 @@ class Limits:
     (an utterance without ``audio-stop``, a stream without ``synthesize-stop``) fails."""
     max_audio_seconds: float = 30.0
     """Seconds of audio per utterance for every model, counted before conversion; audio past it
-    is dropped and the utterance is transcribed as if ``audio-stop`` had come. (Flux turns end
-    earlier, at ``--max-utterance-seconds``.)"""
+    is dropped and the utterance is transcribed as if ``audio-stop`` had come; an ``error``
+    ``utterance-truncated`` follows its ``transcript``. (Flux turns end earlier, at
+    ``--max-utterance-seconds``.)"""
     max_utterance_bytes: int = 8 << 20
     """Input audio bytes per utterance, counted before conversion; audio past it is dropped and
     the utterance is transcribed as if ``audio-stop`` had come."""

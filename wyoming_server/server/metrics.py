@@ -12,6 +12,8 @@ Metrics (https://prometheus.io/docs/practices/naming/):
   utterance limit); ``end="end-of-turn"``: flux ended the turn itself, and the wait starts when
   the audio up to its ``EndOfTurn``'s ``audio_window_end`` had been received (see
   :class:`~.utterance.SpeechEnd`).
+- ``wyoming_stt_truncated_total{model}``: utterances cut at ``--max-audio-seconds`` (flux: the
+  turn limit), counted when their ``utterance-truncated`` error goes out.
 - ``wyoming_tts_time_to_first_audio_seconds{voice}``: from ``synthesize`` (or the first
   ``synthesize-chunk``) to the first ``audio-chunk``.
 - ``wyoming_breaker_state{task}``: the Workers AI circuit breaker of ``stt`` / ``tts``
@@ -34,6 +36,7 @@ from aiohttp import web
 from wyoming.event import Event
 
 from ..workers_ai.usage import DayUsage, UsageMeter, UsageRecord
+from .request_errors import UTTERANCE_TRUNCATED
 from .utterance import SpeechEnd
 
 if TYPE_CHECKING:
@@ -91,6 +94,12 @@ class ServerMetrics:
             "Seconds from the end of speech (audio-stop, or flux EndOfTurn's audio) to transcript",
             ("model", "end"),
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stt_truncated = Counter(
+            "wyoming_stt_truncated",
+            "Utterances cut at their audio limit (the rest of their audio not transcribed)",
+            ("model",),
             registry=self.registry,
         )
         self.tts_first_audio = Histogram(
@@ -198,6 +207,10 @@ class LatencyProbe:
                     self._metrics.stt_wait.labels(current[0], end.kind).observe(
                         time.monotonic() - end.at
                     )
+            case "error" if (event.data or {}).get("code") == UTTERANCE_TRUNCATED:
+                current = self._speech_end()
+                if current is not None:
+                    self._metrics.stt_truncated.labels(current[0]).inc()
             case "audio-chunk" if self._text_at is not None and not self._measured:
                 self._metrics.tts_first_audio.labels(self._voice).observe(
                     time.monotonic() - self._text_at

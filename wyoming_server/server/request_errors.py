@@ -24,6 +24,9 @@ UNKNOWN_VOICE = "unknown-voice"
 UNSUPPORTED_LANGUAGE = "unsupported-language"
 EMPTY_TEXT = "empty-text"
 TIMEOUT = "timeout"
+UTTERANCE_TRUNCATED = "utterance-truncated"
+"""Not a failure: the utterance reached ``--max-audio-seconds`` (or the flux turn limit) and was
+transcribed up to there; sent after its ``transcript``."""
 INTERNAL_ERROR = "internal-error"
 
 

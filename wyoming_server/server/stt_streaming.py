@@ -125,8 +125,10 @@ class StreamingUtterance(Utterance):
         self._receipts.add(len(data) / _BYTES_PER_SECOND, received)
         if full:
             # Nobody ended the utterance (no flux EndOfTurn; HA does not cut the audio when
-            # requires_external_vad is False): finish it as if audio-stop had come.
+            # requires_external_vad is False): finish it as if audio-stop had come, and close
+            # the WebSocket now rather than at the client's audio-stop (which may never come).
             await self._finish()
+            await self.aclose()
 
     async def abort(self, err: BaseException) -> None:
         """Fail from outside the request: ``error`` + what was heard so far, once."""

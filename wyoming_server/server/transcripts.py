@@ -58,12 +58,24 @@ class TranscriptEvents:
         self.sent_text = text
         await self._write(TranscriptChunk(text=delta).event())
 
-    async def finish(self, text: str, language: str | None = None) -> None:
-        """Send the last delta, ``transcript`` and ``transcript-stop`` (once; later calls no-op)."""
+    async def finish(
+        self, text: str, language: str | None = None, notice: Event | None = None
+    ) -> None:
+        """Send the last delta, ``transcript``, ``notice`` (if any) and ``transcript-stop``
+        (once; later calls no-op).
+
+        ``notice`` (an ``error`` that does not void the transcript) goes after ``transcript``:
+        Home Assistant's Wyoming speech-to-text returns at the first ``error`` or
+        ``transcript`` it reads, so an ``error`` before the ``transcript`` would lose the text
+        (https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/stt.py);
+        clients that read to ``transcript-stop`` still see it.
+        """
         if self.finished:
             return
         await self.extend_to(text)
         self.finished = True
         await self._start()
         await self._write(Transcript(text=text, language=language or self._language).event())
+        if notice is not None:
+            await self._write(notice)
         await self._write(TranscriptStop().event())

@@ -3,9 +3,11 @@ the buffered REST way (:class:`BufferedUtterance`: Whisper models, or nova-3 wit
 audio is collected and uploaded once at ``audio-stop`` by ``WorkersAIClient.transcribe_pcm``).
 
 Every failure (Workers AI error, timeout, dropped WebSocket, bad audio) sends a Wyoming ``error``
-and then the partial or empty ``transcript``: Home Assistant's Wyoming speech-to-text waits for a
-``transcript`` and ignores ``error``
-(https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/stt.py).
+and then the partial or empty ``transcript`` (Home Assistant's Wyoming speech-to-text returns an
+error result at the first ``error`` it reads, other clients wait for the ``transcript``:
+https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/stt.py).
+An utterance cut at its limit is not a failure: its ``transcript`` (the audio up to the limit)
+comes first, then an ``error`` with code ``utterance-truncated``, then ``transcript-stop``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from wyoming.event import Event
+
 from ..workers_ai import WorkersAIClient, audio, catalog
 from ..workers_ai.errors import WorkersAIError
 from ..workers_ai.results import Transcription
 from .protocol import PcmFormat
-from .request_errors import INTERNAL_ERROR, describe_failure
+from .request_errors import INTERNAL_ERROR, UTTERANCE_TRUNCATED, Failure, describe_failure
 from .settings import STT_SAMPLE_RATE_HZ, ServerSettings
 from .transcripts import TranscriptEvents, WriteEvent
 
@@ -85,6 +89,8 @@ class Utterance(ABC):
         self._max_seconds = settings.limits.max_audio_seconds
         if request.model.model_id == catalog.FLUX:
             self._max_seconds = min(self._max_seconds, settings.max_utterance_seconds)
+        self.truncated = False
+        """True once the utterance reached its limit (audio past it is not transcribed)."""
         self.speech_end: SpeechEnd | None = None
         """Set once, when the speech is over (see :class:`SpeechEnd`); ``None`` before."""
         self.on_failure: FailureHook | None = None
@@ -118,13 +124,27 @@ class Utterance(ABC):
             pcm = pcm[:room]
         self._input_bytes += len(pcm)
         self._input_seconds += len(pcm) / bytes_per_second
-        if full:
-            _LOGGER.info(
-                "Utterance reached its limit (%g s of audio or %d bytes): finishing it",
+        if full and not self.truncated:
+            self.truncated = True
+            _LOGGER.warning(
+                "Utterance with %s cut at its limit (%g s of audio or %d bytes): "
+                "the audio after it is not transcribed",
+                self.request.model.short_name,
                 self._max_seconds,
                 self.settings.limits.max_utterance_bytes,
             )
         return pcm, full
+
+    def _limit_notice(self) -> Event | None:
+        """The ``error`` (code ``utterance-truncated``) that follows the ``transcript`` of a
+        cut utterance; ``None`` when the utterance was not cut."""
+        if not self.truncated:
+            return None
+        text = (
+            f"Audio cut after {self._input_seconds:.1f} s (limit {self._max_seconds:g} s): "
+            "the transcript covers only the audio before it"
+        )
+        return Failure(text, UTTERANCE_TRUNCATED).event().event()
 
     @property
     def done(self) -> bool:
@@ -186,7 +206,9 @@ class Utterance(ABC):
             )
         else:
             _LOGGER.info("Transcript (%s): %s", self.request.model.short_name, result.text)
-        await self.events.finish(result.text, result.language or self.request.language)
+        await self.events.finish(
+            result.text, result.language or self.request.language, self._limit_notice()
+        )
 
     @abstractmethod
     def prepare(self) -> None:
