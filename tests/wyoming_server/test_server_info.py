@@ -28,6 +28,7 @@ async def test_one_asr_program_lists_every_model_default_first(server: ServerPro
     assert program.installed
     assert program.supports_transcript_streaming
     assert program.requires_external_vad  # nova-3 does not end turns: HA's VAD must
+    assert program.prefers_auto_gain_enabled and program.prefers_noise_reduction_enabled
     assert program.version
     assert program.attribution.name and program.attribution.url.startswith("https://")
     names = [model.name for model in program.models]

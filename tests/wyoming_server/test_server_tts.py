@@ -234,3 +234,24 @@ async def test_account_errors_do_not_fall_back_to_rest(
     assert types(events) == ["error", "audio-stop"]
     assert events[0].data["code"].startswith("authentication-error")
     assert "using REST" not in server.stderr[log_start:]
+
+
+async def test_ssml_is_refused_with_error_and_terminal_events(server: ServerProcess) -> None:
+    """text_format "ssml": error ssml-not-supported + audio-stop / synthesize-stopped; the
+    connection still speaks the next plain request."""
+    async with server.client() as client:
+        await client.write_event(
+            Event(type="synthesize", data={"text": "<speak>Hi</speak>", "text_format": "ssml"})
+        )
+        events = await read_until(client, ["audio-stop"])
+        assert types(events) == ["error", "audio-stop"]
+        assert events[0].data["code"] == "ssml-not-supported"
+        await client.write_event(Event(type="synthesize-start", data={"text_format": "ssml"}))
+        await client.write_event(SynthesizeChunk(text="<speak>Hi</speak>").event())
+        await client.write_event(SynthesizeStop().event())
+        events = await read_until(client, ["synthesize-stopped"])
+        assert types(events) == ["error", "synthesize-stopped"]
+        assert events[0].data["code"] == "ssml-not-supported"
+        await client.write_event(Synthesize(text=WEATHER).event())
+        events = await read_until(client, ["audio-stop"])
+        assert_one_audio_group(events)

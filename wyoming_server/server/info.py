@@ -13,6 +13,7 @@ https://github.com/OHF-Voice/wyoming).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 from wyoming.info import AsrModel, AsrProgram, Attribution, Info, TtsProgram, TtsVoice
@@ -23,6 +24,16 @@ from .settings import ServerSettings
 
 ASR_PROGRAM_NAME = "workers-ai-stt"
 TTS_PROGRAM_NAME = "workers-ai-tts"
+_LOGGER = logging.getLogger(__name__)
+
+VAD_FLAGS = (
+    "requires_external_vad",
+    "prefers_auto_gain_enabled",
+    "prefers_noise_reduction_enabled",
+)
+"""The ASR flags of wyoming >= 1.10 (``AsrProgram`` in ``wyoming/info.py``,
+https://github.com/OHF-Voice/wyoming)."""
+
 CLOUDFLARE = Attribution(
     name="Cloudflare Workers AI", url="https://developers.cloudflare.com/workers-ai/"
 )
@@ -32,6 +43,39 @@ def _if_supported(cls: type[Any], **values: Any) -> dict[str, Any]:
     """Only the ``values`` that ``cls`` (a wyoming info dataclass) has in this wyoming version."""
     names = {f.name for f in dataclasses.fields(cls)}
     return {key: value for key, value in values.items() if key in names}
+
+
+def asr_flags(model: catalog.SpeechModel) -> dict[str, bool]:
+    """What ``model`` wants from the client's audio front end.
+
+    Only flux ends the turn itself (Deepgram's ``EndOfTurn``,
+    https://developers.deepgram.com/docs/flux/), so only flux declares
+    ``requires_external_vad=False``; every other model needs the client's VAD to end the audio.
+    Gain and noise reduction keep wyoming's defaults (True): no published evidence says a Workers
+    AI model does better without them.
+    """
+    return {
+        "requires_external_vad": model.model_id != catalog.FLUX,
+        "prefers_auto_gain_enabled": True,
+        "prefers_noise_reduction_enabled": True,
+    }
+
+
+def _supported_flags(cls: type[Any], model: catalog.SpeechModel) -> dict[str, Any]:
+    """``asr_flags(model)`` that ``cls`` has; logs once per class the flags it cannot send."""
+    flags = _if_supported(cls, **asr_flags(model))
+    missing = [name for name in VAD_FLAGS if name not in flags]
+    if missing and cls not in _LOGGED_MISSING:
+        _LOGGED_MISSING.add(cls)
+        _LOGGER.info(
+            "The installed wyoming's %s has no %s: not sent in info",
+            cls.__name__,
+            ", ".join(missing),
+        )
+    return flags
+
+
+_LOGGED_MISSING: set[type[Any]] = set()
 
 
 def _attribution(model: catalog.SpeechModel) -> Attribution:
@@ -49,6 +93,8 @@ def _asr_model(model: catalog.SpeechModel) -> AsrModel:
         description=f"{model.display_name} ({model.vendor}, {transport})",
         version=None,
         languages=list(model.languages),
+        # Per model where wyoming has the fields (1.10.2 has them only on AsrProgram).
+        **_supported_flags(AsrModel, model),
     )
 
 
@@ -89,10 +135,9 @@ def build_info(settings: ServerSettings) -> Info:
                 models=[_asr_model(model) for model in asr_models],
                 supports_transcript_streaming=True,
                 # wyoming >= 1.10 (HA 2026.10 reads it, homeassistant/components/wyoming/stt.py):
-                # flux ends the turn itself, so HA must not cut the audio with its own VAD.
-                **_if_supported(
-                    AsrProgram, requires_external_vad=default_model.model_id != catalog.FLUX
-                ),
+                # HA uses only the default model, so the program carries ITS flags: flux ends
+                # the turn itself, so HA must not cut the audio with its own VAD.
+                **_supported_flags(AsrProgram, default_model),
             )
         ],
         tts=[

@@ -23,6 +23,7 @@ UNKNOWN_MODEL = "unknown-model"
 UNKNOWN_VOICE = "unknown-voice"
 UNSUPPORTED_LANGUAGE = "unsupported-language"
 EMPTY_TEXT = "empty-text"
+SSML_NOT_SUPPORTED = "ssml-not-supported"
 TIMEOUT = "timeout"
 UTTERANCE_TRUNCATED = "utterance-truncated"
 """Not a failure: the utterance reached ``--max-audio-seconds`` (or the flux turn limit) and was

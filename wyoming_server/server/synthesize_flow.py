@@ -22,7 +22,7 @@ from wyoming.tts import SynthesizeStopped
 from ..workers_ai import WorkersAIClient
 from . import protocol
 from .limits import BackendSlots, Slot
-from .request_errors import describe_failure
+from .request_errors import SSML_NOT_SUPPORTED, BadRequestError, describe_failure
 from .settings import ServerSettings
 from .transcripts import WriteEvent
 from .tts import SynthesisReply
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from .breakers import TaskFailover
 
 _LOGGER = logging.getLogger(__name__)
+
+SSML = "ssml"
+"""``text_format`` of SSML text (``SynthesizeTextFormat`` in ``wyoming/tts.py``,
+https://github.com/OHF-Voice/wyoming)."""
 
 TTS_EVENTS = frozenset({"synthesize", "synthesize-start", "synthesize-chunk", "synthesize-stop"})
 """The Wyoming event types this flow handles."""
@@ -89,10 +93,13 @@ class SynthesizeFlow:
         )
 
     async def on_synthesize(self, data: dict[str, Any]) -> None:
-        """``synthesize``: speak ``data["text"]`` as one reply (ignored inside a stream)."""
+        """``synthesize``: speak ``data["text"]`` as one reply (ignored inside a stream).
+
+        Raises ``BadRequestError`` (``ssml-not-supported``) for ``text_format`` "ssml"."""
         if self._in_stream:
             _LOGGER.debug("Ignoring the compatibility synthesize inside a stream")
             return
+        _refuse_ssml(data)
         text = protocol.required_str(data, "text")
         reply = self._reply(data, streaming=False)
         self._plain_slot = await self._slots.acquire()
@@ -113,9 +120,13 @@ class SynthesizeFlow:
             slot.release()
 
     async def on_synthesize_start(self, data: dict[str, Any]) -> None:
-        """``synthesize-start``: end any open stream, then open the next one."""
+        """``synthesize-start``: end any open stream, then open the next one.
+
+        Raises ``BadRequestError`` (``ssml-not-supported``) for ``text_format`` "ssml"; the
+        stream's chunks are then ignored until ``synthesize-stop``."""
         await self._end_stream()
-        self._in_stream = True
+        self._in_stream = True  # a refusal below ends in synthesize-stopped (see fail)
+        _refuse_ssml(data)
         reply = self._reply(data, streaming=True)
         self._stream_slot = await self._slots.acquire()
         self._stream = reply
@@ -177,3 +188,19 @@ class SynthesizeFlow:
         """Client gone: close the stream (its WebSocket) and free the replies' slots."""
         await self._end_stream()
         self._release_plain_slot()
+
+
+def _refuse_ssml(data: dict[str, Any]) -> None:
+    """Raise ``BadRequestError`` if ``data`` (a ``synthesize``/``synthesize-start`` event's raw
+    data, read raw so it works with a wyoming that lacks ``text_format``) asks for SSML.
+
+    Workers AI's aura models and MeloTTS speak plain text only: no SSML in their input schemas
+    (https://developers.cloudflare.com/workers-ai/models/aura-2-en/,
+    https://developers.cloudflare.com/workers-ai/models/melotts/); tags would be read aloud.
+    """
+    text_format = data.get("text_format")
+    if isinstance(text_format, str) and text_format.lower() == SSML:
+        raise BadRequestError(
+            "SSML is not supported: Workers AI's aura and MeloTTS models speak plain text only",
+            SSML_NOT_SUPPORTED,
+        )
