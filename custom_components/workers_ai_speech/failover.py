@@ -163,24 +163,15 @@ class ServiceFailover:
             self._cancel_timer()
         if new is BreakerState.CLOSED:
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
-        elif old is BreakerState.CLOSED and self.entity_id:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                self.issue_id,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="service_degraded",
-                translation_placeholders={
-                    "service": self.title,
-                    "failures": str(breaker.failure_threshold),
-                    "error": str(breaker.last_failure),
-                    "failover": self.entity_id,
-                    "seconds": f"{breaker.open_s:g}",
-                },
-            )
         elif old is BreakerState.CLOSED:
+            placeholders = {
+                "service": self.title,
+                "failures": str(breaker.failure_threshold),
+                "error": str(breaker.last_failure),
+                "seconds": f"{breaker.open_s:g}",
+            }
+            if self.entity_id:
+                placeholders["failover"] = self.entity_id
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -188,13 +179,10 @@ class ServiceFailover:
                 is_fixable=False,
                 is_persistent=False,
                 severity=ir.IssueSeverity.WARNING,
-                translation_key="service_degraded_no_failover",
-                translation_placeholders={
-                    "service": self.title,
-                    "failures": str(breaker.failure_threshold),
-                    "error": str(breaker.last_failure),
-                    "seconds": f"{breaker.open_s:g}",
-                },
+                translation_key=(
+                    "service_degraded" if self.entity_id else "service_degraded_no_failover"
+                ),
+                translation_placeholders=placeholders,
             )
         self.async_changed()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from ..workers_ai import catalog
+from .limits import _positive_float, _positive_int
 
 DEFAULT_FALLBACK_TIMEOUT = 5.0
 """Seconds a fallback gets for one request (connect, replay, answer; TTS: per sentence)."""
@@ -49,20 +50,6 @@ class FailoverOptions:
     def tts_enabled(self) -> bool:
         """Whether text to speech has a fallback."""
         return bool(self.tts_uri or self.tts_voice)
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def wyoming_uri(text: str) -> str:
