@@ -164,14 +164,6 @@ class ServiceFailover:
         if new is BreakerState.CLOSED:
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
         elif old is BreakerState.CLOSED:
-            placeholders = {
-                "service": self.title,
-                "failures": str(breaker.failure_threshold),
-                "error": str(breaker.last_failure),
-                "seconds": f"{breaker.open_s:g}",
-            }
-            if self.entity_id:
-                placeholders["failover"] = self.entity_id
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -182,7 +174,13 @@ class ServiceFailover:
                 translation_key=(
                     "service_degraded" if self.entity_id else "service_degraded_no_failover"
                 ),
-                translation_placeholders=placeholders,
+                translation_placeholders={
+                    "service": self.title,
+                    "failures": str(breaker.failure_threshold),
+                    "error": str(breaker.last_failure),
+                    "seconds": f"{breaker.open_s:g}",
+                    "failover": self.entity_id or "",
+                },
             )
         self.async_changed()
 

@@ -130,6 +130,14 @@ def _constants() -> dict[str, str]:
     return found
 
 
+def _branches(node: ast.expr | None) -> list[ast.expr]:
+    """The keys an expression can give: both arms of ``a if c else b``, else the node itself."""
+    if isinstance(node, ast.IfExp):
+        return _branches(node.body) + _branches(node.orelse)
+    assert node is not None
+    return [node]
+
+
 def _placeholders(message: str) -> set[str]:
     return set(re.findall(r"{(\w+)}", message))
 
@@ -145,25 +153,23 @@ def test_every_translation_key_in_the_code_exists() -> None:
     # Exceptions: translation_key (+ the placeholders their message uses).
     constants = _constants()
     for module, call in _calls_with("translation_key"):
-        key = _keyword(call, "translation_key")
-        if isinstance(key, ast.Name):
-            key = ast.Constant(constants[key.id])
-        assert isinstance(key, ast.Constant)
-        if isinstance(call.func, ast.Name) and call.func.id.endswith("Description"):
-            assert key.value in strings["entity"][module], key.value  # entity description
-        elif isinstance(call.func, ast.Attribute) and call.func.attr == "async_create_issue":
-            issue = strings["issues"][key.value]
+        for key in _branches(_keyword(call, "translation_key")):
+            if isinstance(key, ast.Name):
+                key = ast.Constant(constants[key.id])
+            assert isinstance(key, ast.Constant), ast.dump(key)
             given = _keyword(call, "translation_placeholders")
             names = {k.value for k in given.keys} if isinstance(given, ast.Dict) else set()  # type: ignore[union-attr]
-            assert _placeholders(issue["title"] + issue.get("description", "")) <= names
-        elif _keyword(call, "translation_domain") is None:  # a selector config
-            assert key.value in strings["selector"], key.value
-        else:
-            message = strings["exceptions"][key.value]["message"]
-            given = _keyword(call, "translation_placeholders")
-            names = {k.value for k in given.keys} if isinstance(given, ast.Dict) else set()  # type: ignore[union-attr]
-            assert _placeholders(message) == names, key.value
-        seen += 1
+            if isinstance(call.func, ast.Name) and call.func.id.endswith("Description"):
+                assert key.value in strings["entity"][module], key.value  # entity description
+            elif isinstance(call.func, ast.Attribute) and call.func.attr == "async_create_issue":
+                issue = strings["issues"][key.value]
+                assert _placeholders(issue["title"] + issue.get("description", "")) <= names
+            elif _keyword(call, "translation_domain") is None:  # a selector config
+                assert key.value in strings["selector"], key.value
+            else:
+                message = strings["exceptions"][key.value]["message"]
+                assert _placeholders(message) == names, key.value
+            seen += 1
     # Entity names: _attr_translation_key of each platform's entities.
     for platform in ("stt", "tts", "select"):
         tree = ast.parse((COMPONENT / f"{platform}.py").read_text())
