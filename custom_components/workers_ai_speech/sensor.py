@@ -4,8 +4,8 @@ Usage: neurons today, share of the daily free allocation (10,000 neurons), cost 
 and this month (USD), speech-to-text audio minutes and text-to-speech characters today. Totals
 have ``state_class: total`` with ``last_reset`` at 00:00 UTC (the month's first day for the
 monthly cost), so long-term statistics follow them, and they are restored after a restart
-within the same period. Latency (diagnostic): last and median speech-to-text wait after the end
-of speech, and text-to-speech time to first audio.
+within the same period. Latency (diagnostic, disabled by default): last and median speech-to-text
+wait after the end of speech, and text-to-speech time to first audio.
 """
 
 from collections.abc import Callable
@@ -108,6 +108,7 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda u: _ms(u.latency[STT].last),
     ),
     UsageSensorDescription(
@@ -117,6 +118,7 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda u: _ms(u.latency[STT].median),
     ),
     UsageSensorDescription(
@@ -126,6 +128,7 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda u: _ms(u.latency[TTS].last),
     ),
     UsageSensorDescription(
@@ -135,6 +138,7 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda u: _ms(u.latency[TTS].median),
     ),
 )
@@ -186,7 +190,6 @@ class UsageSensor(RestoreSensor):
         """00:00 UTC today (this month's first day for the monthly cost), for totals."""
         if self.entity_description.state_class is not SensorStateClass.TOTAL:
             return None
-        self.usage.roll_over()
         return self.usage.month if self.entity_description.monthly else self.usage.day
 
     async def async_added_to_hass(self) -> None:
