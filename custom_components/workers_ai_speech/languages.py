@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.generated.languages import LANGUAGES as HA_LANGUAGES
 
 from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .const import LANGUAGE_AUTO
 
@@ -59,16 +60,6 @@ LANGUAGE_NAMES: dict[str, str] = {
     "zh": "Chinese",
 }  # fmt: skip
 """English names of the base languages of every catalog model (Whisper's list covers them)."""
-
-
-_ALIASES = {"nb": "no"}
-"""Home Assistant's Norwegian Bokmål is Whisper's Norwegian."""
-
-
-def base_language(tag: str) -> str:
-    """``en-US`` / ``en_US`` / ``EN`` → ``en``; ``nb-NO`` → ``no``."""
-    base = tag.replace("_", "-").split("-", 1)[0].lower()
-    return _ALIASES.get(base, base)
 
 
 def language_name(code: str) -> str:

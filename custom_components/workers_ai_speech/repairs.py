@@ -15,10 +15,11 @@ from homeassistant.helpers.selector import (
 )
 
 from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .const import CONF_VOICE, DOMAIN, ISSUE_QUOTA_EXCEEDED, LANGUAGE_AUTO, SUBENTRY_STT
 from .entity import model_label, model_name
-from .languages import base_language, base_languages, household_language, stt_language_options
+from .languages import base_languages, household_language, stt_language_options
 
 PRICING_URL = "https://developers.cloudflare.com/workers-ai/platform/pricing/"
 """The free allocation (10,000 neurons a day, reset at 00:00 UTC) and the Workers Paid plan."""

@@ -29,6 +29,7 @@ from homeassistant.core import callback
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.errors import WorkersAIError
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .budget import fallback_stream
 from .const import (
@@ -38,7 +39,7 @@ from .const import (
     VOICE_FOLLOW_SELECT,
 )
 from .entity import stored_voice
-from .languages import base_language, base_languages
+from .languages import base_languages
 from .models import WorkersAIConfigEntry
 from .tts_entity import WorkersAITTSEntity
 from .tts_sentences import sentence_batches

@@ -22,11 +22,12 @@ from homeassistant.exceptions import HomeAssistantError
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.errors import WorkersAIError
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .const import DOMAIN
 from .entity import WorkersAIEntity
 from .errors import async_handle_error
-from .languages import base_language, base_languages, language_tags
+from .languages import base_languages, language_tags
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
 from .usage import TTS

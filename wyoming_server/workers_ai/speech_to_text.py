@@ -85,7 +85,7 @@ class SpeechToText(WorkersAITransport):
             return replace(_parse_whisper(model.model_id, result, language), neurons=neurons)
         if model.input is InputConvention.BASE64_JSON:
             body: dict[str, Any] = {"audio": base64.b64encode(audio_file).decode("ascii")}
-            if lang := base_language(language):
+            if lang := base_language(language or ""):
                 body["language"] = lang
             if initial_prompt:
                 body["initial_prompt"] = initial_prompt
