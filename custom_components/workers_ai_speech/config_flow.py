@@ -45,7 +45,6 @@ from .const import (
     DEFAULT_STT_MODEL,
     DEFAULT_TTS_MODEL,
     DOMAIN,
-    STT_FALLBACK_MODEL,
     SUBENTRY_STT,
     SUBENTRY_TTS,
 )
@@ -165,7 +164,7 @@ def default_stt_subentry(hass: HomeAssistant) -> ConfigSubentryData:
     """The speech-to-text service of a new entry: nova-3 (streaming), or Whisper large v3
     turbo for a language nova-3 lacks; in Home Assistant's language."""
     nova = catalog.get_model(DEFAULT_STT_MODEL)
-    model = nova if speaks(nova, hass) else catalog.get_model(STT_FALLBACK_MODEL)
+    model = nova if speaks(nova, hass) else catalog.get_model(catalog.STT_FALLBACK_MODEL)
     return _default_subentry(hass, SUBENTRY_STT, model)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.language_tags import base_language, nova3_language
 
 
@@ -34,3 +35,20 @@ def test_base_language(tag: str, base: str) -> None:
 )
 def test_nova3_language(tag: str, nova3: str | None) -> None:
     assert nova3_language(tag) == nova3
+
+
+def test_every_catalog_language_has_a_name() -> None:
+    """The one table of names (the component's pickers and voice names use it)."""
+    bases = {base_language(code) for model in catalog.MODELS.values() for code in model.languages}
+    assert bases - set(catalog.LANGUAGE_NAMES) == set()
+
+
+def test_the_stt_fallback_is_an_asr_model_that_speaks_every_whisper_language() -> None:
+    model = catalog.get_model(catalog.STT_FALLBACK_MODEL)
+    assert model.task is catalog.Task.ASR
+    assert set(catalog.WHISPER_LANGUAGES) <= set(model.languages)
+
+
+def test_melotts_offers_only_what_workers_ai_accepts() -> None:
+    """Workers AI answers MeloTTS ``es``/``fr`` with 404/8002 (see catalog.MELOTTS_LANGUAGES)."""
+    assert catalog.get_model(catalog.MELOTTS).languages == ("en", "zh", "ja", "ko")

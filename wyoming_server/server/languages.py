@@ -28,12 +28,6 @@ def supports(model: catalog.SpeechModel, tag: str) -> bool:
     return base_language(tag) in {base_language(code) for code in model.languages}
 
 
-LANGUAGE_FALLBACK = catalog.WHISPER_LARGE_V3_TURBO
-"""The model used when the client names none and the default model lacks the language: the
-multilingual Whisper (99 languages,
-https://developers.cloudflare.com/workers-ai/models/whisper-large-v3-turbo/)."""
-
-
 def check_language(model: catalog.SpeechModel, tag: str) -> str:
     """Return ``tag`` normalized when ``model`` can transcribe its language.
 

@@ -194,6 +194,10 @@ MODELS: dict[str, SpeechModel] = {
     )
 }  # fmt: skip
 
+STT_FALLBACK_MODEL = WHISPER_LARGE_V3_TURBO
+"""The model for a language the default model lacks: the multilingual Whisper (99 languages,
+https://developers.cloudflare.com/workers-ai/models/whisper-large-v3-turbo/)."""
+
 ASR_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task is Task.ASR)
 TTS_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task is Task.TTS)
 
@@ -245,10 +249,30 @@ class Voice:
 
 
 LANGUAGE_NAMES: dict[str, str] = {
-    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "zh": "Chinese",
-    "ja": "Japanese", "ko": "Korean", "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
-    "ru": "Russian", "hi": "Hindi",
+    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "as": "Assamese", "az": "Azerbaijani",
+    "ba": "Bashkir", "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "bo": "Tibetan",
+    "br": "Breton", "bs": "Bosnian", "ca": "Catalan", "cs": "Czech", "cy": "Welsh",
+    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
+    "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fo": "Faroese",
+    "fr": "French", "gl": "Galician", "gu": "Gujarati", "ha": "Hausa", "haw": "Hawaiian",
+    "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "ht": "Haitian Creole", "hu": "Hungarian",
+    "hy": "Armenian", "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ja": "Japanese",
+    "jw": "Javanese", "ka": "Georgian", "kk": "Kazakh", "km": "Khmer", "kn": "Kannada",
+    "ko": "Korean", "la": "Latin", "lb": "Luxembourgish", "ln": "Lingala", "lo": "Lao",
+    "lt": "Lithuanian", "lv": "Latvian", "mg": "Malagasy", "mi": "Maori", "mk": "Macedonian",
+    "ml": "Malayalam", "mn": "Mongolian", "mr": "Marathi", "ms": "Malay", "mt": "Maltese",
+    "my": "Burmese", "ne": "Nepali", "nl": "Dutch", "nn": "Norwegian Nynorsk",
+    "no": "Norwegian", "oc": "Occitan", "pa": "Punjabi", "pl": "Polish", "ps": "Pashto",
+    "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sa": "Sanskrit", "sd": "Sindhi",
+    "si": "Sinhala", "sk": "Slovak", "sl": "Slovenian", "sn": "Shona", "so": "Somali",
+    "sq": "Albanian", "sr": "Serbian", "su": "Sundanese", "sv": "Swedish", "sw": "Swahili",
+    "ta": "Tamil", "te": "Telugu", "tg": "Tajik", "th": "Thai", "tk": "Turkmen",
+    "tl": "Tagalog", "tr": "Turkish", "tt": "Tatar", "uk": "Ukrainian", "ur": "Urdu",
+    "uz": "Uzbek", "vi": "Vietnamese", "yi": "Yiddish", "yo": "Yoruba", "yue": "Cantonese",
+    "zh": "Chinese",
 }  # fmt: skip
+"""English names of the base languages of every catalog model (Whisper's list covers them;
+https://github.com/openai/whisper/blob/main/whisper/tokenizer.py)."""
 
 
 def voices() -> list[Voice]:
