@@ -30,8 +30,9 @@ import aiohttp
 from ..workers_ai.catalog import MODELS, SpeechModel, Task, get_model
 from ..workers_ai.client import WorkersAIClient
 from ..workers_ai.transport import DEFAULT_API_BASE_URL
+from ..workers_ai.usage import MELOTTS_CHARACTERS_PER_SECOND, Transport
 from .common import AccountUnusable, ProbeContext, Timing, trace_config
-from .report import Check, Outcome, Report, Transport, mask_account_id
+from .report import Check, Outcome, Report, mask_account_id
 from .rest import probe_rest
 from .websocket import probe_listen, probe_speak
 
@@ -47,9 +48,6 @@ USD_PER_NEURON: Final = 0.011 / 1000
 
 FREE_NEURONS_PER_DAY: Final = 10_000
 """Neurons a day are free on every plan (same page)."""
-
-MELOTTS_SECONDS_PER_CHAR: Final = 0.07
-"""Estimate of MeloTTS speech length per character of text, for its per-minute price."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +123,7 @@ def expected_neurons(target: Target, speech_seconds: float) -> float | None:
     if model.task is Task.ASR:
         amount = speech_seconds / 60
     elif model.price.unit == "audio minute":  # melotts: priced by the audio it makes
-        amount = len(TEXTS["en"]) * MELOTTS_SECONDS_PER_CHAR / 60
+        amount = len(TEXTS["en"]) / MELOTTS_CHARACTERS_PER_SECOND / 60
     else:
         amount = len(TEXTS.get(model.languages[0], TEXTS["en"])) / 1000
     return usd * amount / USD_PER_NEURON

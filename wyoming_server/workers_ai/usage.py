@@ -42,7 +42,9 @@ NEURONS_HEADER: Final = "cf-ai-neurons"
 DAILY_FREE_NEURONS: Final = 10_000
 USD_PER_1000_NEURONS: Final = 0.011
 MELOTTS_CHARACTERS_PER_SECOND: Final = 14.0
-"""Speaking rate assumed to estimate MeloTTS output minutes from text (about 150 words/min)."""
+"""Speaking rate assumed to estimate MeloTTS output minutes from text, for its per-minute price
+(usage meter and doctor alike): about 150 words a minute, a common conversational rate; no
+Cloudflare or MeloTTS figure is published, so this stays an assumption."""
 
 
 class Transport(StrEnum):
