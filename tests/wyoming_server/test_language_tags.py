@@ -6,6 +6,7 @@ import pytest
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.language_tags import base_language, nova3_language
+from wyoming_server.workers_ai.usage import RATES, Transport
 
 
 @pytest.mark.parametrize(
@@ -52,3 +53,19 @@ def test_the_stt_fallback_is_an_asr_model_that_speaks_every_whisper_language() -
 def test_melotts_offers_only_what_workers_ai_accepts() -> None:
     """Workers AI answers MeloTTS ``es``/``fr`` with 404/8002 (see catalog.MELOTTS_LANGUAGES)."""
     assert catalog.get_model(catalog.MELOTTS).languages == ("en", "zh", "ja", "ko")
+
+
+def test_usage_rates_are_the_catalog_prices() -> None:
+    """The usage meter's neurons per unit come from the catalog, transport by transport."""
+    for model in catalog.MODELS.values():
+        if model.price is None:
+            continue
+        ws = model.price.websocket_neurons or model.price.neurons
+        if model.rest:
+            assert RATES[(model.model_id, Transport.REST)].neurons == model.price.neurons
+        if model.websocket:
+            assert RATES[(model.model_id, Transport.WEBSOCKET)].neurons == ws
+    # Cloudflare's list (https://developers.cloudflare.com/workers-ai/platform/pricing/).
+    assert str(catalog.get_model(catalog.NOVA_3).price) == (
+        "$0.0052 per audio minute (WebSocket $0.0092)"
+    )

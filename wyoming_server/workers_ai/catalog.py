@@ -39,19 +39,36 @@ class InputConvention(StrEnum):
     although its schema says MP3)."""
 
 
+USD_PER_1000_NEURONS = 0.011
+"""What 1,000 neurons cost beyond the free allocation
+(https://developers.cloudflare.com/workers-ai/platform/pricing/)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
-    """List price in US dollars per ``unit``
-    (https://developers.cloudflare.com/workers-ai/platform/pricing/)."""
+    """List price in neurons per ``unit``, as Cloudflare publishes it next to the US dollars
+    (https://developers.cloudflare.com/workers-ai/platform/pricing/, "Audio model pricing")."""
 
-    usd: float
+    neurons: float
     unit: str  # "audio minute" or "1k characters"
-    websocket_usd: float | None = None
+    websocket_neurons: float | None = None
+
+    @property
+    def usd(self) -> float:
+        """US dollars per ``unit``."""
+        return self.neurons * USD_PER_1000_NEURONS / 1000
+
+    @property
+    def websocket_usd(self) -> float | None:
+        """US dollars per ``unit`` over the WebSocket, when it costs differently."""
+        if self.websocket_neurons is None:
+            return None
+        return self.websocket_neurons * USD_PER_1000_NEURONS / 1000
 
     def __str__(self) -> str:
-        text = f"${self.usd:g} per {self.unit}"
+        text = f"${self.usd:.2g} per {self.unit}"
         if self.websocket_usd is not None:
-            text += f" (WebSocket ${self.websocket_usd:g})"
+            text += f" (WebSocket ${self.websocket_usd:.2g})"
         return text
 
 
@@ -149,12 +166,12 @@ MODELS: dict[str, SpeechModel] = {
         SpeechModel(
             WHISPER, Task.ASR, "Whisper", *_OPENAI, InputConvention.RAW_AUDIO,
             rest=True, websocket=False, languages=WHISPER_LANGUAGES,
-            price=Price(0.0005, "audio minute"),
+            price=Price(41.14, "audio minute"),
         ),
         SpeechModel(
             WHISPER_LARGE_V3_TURBO, Task.ASR, "Whisper large v3 turbo", *_OPENAI,
             InputConvention.BASE64_JSON, rest=True, websocket=False,
-            languages=WHISPER_LANGUAGES, price=Price(0.0005, "audio minute"),
+            languages=WHISPER_LANGUAGES, price=Price(46.63, "audio minute"),
         ),
         SpeechModel(
             WHISPER_TINY_EN, Task.ASR, "Whisper tiny (English)", *_OPENAI,
@@ -164,32 +181,32 @@ MODELS: dict[str, SpeechModel] = {
         SpeechModel(
             NOVA_3, Task.ASR, "Nova-3", *_DEEPGRAM, InputConvention.RAW_AUDIO_QUERY_OPTIONS,
             rest=True, websocket=True, languages=NOVA3_LANGUAGES,
-            price=Price(0.0052, "audio minute", websocket_usd=0.0092),
+            price=Price(472.73, "audio minute", websocket_neurons=836.36),
         ),
         SpeechModel(
             FLUX, Task.ASR, "Flux", *_DEEPGRAM, InputConvention.WEBSOCKET_PCM,
             rest=False, websocket=True, languages=("en",),
-            price=Price(0.0077, "audio minute", websocket_usd=0.0077),
+            price=Price(700.00, "audio minute"),
         ),
         SpeechModel(
             AURA_1, Task.TTS, "Aura 1", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
-            rest=True, websocket=True, languages=("en",), price=Price(0.015, "1k characters"),
+            rest=True, websocket=True, languages=("en",), price=Price(1363.64, "1k characters"),
             speakers=AURA_1_SPEAKERS, default_speaker="angus", max_text_chars=2000,
         ),
         SpeechModel(
             AURA_2_EN, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
-            rest=True, websocket=True, languages=("en",), price=Price(0.03, "1k characters"),
+            rest=True, websocket=True, languages=("en",), price=Price(2727.27, "1k characters"),
             speakers=AURA_2_EN_SPEAKERS, default_speaker="luna", max_text_chars=1000,
         ),
         SpeechModel(
             AURA_2_ES, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
-            rest=True, websocket=True, languages=("es",), price=Price(0.03, "1k characters"),
+            rest=True, websocket=True, languages=("es",), price=Price(2727.27, "1k characters"),
             speakers=AURA_2_ES_SPEAKERS, default_speaker="aquila", max_text_chars=1000,
         ),
         SpeechModel(
             MELOTTS, Task.TTS, "MeloTTS", *_MYSHELL, InputConvention.PROMPT_JSON_BASE64_MP3,
             rest=True, websocket=False, languages=MELOTTS_LANGUAGES,
-            price=Price(0.0002, "audio minute"), max_text_chars=600,
+            price=Price(18.63, "audio minute"), max_text_chars=600,
         ),
     )
 }  # fmt: skip
