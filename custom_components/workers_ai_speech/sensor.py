@@ -151,8 +151,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the account's usage and latency sensors."""
     usage = entry.runtime_data.usage
-    if usage is not None:
-        async_add_entities(UsageSensor(entry, usage, description) for description in SENSORS)
+    async_add_entities(UsageSensor(entry, usage, description) for description in SENSORS)
 
 
 class UsageSensor(RestoreSensor):

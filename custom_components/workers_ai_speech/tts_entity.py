@@ -156,17 +156,14 @@ class WorkersAITTSEntity(WorkersAIEntity, TextToSpeechEntity):
         Raises:
             HomeAssistantError: the daily budget is spent and requests are refused.
         """
-        if (budget := self.entry.runtime_data.budget) is None:
-            return None
         try:
-            return budget.tts_fallback(self.model.model_id)
+            return self.entry.runtime_data.budget.tts_fallback(self.model.model_id)
         except WorkersAIError as err:
             raise self._error(err) from err
 
     def _first_audio(self, started: float) -> None:
         """Record the time to first audio since ``started`` (``time.monotonic()``)."""
-        if (usage := self.entry.runtime_data.usage) is not None:
-            usage.async_latency(TTS, time.monotonic() - started)
+        self.entry.runtime_data.usage.async_latency(TTS, time.monotonic() - started)
 
     def _error(self, err: WorkersAIError) -> HomeAssistantError:
         """Log ``err``, act on it (reauth, repair issue), and wrap it for Home Assistant."""
