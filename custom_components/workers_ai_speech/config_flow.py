@@ -8,6 +8,7 @@ from typing import Any, override
 import probatio
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryData,
@@ -285,8 +286,9 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     def _async_update(self, entry: ConfigEntry, data: dict[str, str]) -> ConfigFlowResult:
-        """Store new data; the update listener of a loaded entry reloads it."""
-        if entry.update_listeners:
+        """Store new data; a loaded entry's update listener (added in async_setup_entry) reloads
+        it, any other entry is reloaded here so that the new token gets a try."""
+        if entry.state is ConfigEntryState.LOADED:
             return self.async_update_and_abort(entry, data=data)
         return self.async_update_reload_and_abort(entry, data=data)
 
