@@ -51,8 +51,14 @@ from .const import (
 )
 from .languages import speaks
 from .options_flow import WorkersAIOptionsFlow
-from .repairs import default_title, service_data
-from .subentry_flow import SttSubentryFlow, TtsSubentryFlow, clean, household_model
+from .subentry_flow import (
+    SttSubentryFlow,
+    TtsSubentryFlow,
+    clean,
+    default_title,
+    household_model,
+    service_data,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
