@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any, override
 
 import probatio
+from yarl import URL
+
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigEntryState,
@@ -23,7 +25,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from yarl import URL
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.errors import (

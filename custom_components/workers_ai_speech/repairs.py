@@ -3,6 +3,7 @@
 from typing import Any
 
 import probatio
+
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.const import CONF_MODEL
 from homeassistant.core import HomeAssistant, callback

@@ -3,6 +3,7 @@
 from typing import Any, override
 
 import probatio
+
 from homeassistant.config_entries import SOURCE_USER, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL, CONF_NAME
 from homeassistant.core import HomeAssistant

@@ -14,13 +14,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import homeassistant.components
 import yaml
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+import homeassistant.components
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.workers_ai_speech import config_flow, diagnostics
 from custom_components.workers_ai_speech.const import DOMAIN

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components import stt, tts
-from homeassistant.core import HomeAssistant, State
-from homeassistant.core_config import async_process_ha_core_config
-from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     mock_restore_cache_with_extra_data,
 )
+
+from homeassistant.components import stt, tts
+from homeassistant.core import HomeAssistant, State
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.helpers import entity_registry as er
 
 from custom_components.workers_ai_speech.const import DOMAIN
 from tests.components.stt_helpers import CHUNK, process_speech, speech_metadata
