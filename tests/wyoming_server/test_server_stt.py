@@ -21,6 +21,7 @@ from tests.wyoming_server.server_harness import (
     read_until,
     read_wav,
     types,
+    workers_ai_stand_in,
 )
 from wyoming_server.workers_ai import catalog
 
@@ -235,22 +236,13 @@ async def test_norwegian_bokmal_reaches_whisper_as_norwegian(speech_dir: Path, t
         result = {"text": "Slå på lyset.", "transcription_info": info}
         return web.json_response({"success": True, "result": result})
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", workers_ai)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     env = {"CLOUDFLARE_ACCOUNT_ID": "a" * 32, "CLOUDFLARE_API_TOKEN": "api-token"}
-    args = ["--api-base-url", f"http://127.0.0.1:{port}/client/v4"]
-    try:
+    async with workers_ai_stand_in(workers_ai) as port:
+        args = ["--api-base-url", f"http://127.0.0.1:{port}/client/v4"]
         async with ServerProcess(args, env) as own:
             events = await transcribe(
                 own, speech_dir / "living_room_light_en.wav", catalog.WHISPER_LARGE_V3_TURBO, tag
             )
-    finally:
-        await runner.cleanup()
     assert "error" not in types(events), events
     assert seen == ["no"]
     assert transcript_of(events).data["text"] == "Slå på lyset."
