@@ -58,7 +58,8 @@ class Fault:
     refused: bool = False
     """Workers AI unreachable (connection refused) instead of emulator settings."""
     retryable: bool = False
-    """Whether a client may retry it (§2.1 retry policy: 429/3040, 3001, 7009, 5xx, 408)."""
+    """Whether a client may retry it (429/3040, 3001, 7009, 5xx, 408: the retryable errors of
+    https://developers.cloudflare.com/workers-ai/platform/errors/)."""
 
 
 def _fail(status: int, code: int, message: str, count: int = 50) -> dict[str, Any]:
@@ -66,28 +67,28 @@ def _fail(status: int, code: int, message: str, count: int = 50) -> dict[str, An
 
 
 FAULTS: list[Fault] = [
-    Fault("3040 once, then success", "§2.1", _fail(429, 3040, "Capacity temporarily exceeded, please try again.", 1), "success", retryable=True),
-    Fault("3040 capacity, every attempt", "§2.1", _fail(429, 3040, "Capacity temporarily exceeded, please try again."), retryable=True),
-    Fault("3001 internal error, every attempt", "§2.1", _fail(500, 3001, "Internal server error"), retryable=True),
-    Fault("7009 upstream unavailable", "§2.1", _fail(503, 7009, "Upstream service unavailable"), retryable=True),
-    Fault("3007 timeout (408)", "§2.1", _fail(408, 3007, "Request timeout"), retryable=True),
-    Fault("3008 aborted (408)", "§2.1", _fail(408, 3008, "Request was aborted"), retryable=True),
-    Fault("10000 authentication", "§2.1, §9 C5", _fail(401, 10000, "Authentication error")),
-    Fault("4006 daily free allocation", "§9 C2", _fail(429, 4006, QUOTA)),
-    Fault("3036 account limited", "§2.1, §9 C2", _fail(429, 3036, QUOTA)),
-    Fault("5035 Workers Paid plan required", "§2.1", _fail(403, 5035, "This model requires a Workers Paid plan.")),
-    Fault("3023 account blocked", "§2.1", _fail(403, 3023, "Service unavailable for account")),
-    Fault("5018 model not allowed", "§2.1", _fail(403, 5018, "The account is not allowed to access this model")),
-    Fault("5007 no such model", "§2.1", _fail(400, 5007, "No such model")),
-    Fault("7000 unknown model", "§9 C6", _fail(400, 7000, "No such model")),
-    Fault("3042 invalid model ID", "§2.1", _fail(404, 3042, "The model name is invalid")),
-    Fault("5006 bad input", "§2.1", _fail(400, 5006, "AiError: Bad input: Error: oneOf at '/' not met")),
-    Fault("3010 invalid input", "§2.1", _fail(400, 3010, "Invalid or incomplete input for the model")),
-    Fault("3006 request too large", "§2.1", _fail(413, 3006, "Request is too large")),
-    Fault("8007 empty text", "§9 C6", _fail(400, 8007, "Invalid input")),
+    Fault("3040 once, then success", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(429, 3040, "Capacity temporarily exceeded, please try again.", 1), "success", retryable=True),
+    Fault("3040 capacity, every attempt", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(429, 3040, "Capacity temporarily exceeded, please try again."), retryable=True),
+    Fault("3001 internal error, every attempt", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(500, 3001, "Internal server error"), retryable=True),
+    Fault("7009 upstream unavailable", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(503, 7009, "Upstream service unavailable"), retryable=True),
+    Fault("3007 timeout (408)", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(408, 3007, "Request timeout"), retryable=True),
+    Fault("3008 aborted (408)", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(408, 3008, "Request was aborted"), retryable=True),
+    Fault("10000 authentication", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(401, 10000, "Authentication error")),
+    Fault("4006 daily free allocation", "https://developers.cloudflare.com/workers-ai/platform/pricing/", _fail(429, 4006, QUOTA)),
+    Fault("3036 account limited", "https://developers.cloudflare.com/workers-ai/platform/errors/, https://developers.cloudflare.com/workers-ai/platform/pricing/", _fail(429, 3036, QUOTA)),
+    Fault("5035 Workers Paid plan required", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(403, 5035, "This model requires a Workers Paid plan.")),
+    Fault("3023 account blocked", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(403, 3023, "Service unavailable for account")),
+    Fault("5018 model not allowed", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(403, 5018, "The account is not allowed to access this model")),
+    Fault("5007 no such model", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(400, 5007, "No such model")),
+    Fault("7000 unknown model", "observed live on Workers AI", _fail(400, 7000, "No such model")),
+    Fault("3042 invalid model ID", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(404, 3042, "The model name is invalid")),
+    Fault("5006 bad input", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(400, 5006, "AiError: Bad input: Error: oneOf at '/' not met")),
+    Fault("3010 invalid input", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(400, 3010, "Invalid or incomplete input for the model")),
+    Fault("3006 request too large", "https://developers.cloudflare.com/workers-ai/platform/errors/", _fail(413, 3006, "Request is too large")),
+    Fault("8007 empty text", "observed live on Workers AI", _fail(400, 8007, "Invalid input")),
     Fault("reply never comes (5 min)", "timeouts", {"latency_ms": 300_000}, retryable=True),
     Fault("model answers after 45 s", "timeouts", {"model_latency_ms": 45_000}, retryable=True),
-    Fault("WebSocket dropped mid-stream", "§4.5, §5.4", {"ws_drop_after_messages": 1}, transports=("websocket",), retryable=True),
+    Fault("WebSocket dropped mid-stream", "https://developers.cloudflare.com/workers-ai/models/nova-3/", {"ws_drop_after_messages": 1}, transports=("websocket",), retryable=True),
     Fault("connection refused", "network", {}, refused=True, retryable=True),
 ]  # fmt: skip
 

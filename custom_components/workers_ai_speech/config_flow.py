@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from typing import Any, override
 
 import probatio
+from yarl import URL
+
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryData,
@@ -22,7 +25,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from yarl import URL
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.errors import (
@@ -45,14 +47,19 @@ from .const import (
     DEFAULT_STT_MODEL,
     DEFAULT_TTS_MODEL,
     DOMAIN,
-    STT_FALLBACK_MODEL,
     SUBENTRY_STT,
     SUBENTRY_TTS,
 )
 from .languages import speaks
 from .options_flow import WorkersAIOptionsFlow
-from .repairs import default_title, service_data
-from .subentry_flow import SttSubentryFlow, TtsSubentryFlow, clean, household_model
+from .subentry_flow import (
+    SttSubentryFlow,
+    TtsSubentryFlow,
+    clean,
+    default_title,
+    household_model,
+    service_data,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -165,7 +172,7 @@ def default_stt_subentry(hass: HomeAssistant) -> ConfigSubentryData:
     """The speech-to-text service of a new entry: nova-3 (streaming), or Whisper large v3
     turbo for a language nova-3 lacks; in Home Assistant's language."""
     nova = catalog.get_model(DEFAULT_STT_MODEL)
-    model = nova if speaks(nova, hass) else catalog.get_model(STT_FALLBACK_MODEL)
+    model = nova if speaks(nova, hass) else catalog.get_model(catalog.STT_FALLBACK_MODEL)
     return _default_subentry(hass, SUBENTRY_STT, model)
 
 
@@ -286,8 +293,9 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     def _async_update(self, entry: ConfigEntry, data: dict[str, str]) -> ConfigFlowResult:
-        """Store new data; the update listener of a loaded entry reloads it."""
-        if entry.update_listeners:
+        """Store new data; a loaded entry's update listener (added in async_setup_entry) reloads
+        it, any other entry is reloaded here so that the new token gets a try."""
+        if entry.state is ConfigEntryState.LOADED:
             return self.async_update_and_abort(entry, data=data)
         return self.async_update_reload_and_abort(entry, data=data)
 

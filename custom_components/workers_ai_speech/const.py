@@ -23,7 +23,6 @@ LANGUAGE_AUTO: Final = "auto"
 """STT subentry language meaning "let the model detect the language"."""
 
 DEFAULT_STT_MODEL: Final = catalog.NOVA_3
-STT_FALLBACK_MODEL: Final = catalog.WHISPER_LARGE_V3_TURBO
 """The default STT model for a household whose language nova-3 does not speak."""
 DEFAULT_TTS_MODEL: Final = catalog.AURA_2_EN
 

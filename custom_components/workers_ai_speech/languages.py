@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.generated.languages import LANGUAGES as HA_LANGUAGES
 
 from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .const import LANGUAGE_AUTO
 
@@ -35,61 +36,18 @@ _REGIONS: dict[str, tuple[str, ...]] = {
 }
 """Regional tags offered next to a base language (besides Home Assistant's own UI tags)."""
 
-LANGUAGE_NAMES: dict[str, str] = {
-    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "as": "Assamese", "az": "Azerbaijani",
-    "ba": "Bashkir", "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "bo": "Tibetan",
-    "br": "Breton", "bs": "Bosnian", "ca": "Catalan", "cs": "Czech", "cy": "Welsh",
-    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
-    "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fo": "Faroese",
-    "fr": "French", "gl": "Galician", "gu": "Gujarati", "ha": "Hausa", "haw": "Hawaiian",
-    "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "ht": "Haitian Creole", "hu": "Hungarian",
-    "hy": "Armenian", "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ja": "Japanese",
-    "jw": "Javanese", "ka": "Georgian", "kk": "Kazakh", "km": "Khmer", "kn": "Kannada",
-    "ko": "Korean", "la": "Latin", "lb": "Luxembourgish", "ln": "Lingala", "lo": "Lao",
-    "lt": "Lithuanian", "lv": "Latvian", "mg": "Malagasy", "mi": "Maori", "mk": "Macedonian",
-    "ml": "Malayalam", "mn": "Mongolian", "mr": "Marathi", "ms": "Malay", "mt": "Maltese",
-    "my": "Burmese", "ne": "Nepali", "nl": "Dutch", "nn": "Norwegian Nynorsk",
-    "no": "Norwegian", "oc": "Occitan", "pa": "Punjabi", "pl": "Polish", "ps": "Pashto",
-    "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sa": "Sanskrit", "sd": "Sindhi",
-    "si": "Sinhala", "sk": "Slovak", "sl": "Slovenian", "sn": "Shona", "so": "Somali",
-    "sq": "Albanian", "sr": "Serbian", "su": "Sundanese", "sv": "Swedish", "sw": "Swahili",
-    "ta": "Tamil", "te": "Telugu", "tg": "Tajik", "th": "Thai", "tk": "Turkmen",
-    "tl": "Tagalog", "tr": "Turkish", "tt": "Tatar", "uk": "Ukrainian", "ur": "Urdu",
-    "uz": "Uzbek", "vi": "Vietnamese", "yi": "Yiddish", "yo": "Yoruba", "yue": "Cantonese",
-    "zh": "Chinese",
-}  # fmt: skip
-"""English names of the base languages of every catalog model (Whisper's list covers them)."""
-
-
-_ALIASES = {"nb": "no"}
-"""Home Assistant's Norwegian Bokmål is Whisper's Norwegian."""
-
-
-def base_language(tag: str) -> str:
-    """``en-US`` / ``en_US`` / ``EN`` → ``en``; ``nb-NO`` → ``no``."""
-    base = tag.replace("_", "-").split("-", 1)[0].lower()
-    return _ALIASES.get(base, base)
-
 
 def language_name(code: str) -> str:
     """``English`` for ``en``; ``English (en-GB)`` for a regional tag; the code if unknown."""
-    name = LANGUAGE_NAMES.get(base_language(code))
+    name = catalog.LANGUAGE_NAMES.get(base_language(code))
     if name is None:
         return code
     return name if "-" not in code else f"{name} ({code})"
 
 
-MELOTTS_LANGUAGES = ("en", "zh", "ja", "ko")
-"""What MeloTTS on Workers AI speaks: it answers ``es`` and ``fr`` with 404, code 8002
-(observed live, 2026-09), although upstream MeloTTS has them."""
-
-
 def base_languages(model: catalog.SpeechModel) -> list[str]:
     """The model's languages without regions, in catalog order (``en-GB`` → ``en``)."""
-    bases = list(dict.fromkeys(base_language(code) for code in model.languages))
-    if model.model_id == catalog.MELOTTS:
-        bases = [b for b in bases if b in MELOTTS_LANGUAGES]
-    return bases
+    return list(dict.fromkeys(base_language(code) for code in model.languages))
 
 
 def language_tags(bases: list[str]) -> list[str]:

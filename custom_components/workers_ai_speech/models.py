@@ -1,7 +1,6 @@
 """Runtime data of a Workers AI Speech config entry."""
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 
@@ -12,6 +11,9 @@ from .const import CONF_VOICE
 from .failover import ServiceFailover
 from .usage import AccountUsage
 from .vocabulary import HomeVocabulary
+
+type SetupKey = tuple[object, ...]
+"""What :func:`setup_key` returns: compared with ``==``, never read."""
 
 
 @dataclass
@@ -27,12 +29,12 @@ class WorkersAIData:
 
     client: WorkersAIClient
     long_text_client: WorkersAIClient
-    setup_key: Any = field(repr=False)  # holds the entry's data, API token included
-    vocabulary: HomeVocabulary | None = None
+    setup_key: SetupKey = field(repr=False)  # holds the entry's data, API token included
+    vocabulary: HomeVocabulary
     """The home's names for speech-to-text (vocabulary.py)."""
-    usage: AccountUsage | None = None
+    usage: AccountUsage
     """Usage and latency of the account (usage.py, sensor.py)."""
-    budget: BudgetGuard | None = None
+    budget: BudgetGuard
     """The daily budget (budget.py)."""
     failovers: dict[str, ServiceFailover] = field(default_factory=dict)
     """Breaker and failover entity of each speech service, by subentry ID (failover.py)."""
@@ -41,7 +43,7 @@ class WorkersAIData:
 type WorkersAIConfigEntry = ConfigEntry[WorkersAIData]
 
 
-def setup_key(entry: ConfigEntry) -> Any:
+def setup_key(entry: ConfigEntry) -> SetupKey:
     """Everything of ``entry`` the entities are built from, except the voices."""
     return (
         sorted(entry.data.items()),

@@ -3,6 +3,7 @@
 from typing import Any
 
 import probatio
+
 from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
 from homeassistant.helpers.selector import (
     BooleanSelector,

@@ -3,8 +3,9 @@
 from typing import Any
 
 import probatio
+
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
-from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
+from homeassistant.const import CONF_MODEL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.selector import (
@@ -16,14 +17,12 @@ from homeassistant.helpers.selector import (
 
 from wyoming_server.workers_ai import catalog
 
-from .const import CONF_VOICE, DOMAIN, ISSUE_QUOTA_EXCEEDED, LANGUAGE_AUTO, SUBENTRY_STT
-from .entity import model_label, model_name
-from .languages import base_language, base_languages, household_language, stt_language_options
+from .const import DOMAIN, ISSUE_QUOTA_EXCEEDED, SUBENTRY_STT
+from .entity import model_label
+from .subentry_flow import DEFAULT_TITLE_PREFIX, default_title, service_data
 
 PRICING_URL = "https://developers.cloudflare.com/workers-ai/platform/pricing/"
 """The free allocation (10,000 neurons a day, reset at 00:00 UTC) and the Workers Paid plan."""
-
-DEFAULT_TITLE_PREFIX = "Workers AI "
 
 
 @callback
@@ -46,34 +45,6 @@ def async_report_quota_exceeded(hass: HomeAssistant) -> None:
 def async_clear_quota_exceeded(hass: HomeAssistant) -> None:
     """A request succeeded: the allocation is back (a new day, or a paid plan)."""
     ir.async_delete_issue(hass, DOMAIN, ISSUE_QUOTA_EXCEEDED)
-
-
-def default_title(model: catalog.SpeechModel) -> str:
-    """The title a new service of ``model`` gets: ``Workers AI Aura 2 English``."""
-    return f"{DEFAULT_TITLE_PREFIX}{model_name(model)}"
-
-
-def service_data(
-    hass: HomeAssistant, subentry_type: str, model: catalog.SpeechModel, old: dict[str, Any]
-) -> dict[str, Any]:
-    """Subentry data for ``model``, keeping what of ``old`` still applies."""
-    bases = base_languages(model)
-    language = old.get(CONF_LANGUAGE)
-    auto = subentry_type == SUBENTRY_STT and LANGUAGE_AUTO in stt_language_options(model)
-    if auto and language == LANGUAGE_AUTO:
-        return {CONF_MODEL: model.model_id, CONF_LANGUAGE: LANGUAGE_AUTO}
-    if not isinstance(language, str) or base_language(language) not in bases:
-        # Home Assistant's language; else let the model detect it; else English.
-        language = household_language(hass, bases) or (
-            LANGUAGE_AUTO if auto else ("en" if "en" in bases else bases[0])
-        )
-        if language == LANGUAGE_AUTO:
-            return {CONF_MODEL: model.model_id, CONF_LANGUAGE: LANGUAGE_AUTO}
-    data: dict[str, Any] = {CONF_MODEL: model.model_id, CONF_LANGUAGE: base_language(language)}
-    if model.speakers:
-        voice = old.get(CONF_VOICE)
-        data[CONF_VOICE] = voice if voice in model.speakers else model.default_speaker
-    return data
 
 
 class UnknownModelRepairFlow(RepairsFlow):

@@ -5,8 +5,8 @@ and this month (USD), speech-to-text audio minutes, utterances cut at their audi
 text-to-speech characters today. Totals
 have ``state_class: total`` with ``last_reset`` at 00:00 UTC (the month's first day for the
 monthly cost), so long-term statistics follow them, and they are restored after a restart
-within the same period. Latency (diagnostic): last and median speech-to-text wait after the end
-of speech, and text-to-speech time to first audio.
+within the same period. Latency (diagnostic, disabled by default): last and median speech-to-text
+wait after the end of speech, and text-to-speech time to first audio.
 """
 
 from collections.abc import Callable
@@ -117,6 +117,7 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda u: _ms(u.latency[STT].last),
     ),
     UsageSensorDescription(
@@ -126,6 +127,7 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda u: _ms(u.latency[STT].median),
     ),
     UsageSensorDescription(
@@ -135,6 +137,7 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda u: _ms(u.latency[TTS].last),
     ),
     UsageSensorDescription(
@@ -144,6 +147,7 @@ SENSORS: tuple[UsageSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTime.MILLISECONDS,
         state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda u: _ms(u.latency[TTS].median),
     ),
 )
@@ -156,8 +160,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the account's usage and latency sensors."""
     usage = entry.runtime_data.usage
-    if usage is not None:
-        async_add_entities(UsageSensor(entry, usage, description) for description in SENSORS)
+    async_add_entities(UsageSensor(entry, usage, description) for description in SENSORS)
 
 
 class UsageSensor(RestoreSensor):
@@ -195,7 +198,6 @@ class UsageSensor(RestoreSensor):
         """00:00 UTC today (this month's first day for the monthly cost), for totals."""
         if self.entity_description.state_class is not SensorStateClass.TOTAL:
             return None
-        self.usage.roll_over()
         return self.usage.month if self.entity_description.monthly else self.usage.day
 
     async def async_added_to_hass(self) -> None:

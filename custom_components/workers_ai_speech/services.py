@@ -7,6 +7,7 @@ runs, not part of diagnostics.
 """
 
 import probatio
+
 from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import ServiceValidationError

@@ -152,7 +152,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         stream = limit
         budget = self.entry.runtime_data.budget
         try:
-            fallback = budget.stt_fallback(self.model.model_id) if budget else None
+            fallback = budget.stt_fallback(self.model.model_id)
         except WorkersAIError as err:  # over budget, refused
             async_handle_error(
                 self.hass, self.entry, err, f"Speech-to-text with {self.model.model_id}"
@@ -208,8 +208,8 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         if limit.truncated:
             self._async_report_truncated(limit.max_seconds)
         ended = timer.speech_end  # the stream's end, or the audio flux's EndOfTurn was based on
-        if ended is not None and (usage := self.entry.runtime_data.usage) is not None:
-            usage.async_latency(STT, time.monotonic() - ended)
+        if ended is not None:
+            self.entry.runtime_data.usage.async_latency(STT, time.monotonic() - ended)
         return stt.SpeechResult(text, stt.SpeechResultState.SUCCESS)
 
     async def _async_failover(
@@ -245,7 +245,7 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         """``keyterms`` / ``initial_prompt`` of the home's vocabulary for the model."""
         vocabulary = self.entry.runtime_data.vocabulary
         model_id = model_id or self.model.model_id
-        return vocabulary.request_options(model_id) if vocabulary else {}
+        return vocabulary.request_options(model_id)
 
     @override
     async def async_will_remove_from_hass(self) -> None:

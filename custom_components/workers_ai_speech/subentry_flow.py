@@ -3,6 +3,7 @@
 from typing import Any, override
 
 import probatio
+
 from homeassistant.config_entries import SOURCE_USER, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL, CONF_NAME
 from homeassistant.core import HomeAssistant
@@ -18,19 +19,56 @@ from homeassistant.helpers.selector import (
 )
 
 from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .const import (
     CONF_VOICE,
     DEFAULT_STT_MODEL,
     DEFAULT_TTS_MODEL,
     DOMAIN,
+    LANGUAGE_AUTO,
     SUBENTRY_STT,
     SUBENTRY_TTS,
 )
-from .entity import model_label, subentry_model
+from .entity import model_label, model_name, subentry_model
 from .failover import CONF_FAILOVER_ENTITY
-from .languages import base_languages, language_name, speaks, stt_language_options
-from .repairs import default_title, service_data
+from .languages import (
+    base_languages,
+    household_language,
+    language_name,
+    speaks,
+    stt_language_options,
+)
+
+DEFAULT_TITLE_PREFIX = "Workers AI "
+
+
+def default_title(model: catalog.SpeechModel) -> str:
+    """The title a new service of ``model`` gets: ``Workers AI Aura 2 English``."""
+    return f"{DEFAULT_TITLE_PREFIX}{model_name(model)}"
+
+
+def service_data(
+    hass: HomeAssistant, subentry_type: str, model: catalog.SpeechModel, old: dict[str, Any]
+) -> dict[str, Any]:
+    """Subentry data for ``model``, keeping what of ``old`` still applies."""
+    bases = base_languages(model)
+    language = old.get(CONF_LANGUAGE)
+    auto = subentry_type == SUBENTRY_STT and LANGUAGE_AUTO in stt_language_options(model)
+    if auto and language == LANGUAGE_AUTO:
+        return {CONF_MODEL: model.model_id, CONF_LANGUAGE: LANGUAGE_AUTO}
+    if not isinstance(language, str) or base_language(language) not in bases:
+        # Home Assistant's language; else let the model detect it; else English.
+        language = household_language(hass, bases) or (
+            LANGUAGE_AUTO if auto else ("en" if "en" in bases else bases[0])
+        )
+        if language == LANGUAGE_AUTO:
+            return {CONF_MODEL: model.model_id, CONF_LANGUAGE: LANGUAGE_AUTO}
+    data: dict[str, Any] = {CONF_MODEL: model.model_id, CONF_LANGUAGE: base_language(language)}
+    if model.speakers:
+        voice = old.get(CONF_VOICE)
+        data[CONF_VOICE] = voice if voice in model.speakers else model.default_speaker
+    return data
 
 
 def clean(value: Any) -> str:

@@ -31,6 +31,7 @@ from homeassistant.core import callback
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.errors import WorkersAIError
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .budget import fallback_stream
 from .const import (
@@ -41,7 +42,7 @@ from .const import (
 )
 from .entity import stored_voice
 from .failover import ServiceFailover
-from .languages import base_language, base_languages
+from .languages import base_languages
 from .models import WorkersAIConfigEntry
 from .tts_entity import WorkersAITTSEntity
 from .tts_failover import async_failover_pcm

@@ -22,12 +22,13 @@ from homeassistant.exceptions import HomeAssistantError
 
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.errors import WorkersAIError
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .const import DOMAIN
 from .entity import WorkersAIEntity
 from .errors import async_handle_error
 from .failover import ServiceFailover
-from .languages import base_language, base_languages, language_tags
+from .languages import base_languages, language_tags
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
 from .usage import TTS
@@ -156,10 +157,8 @@ class WorkersAITTSEntity(WorkersAIEntity, TextToSpeechEntity):
         Raises:
             HomeAssistantError: the daily budget is spent and requests are refused.
         """
-        if (budget := self.entry.runtime_data.budget) is None:
-            return None
         try:
-            return budget.tts_fallback(self.model.model_id)
+            return self.entry.runtime_data.budget.tts_fallback(self.model.model_id)
         except WorkersAIError as err:
             raise self._error(err) from err
 
@@ -169,8 +168,7 @@ class WorkersAITTSEntity(WorkersAIEntity, TextToSpeechEntity):
 
     def _first_audio(self, started: float) -> None:
         """Record the time to first audio since ``started`` (``time.monotonic()``)."""
-        if (usage := self.entry.runtime_data.usage) is not None:
-            usage.async_latency(TTS, time.monotonic() - started)
+        self.entry.runtime_data.usage.async_latency(TTS, time.monotonic() - started)
 
     def _error(self, err: WorkersAIError) -> HomeAssistantError:
         """Log ``err``, act on it (reauth, repair issue), and wrap it for Home Assistant."""

@@ -16,10 +16,11 @@ from homeassistant.core import callback
 from wyoming_server.workers_ai import catalog
 from wyoming_server.workers_ai.audio import pcm_to_wav, sniff_container
 from wyoming_server.workers_ai.errors import WorkersAIError
+from wyoming_server.workers_ai.language_tags import base_language
 
 from .budget import fallback_speech
 from .entity import model_name
-from .languages import base_language, base_languages, language_name
+from .languages import base_languages, language_name
 from .models import WorkersAIConfigEntry
 from .tts_entity import WorkersAITTSEntity
 from .tts_failover import async_failover_audio

@@ -10,8 +10,9 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from homeassistant.core import HomeAssistant
 from sentence_stream import SentenceBoundaryDetector
+
+from homeassistant.core import HomeAssistant
 
 from wyoming_server.workers_ai.text import split_text
 

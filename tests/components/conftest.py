@@ -13,10 +13,11 @@ from typing import Any
 from unittest.mock import patch
 
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
 from homeassistant.const import CONF_API_TOKEN, CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.workers_ai_speech.const import (
     CONF_ACCOUNT_ID,

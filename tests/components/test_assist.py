@@ -9,18 +9,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from homeassistant.components import assist_pipeline, tts
-from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
-from homeassistant.const import ATTR_ENTITY_ID
-from homeassistant.core import Context, HomeAssistant
-from homeassistant.core_config import async_process_ha_core_config
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import (
     ClientSessionGenerator,
     WebSocketGenerator,
 )
 from tts_helpers import TTS_ENTITY_ID, wav_duration
+
+from homeassistant.components import assist_pipeline, tts
+from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
+from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.setup import async_setup_component
 
 from custom_components.workers_ai_speech.const import VOICE_FOLLOW_SELECT
 from tests.components.stt_helpers import CHUNK, speech_metadata

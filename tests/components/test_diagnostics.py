@@ -1,13 +1,14 @@
 """Diagnostics: the services and settings, without tokens, the account ID or custom URLs."""
 
-from homeassistant.const import CONF_API_TOKEN
-from homeassistant.core import HomeAssistant
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from homeassistant.const import CONF_API_TOKEN
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 
 from custom_components.workers_ai_speech.const import CONF_ACCOUNT_ID, CONF_API_BASE_URL
 

@@ -14,14 +14,6 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from homeassistant.components import stt, tts
-from homeassistant.config_entries import ConfigEntry, ConfigFlow
-from homeassistant.const import CONF_LANGUAGE, CONF_MODEL, STATE_OFF, STATE_ON
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     MockModule,
@@ -31,6 +23,15 @@ from pytest_homeassistant_custom_component.common import (
     mock_platform,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from homeassistant.components import stt, tts
+from homeassistant.config_entries import ConfigEntry, ConfigFlow
+from homeassistant.const import CONF_LANGUAGE, CONF_MODEL, STATE_OFF, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.setup import async_setup_component
 
 from custom_components.workers_ai_speech.const import CONF_API_BASE_URL, CONF_VOICE, DOMAIN
 from custom_components.workers_ai_speech.failover import (

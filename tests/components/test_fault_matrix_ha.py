@@ -24,14 +24,15 @@ from dataclasses import asdict
 from typing import Any
 
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from yarl import URL
+
 from homeassistant.components import stt, tts
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from yarl import URL
 
 from benchmarks.fault_matrix import Fault
 from benchmarks.fault_matrix_ha import (

@@ -1,11 +1,12 @@
 """Setup, unload and reload of a Workers AI Speech entry against the emulator."""
 
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import CONF_API_TOKEN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.workers_ai_speech.const import (
     CONF_ACCOUNT_ID,

@@ -2,12 +2,13 @@
 
 from typing import Any
 
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
 from homeassistant.components import assist_pipeline
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.workers_ai_speech.const import DOMAIN, VOICE_FOLLOW_SELECT
 

@@ -19,13 +19,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
 from homeassistant.components import assist_pipeline, tts
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.workers_ai_speech.const import (
     CONF_API_BASE_URL,

@@ -13,8 +13,9 @@ import tomllib
 from pathlib import Path
 
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
-from homeassistant.const import Platform
 from packaging.requirements import Requirement
+
+from homeassistant.const import Platform
 
 from custom_components.workers_ai_speech.const import DOMAIN
 from wyoming_server import __version__

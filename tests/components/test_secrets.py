@@ -11,17 +11,18 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from homeassistant.components import stt
-from homeassistant.const import CONF_API_TOKEN
-from homeassistant.core import HomeAssistant
-from homeassistant.core_config import async_process_ha_core_config
-from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from tts_helpers import get_tts_audio
+
+from homeassistant.components import stt
+from homeassistant.const import CONF_API_TOKEN
+from homeassistant.core import HomeAssistant
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.setup import async_setup_component
 
 from tests.components.stt_helpers import speech_metadata
 from wyoming_server.emulator import EmulatorProcess

@@ -1,10 +1,11 @@
 """The ``workers_ai_speech.run_check`` action, through Home Assistant's service API."""
 
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.workers_ai_speech.const import DOMAIN
 from wyoming_server.emulator import EmulatorProcess

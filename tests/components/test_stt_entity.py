@@ -8,13 +8,14 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
 from homeassistant.components import assist_pipeline, stt
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.workers_ai_speech import stt as stt_module
 from custom_components.workers_ai_speech.const import DOMAIN, LANGUAGE_AUTO

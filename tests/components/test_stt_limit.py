@@ -6,9 +6,10 @@ WARNING log line and the "utterances cut" usage sensor, and no audio past the li
 import logging
 
 import pytest
-from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from homeassistant.core import HomeAssistant
 
 from wyoming_server.workers_ai import catalog
 

@@ -14,15 +14,16 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+from tts_helpers import TTS_ENTITY_ID, get_tts_audio, wav_duration
+
 from homeassistant.components import tts
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigSubentry
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import WebSocketGenerator
-from tts_helpers import TTS_ENTITY_ID, get_tts_audio, wav_duration
 
 from custom_components.workers_ai_speech import tts_aura, tts_sentences
 from custom_components.workers_ai_speech.const import (

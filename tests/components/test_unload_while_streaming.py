@@ -12,12 +12,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
 from homeassistant.components import stt, tts
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.workers_ai_speech.const import CONF_API_BASE_URL
 from tests.components.stt_helpers import speech_metadata

@@ -10,14 +10,17 @@ from pathlib import Path
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components import stt, tts
-from homeassistant.core import HomeAssistant, State
-from homeassistant.core_config import async_process_ha_core_config
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     mock_restore_cache_with_extra_data,
 )
 
+from homeassistant.components import stt, tts
+from homeassistant.core import HomeAssistant, State
+from homeassistant.core_config import async_process_ha_core_config
+from homeassistant.helpers import entity_registry as er
+
+from custom_components.workers_ai_speech.const import DOMAIN
 from tests.components.stt_helpers import CHUNK, process_speech, speech_metadata
 from wyoming_server.workers_ai import catalog
 
@@ -31,6 +34,14 @@ TTS_CHARACTERS = "sensor.workers_ai_test_text_to_speech_characters_today"
 STT_WAIT = "sensor.workers_ai_test_speech_to_text_wait_after_speech"
 STT_WAIT_MEDIAN = "sensor.workers_ai_test_speech_to_text_wait_after_speech_median"
 TTS_FIRST_AUDIO = "sensor.workers_ai_test_text_to_speech_time_to_first_audio"
+TTS_FIRST_AUDIO_MEDIAN = "sensor.workers_ai_test_text_to_speech_time_to_first_audio_median"
+LATENCY_SENSORS = {
+    STT_WAIT: "stt_wait_last",
+    STT_WAIT_MEDIAN: "stt_wait_median",
+    TTS_FIRST_AUDIO: "tts_first_audio_last",
+    TTS_FIRST_AUDIO_MEDIAN: "tts_first_audio_median",
+}
+"""The diagnostic latency sensors (disabled by default) and their description keys."""
 DATA = Path(__file__).resolve().parents[1] / "data"
 SILENCE_CHUNKS = 300
 """Silence after the command, 100 ms per chunk (a hang guard: flux's turn budget is 15 s)."""
@@ -42,14 +53,49 @@ def _value(hass: HomeAssistant, entity_id: str) -> float:
     return float(state.state)
 
 
+async def _setup_with_latency_sensors(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Enable the latency sensors in the entity registry, as a user would, then set up."""
+    registry = er.async_get(hass)
+    for entity_id, key in LATENCY_SENSORS.items():
+        registry.async_get_or_create(
+            "sensor",
+            DOMAIN,
+            f"{entry.entry_id}_{key}",
+            config_entry=entry,
+            suggested_object_id=entity_id.removeprefix("sensor."),
+            disabled_by=None,
+        )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 async def _transcribe(hass: HomeAssistant, pcm: bytes) -> None:
     result = await process_speech(hass, STT_ENTITY, pcm)
     assert result.result is stt.SpeechResultState.SUCCESS
 
 
-async def test_sensors_move_with_each_request(
-    hass: HomeAssistant, setup_entry: MockConfigEntry, speech_pcm: bytes
+async def test_latency_sensors_are_disabled_by_default(
+    hass: HomeAssistant, setup_entry: MockConfigEntry
 ) -> None:
+    """Diagnostic latency sensors are registered disabled (noisy, for troubleshooting); the
+    usage sensors are enabled."""
+    registry = er.async_get(hass)
+    for entity_id in LATENCY_SENSORS:
+        entry = registry.async_get(entity_id)
+        assert entry is not None, entity_id
+        assert entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity_id) is None
+    for entity_id in (NEURONS, SHARE, COST_MONTH, STT_AUDIO, TTS_CHARACTERS):
+        entry = registry.async_get(entity_id)
+        assert entry is not None, entity_id
+        assert entry.disabled_by is None
+        assert hass.states.get(entity_id) is not None
+
+
+async def test_sensors_move_with_each_request(
+    hass: HomeAssistant, config_entry: MockConfigEntry, speech_pcm: bytes
+) -> None:
+    await _setup_with_latency_sensors(hass, config_entry)
     assert _value(hass, NEURONS) == 0
     state = hass.states.get(NEURONS)
     assert state is not None
@@ -76,6 +122,7 @@ async def test_sensors_move_with_each_request(
     await hass.async_block_till_done()
     assert _value(hass, TTS_CHARACTERS) == len(message)
     assert _value(hass, TTS_FIRST_AUDIO) > 0
+    assert _value(hass, TTS_FIRST_AUDIO_MEDIAN) == _value(hass, TTS_FIRST_AUDIO)
     assert _value(hass, COST_MONTH) == 0  # well within the free allocation
 
 
@@ -130,10 +177,11 @@ async def test_a_new_utc_day_starts_from_zero(
 
 @pytest.mark.parametrize("stt_model", [catalog.FLUX])
 async def test_flux_end_of_turn_records_the_wait_after_speech(
-    hass: HomeAssistant, setup_entry: MockConfigEntry
+    hass: HomeAssistant, config_entry: MockConfigEntry
 ) -> None:
     """The microphone stays open after the command, so flux ends the turn before the audio
     stream ends: the wait is still recorded, from when the audio flux decided on had arrived."""
+    await _setup_with_latency_sensors(hass, config_entry)
     with wave.open(str(DATA / "living_room_light_en.wav"), "rb") as wav:
         speech = wav.readframes(wav.getnframes())
     chunks_read = 0

@@ -1,13 +1,14 @@
 """The voice select: it changes the voice heard, the TTS cache key, and survives restarts."""
 
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
+from tts_helpers import TTS_ENTITY_ID, cache_keys, get_tts_audio, wav_duration
+
 from homeassistant.components import tts
 from homeassistant.components.select import ATTR_OPTION, SERVICE_SELECT_OPTION
 from homeassistant.const import ATTR_ENTITY_ID, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_mock_service
-from tts_helpers import TTS_ENTITY_ID, cache_keys, get_tts_audio, wav_duration
 
 from custom_components.workers_ai_speech.const import ATTR_SELECTED_VOICE, CONF_VOICE
 from wyoming_server.emulator import speaker_length_scale

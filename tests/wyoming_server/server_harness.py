@@ -18,10 +18,12 @@ import sys
 import tempfile
 import time
 import wave
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 
+from aiohttp import web
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
 from wyoming.event import Event
@@ -220,3 +222,21 @@ def pcm_of(events: Iterable[Event]) -> tuple[bytes, int]:
         elif event.type == "audio-chunk":
             pcm += event.payload or b""
     return bytes(pcm), rate
+
+
+@asynccontextmanager
+async def workers_ai_stand_in(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[int]:
+    """An HTTP server on 127.0.0.1 answering every POST with ``handler``; yields its port (for a
+    test that records what reaches "Workers AI" or a gateway)."""
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from wyoming_server.doctor.common import sniff_container
-from wyoming_server.doctor.report import Check, Outcome, Transport
+from wyoming_server.doctor.report import Check, Outcome
 from wyoming_server.doctor.rest import _check_aura_rest
 from wyoming_server.emulator.audio import OutputFormat, encode
 from wyoming_server.workers_ai import audio
+from wyoming_server.workers_ai.usage import Transport
 
 RATE = 24000
 TONE = (np.sin(np.arange(RATE) * 2 * np.pi * 440 / RATE) * 8000).astype(np.int16).tobytes()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from wyoming.asr import Transcribe
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
@@ -20,6 +21,7 @@ from tests.wyoming_server.server_harness import (
     read_until,
     read_wav,
     types,
+    workers_ai_stand_in,
 )
 from wyoming_server.workers_ai import catalog
 
@@ -219,3 +221,28 @@ async def test_audio_format_change_mid_stream_is_converted(
         await client.write_event(AudioStop().event())
         events = await read_until(client, ["transcript-stop"])
     assert normalize(transcript_of(events).data["text"]) == ENGLISH["living_room_light_en.wav"]
+
+
+@pytest.mark.parametrize("tag", ["nb", "nb-NO", "nb_NO"])
+async def test_norwegian_bokmal_reaches_whisper_as_norwegian(speech_dir: Path, tag: str) -> None:
+    """Home Assistant's Norwegian is Bokmål (``nb``); Whisper knows only ``no``
+    (https://github.com/openai/whisper/blob/main/whisper/tokenizer.py), so that is what the
+    server sends. A stand-in for Workers AI records the JSON body whisper-large-v3-turbo gets."""
+    seen: list[object] = []
+
+    async def workers_ai(request: web.Request) -> web.StreamResponse:
+        seen.append((await request.json()).get("language"))
+        info = {"language": "no", "duration": 1.0}
+        result = {"text": "Slå på lyset.", "transcription_info": info}
+        return web.json_response({"success": True, "result": result})
+
+    env = {"CLOUDFLARE_ACCOUNT_ID": "a" * 32, "CLOUDFLARE_API_TOKEN": "api-token"}
+    async with workers_ai_stand_in(workers_ai) as port:
+        args = ["--api-base-url", f"http://127.0.0.1:{port}/client/v4"]
+        async with ServerProcess(args, env) as own:
+            events = await transcribe(
+                own, speech_dir / "living_room_light_en.wav", catalog.WHISPER_LARGE_V3_TURBO, tag
+            )
+    assert "error" not in types(events), events
+    assert seen == ["no"]
+    assert transcript_of(events).data["text"] == "Slå på lyset."

@@ -40,6 +40,7 @@ from tests.wyoming_server.server_harness import (
     read_until,
     read_wav,
     types,
+    workers_ai_stand_in,
 )
 from wyoming_server.emulator import EmulatorProcess
 
@@ -382,26 +383,17 @@ async def test_ai_gateway_token_is_sent_and_never_logged(
         seen.append((request.path, request.headers.get("cf-aig-authorization")))
         return web.json_response({"success": True, "result": {"text": "Hello."}})
 
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", gateway)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     env = {"CLOUDFLARE_ACCOUNT_ID": "a" * 32, "CLOUDFLARE_API_TOKEN": "api-token"}
-    args = ["--debug", "--api-base-url", f"http://127.0.0.1:{port}/v1/{'a' * 32}/gw/workers-ai"]
-    if source == "env":
-        env["CLOUDFLARE_AI_GATEWAY_TOKEN"] = secret
-    else:
-        token_file = tmp_path / "gateway-token"
-        token_file.write_text(secret + "\n")
-        args += ["--gateway-token-file", str(token_file)]
-    try:
+    async with workers_ai_stand_in(gateway) as port:
+        args = ["--debug", "--api-base-url", f"http://127.0.0.1:{port}/v1/{'a' * 32}/gw/workers-ai"]
+        if source == "env":
+            env["CLOUDFLARE_AI_GATEWAY_TOKEN"] = secret
+        else:
+            token_file = tmp_path / "gateway-token"
+            token_file.write_text(secret + "\n")
+            args += ["--gateway-token-file", str(token_file)]
         async with ServerProcess(args, env) as server:
             events = await transcribe(server, speech_dir / "living_room_light_en.wav", WHISPER)
-    finally:
-        await runner.cleanup()
     assert "error" not in types(events)
     assert seen == [(f"/v1/{'a' * 32}/gw/workers-ai/{WHISPER}", f"Bearer {secret}")]
     assert secret not in server.stderr

@@ -27,11 +27,12 @@ from typing import Final
 
 import aiohttp
 
-from ..workers_ai.catalog import MODELS, SpeechModel, Task, get_model
+from ..workers_ai.catalog import MODELS, USD_PER_1000_NEURONS, SpeechModel, Task, get_model
 from ..workers_ai.client import WorkersAIClient
 from ..workers_ai.transport import DEFAULT_API_BASE_URL
+from ..workers_ai.usage import MELOTTS_CHARACTERS_PER_SECOND, Transport
 from .common import AccountUnusable, ProbeContext, Timing, trace_config
-from .report import Check, Outcome, Report, Transport, mask_account_id
+from .report import Check, Outcome, Report, mask_account_id
 from .rest import probe_rest
 from .websocket import HANDSHAKE_ONLY, probe_handshake, probe_listen, probe_speak
 
@@ -41,15 +42,11 @@ SPEECH_FILE: Final = "turn_on_the_living_room_light.wav"
 TEXTS: Final = {"en": "Hello there.", "es": "Hola a todos."}
 """What the TTS checks say, per language."""
 
-USD_PER_NEURON: Final = 0.011 / 1000
-"""Workers AI's price: $0.011 per 1,000 neurons
-(https://developers.cloudflare.com/workers-ai/platform/pricing/)."""
+USD_PER_NEURON: Final = USD_PER_1000_NEURONS / 1000
+"""Workers AI's price per neuron (the catalog's :data:`USD_PER_1000_NEURONS`)."""
 
 FREE_NEURONS_PER_DAY: Final = 10_000
 """Neurons a day are free on every plan (same page)."""
-
-MELOTTS_SECONDS_PER_CHAR: Final = 0.07
-"""Estimate of MeloTTS speech length per character of text, for its per-minute price."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,16 +132,16 @@ def expected_neurons(target: Target, speech_seconds: float) -> float | None:
     model = get_model(target.model_id)
     if model.price is None:
         return None
-    usd = model.price.usd
-    if target.transport is Transport.WEBSOCKET and model.price.websocket_usd is not None:
-        usd = model.price.websocket_usd
+    neurons = model.price.neurons
+    if target.transport is Transport.WEBSOCKET and model.price.websocket_neurons is not None:
+        neurons = model.price.websocket_neurons
     if model.task is Task.ASR:
         amount = speech_seconds / 60
     elif model.price.unit == "audio minute":  # melotts: priced by the audio it makes
-        amount = len(TEXTS["en"]) * MELOTTS_SECONDS_PER_CHAR / 60
+        amount = len(TEXTS["en"]) / MELOTTS_CHARACTERS_PER_SECOND / 60
     else:
         amount = len(TEXTS.get(model.languages[0], TEXTS["en"])) / 1000
-    return usd * amount / USD_PER_NEURON
+    return neurons * amount
 
 
 async def run_doctor(

@@ -11,12 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-
-class Transport(StrEnum):
-    """How a model is called."""
-
-    REST = "rest"
-    WEBSOCKET = "websocket"
+from ..workers_ai.usage import Transport
 
 
 class Outcome(StrEnum):

@@ -23,7 +23,7 @@ continuous speech every few seconds; flux is English only (``model=flux-general-
 ``language_hint`` are refused with 400/5006, a guess at the answer); every response carries
 ``cf-ai-neurons``. Faults inject
 the rest: 4006/3036 (daily free allocation), 3021 with ``Retry-After``, 5035, 10000, also on
-WebSocket handshakes with the v4 JSON body (C11); aura REST ignoring ``encoding`` (C10).
+WebSocket handshakes with the v4 JSON body; aura REST ignoring ``encoding``.
 
 Known differences from Cloudflare (choices where the doc marks facts UNVERIFIED or unknown):
 

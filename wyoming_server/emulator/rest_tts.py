@@ -4,8 +4,8 @@ in the envelope): the model pages (https://developers.cloudflare.com/workers-ai/
 https://github.com/xujialiu/Zotero-TTS, notes/NOTES_2026-09-07.md, and
 https://github.com/cloudflare/cloudflare-docs/issues/25480):
 melotts answers WAV (RIFF, 44.1 kHz mono 16-bit) whatever its schema says, refuses ``lang`` es
-and fr with 404/8002, fails with 500 on an upper-case or missing ``lang`` (C3, C4); empty text
-is 400/8007 (C6); aura may ignore ``encoding`` (C10, the ``aura_rest_ignores_encoding`` fault)."""
+and fr with 404/8002, fails with 500 on an upper-case or missing ``lang``; empty text is
+400/8007; aura may ignore ``encoding`` (the ``aura_rest_ignores_encoding`` fault)."""
 
 from __future__ import annotations
 

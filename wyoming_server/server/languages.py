@@ -10,6 +10,7 @@ each model's own form; this module decides whether a model can do the language a
 from __future__ import annotations
 
 from ..workers_ai import catalog
+from ..workers_ai.language_tags import base_language
 from .request_errors import UNSUPPORTED_LANGUAGE, BadRequestError
 
 
@@ -22,20 +23,9 @@ def normalize(tag: str) -> str:
     return "-".join([parts[0], *(p.upper() if len(p) == 2 else p for p in parts[1:])])
 
 
-def primary(tag: str) -> str:
-    """The language subtag: ``en-US`` → ``en``."""
-    return normalize(tag).split("-", 1)[0]
-
-
 def supports(model: catalog.SpeechModel, tag: str) -> bool:
     """Whether ``model`` can transcribe the language of ``tag`` (region ignored)."""
-    return primary(tag) in {primary(code) for code in model.languages}
-
-
-LANGUAGE_FALLBACK = catalog.WHISPER_LARGE_V3_TURBO
-"""The model used when the client names none and the default model lacks the language: the
-multilingual Whisper (99 languages,
-https://developers.cloudflare.com/workers-ai/models/whisper-large-v3-turbo/)."""
+    return base_language(tag) in {base_language(code) for code in model.languages}
 
 
 def check_language(model: catalog.SpeechModel, tag: str) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..workers_ai import WorkersAIClient, catalog
 from ..workers_ai.catalog import FLUX
 from . import protocol
-from .languages import LANGUAGE_FALLBACK, check_language, supports
+from .languages import check_language, supports
 from .limits import BackendSlots, Slot
 from .protocol import TranscribeRequest
 from .request_errors import describe_failure
@@ -87,7 +87,7 @@ class TranscribeFlow:
             # Home Assistant offers the languages of every listed model but never names one:
             # use the multilingual Whisper rather than fail. (Not with flux as the default:
             # Home Assistant then leaves the end of speech to the model, which REST cannot do.)
-            fallback = catalog.get_model(LANGUAGE_FALLBACK)
+            fallback = catalog.get_model(catalog.STT_FALLBACK_MODEL)
             if supports(fallback, tag):
                 _LOGGER.info(
                     "%s does not support %s: using %s", model.model_id, tag, fallback.model_id

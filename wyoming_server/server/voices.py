@@ -17,7 +17,7 @@ https://github.com/OHF-Voice/wyoming). Accepted, in order:
 from __future__ import annotations
 
 from ..workers_ai import catalog
-from .languages import primary
+from ..workers_ai.language_tags import base_language
 from .protocol import VoiceRequest
 from .request_errors import UNKNOWN_VOICE, BadRequestError
 
@@ -43,7 +43,7 @@ def _model_voice(model: catalog.SpeechModel, request: VoiceRequest) -> catalog.V
             catalog.Voice(model.model_id, model.default_speaker, model.languages[0]),
             request.speaker,
         )
-    language = primary(request.language) if request.language else model.languages[0]
+    language = base_language(request.language) if request.language else model.languages[0]
     if language not in model.languages:
         raise _unknown(f"{model.model_id} does not speak '{request.language}'")
     return catalog.Voice(model.model_id, None, language)
@@ -76,7 +76,7 @@ def resolve_voice(request: VoiceRequest, default_voice: str) -> catalog.Voice:
                 return catalog.Voice(model.model_id, speaker, model.languages[0])
         raise _unknown(f"no model has speaker '{request.speaker}'")
     if request.language is not None:
-        language = primary(request.language)
+        language = base_language(request.language)
         if default.language == language:
             return default
         for voice in catalog.voices():

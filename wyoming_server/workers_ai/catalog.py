@@ -39,19 +39,36 @@ class InputConvention(StrEnum):
     although its schema says MP3)."""
 
 
+USD_PER_1000_NEURONS = 0.011
+"""What 1,000 neurons cost beyond the free allocation
+(https://developers.cloudflare.com/workers-ai/platform/pricing/)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
-    """List price in US dollars per ``unit``
-    (https://developers.cloudflare.com/workers-ai/platform/pricing/)."""
+    """List price in neurons per ``unit``, as Cloudflare publishes it next to the US dollars
+    (https://developers.cloudflare.com/workers-ai/platform/pricing/, "Audio model pricing")."""
 
-    usd: float
+    neurons: float
     unit: str  # "audio minute" or "1k characters"
-    websocket_usd: float | None = None
+    websocket_neurons: float | None = None
+
+    @property
+    def usd(self) -> float:
+        """US dollars per ``unit``."""
+        return self.neurons * USD_PER_1000_NEURONS / 1000
+
+    @property
+    def websocket_usd(self) -> float | None:
+        """US dollars per ``unit`` over the WebSocket, when it costs differently."""
+        if self.websocket_neurons is None:
+            return None
+        return self.websocket_neurons * USD_PER_1000_NEURONS / 1000
 
     def __str__(self) -> str:
-        text = f"${self.usd:g} per {self.unit}"
+        text = f"${self.usd:.2g} per {self.unit}"
         if self.websocket_usd is not None:
-            text += f" (WebSocket ${self.websocket_usd:g})"
+            text += f" (WebSocket ${self.websocket_usd:.2g})"
         return text
 
 
@@ -149,12 +166,12 @@ MODELS: dict[str, SpeechModel] = {
         SpeechModel(
             WHISPER, Task.ASR, "Whisper", *_OPENAI, InputConvention.RAW_AUDIO,
             rest=True, websocket=False, languages=WHISPER_LANGUAGES,
-            price=Price(0.0005, "audio minute"),
+            price=Price(41.14, "audio minute"),
         ),
         SpeechModel(
             WHISPER_LARGE_V3_TURBO, Task.ASR, "Whisper large v3 turbo", *_OPENAI,
             InputConvention.BASE64_JSON, rest=True, websocket=False,
-            languages=WHISPER_LANGUAGES, price=Price(0.0005, "audio minute"),
+            languages=WHISPER_LANGUAGES, price=Price(46.63, "audio minute"),
         ),
         SpeechModel(
             WHISPER_TINY_EN, Task.ASR, "Whisper tiny (English)", *_OPENAI,
@@ -164,35 +181,39 @@ MODELS: dict[str, SpeechModel] = {
         SpeechModel(
             NOVA_3, Task.ASR, "Nova-3", *_DEEPGRAM, InputConvention.RAW_AUDIO_QUERY_OPTIONS,
             rest=True, websocket=True, languages=NOVA3_LANGUAGES,
-            price=Price(0.0052, "audio minute", websocket_usd=0.0092),
+            price=Price(472.73, "audio minute", websocket_neurons=836.36),
         ),
         SpeechModel(
             FLUX, Task.ASR, "Flux", *_DEEPGRAM, InputConvention.WEBSOCKET_PCM,
             rest=False, websocket=True, languages=("en",),
-            price=Price(0.0077, "audio minute", websocket_usd=0.0077),
+            price=Price(700.00, "audio minute"),
         ),
         SpeechModel(
             AURA_1, Task.TTS, "Aura 1", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
-            rest=True, websocket=True, languages=("en",), price=Price(0.015, "1k characters"),
+            rest=True, websocket=True, languages=("en",), price=Price(1363.64, "1k characters"),
             speakers=AURA_1_SPEAKERS, default_speaker="angus", max_text_chars=2000,
         ),
         SpeechModel(
             AURA_2_EN, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
-            rest=True, websocket=True, languages=("en",), price=Price(0.03, "1k characters"),
+            rest=True, websocket=True, languages=("en",), price=Price(2727.27, "1k characters"),
             speakers=AURA_2_EN_SPEAKERS, default_speaker="luna", max_text_chars=1000,
         ),
         SpeechModel(
             AURA_2_ES, Task.TTS, "Aura 2", *_DEEPGRAM, InputConvention.TEXT_JSON_AUDIO_BODY,
-            rest=True, websocket=True, languages=("es",), price=Price(0.03, "1k characters"),
+            rest=True, websocket=True, languages=("es",), price=Price(2727.27, "1k characters"),
             speakers=AURA_2_ES_SPEAKERS, default_speaker="aquila", max_text_chars=1000,
         ),
         SpeechModel(
             MELOTTS, Task.TTS, "MeloTTS", *_MYSHELL, InputConvention.PROMPT_JSON_BASE64_MP3,
             rest=True, websocket=False, languages=MELOTTS_LANGUAGES,
-            price=Price(0.0002, "audio minute"), max_text_chars=600,
+            price=Price(18.63, "audio minute"), max_text_chars=600,
         ),
     )
 }  # fmt: skip
+
+STT_FALLBACK_MODEL = WHISPER_LARGE_V3_TURBO
+"""The model for a language the default model lacks: the multilingual Whisper (99 languages,
+https://developers.cloudflare.com/workers-ai/models/whisper-large-v3-turbo/)."""
 
 ASR_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task is Task.ASR)
 TTS_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task is Task.TTS)
@@ -245,10 +266,30 @@ class Voice:
 
 
 LANGUAGE_NAMES: dict[str, str] = {
-    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "zh": "Chinese",
-    "ja": "Japanese", "ko": "Korean", "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
-    "ru": "Russian", "hi": "Hindi",
+    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "as": "Assamese", "az": "Azerbaijani",
+    "ba": "Bashkir", "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "bo": "Tibetan",
+    "br": "Breton", "bs": "Bosnian", "ca": "Catalan", "cs": "Czech", "cy": "Welsh",
+    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
+    "et": "Estonian", "eu": "Basque", "fa": "Persian", "fi": "Finnish", "fo": "Faroese",
+    "fr": "French", "gl": "Galician", "gu": "Gujarati", "ha": "Hausa", "haw": "Hawaiian",
+    "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "ht": "Haitian Creole", "hu": "Hungarian",
+    "hy": "Armenian", "id": "Indonesian", "is": "Icelandic", "it": "Italian", "ja": "Japanese",
+    "jw": "Javanese", "ka": "Georgian", "kk": "Kazakh", "km": "Khmer", "kn": "Kannada",
+    "ko": "Korean", "la": "Latin", "lb": "Luxembourgish", "ln": "Lingala", "lo": "Lao",
+    "lt": "Lithuanian", "lv": "Latvian", "mg": "Malagasy", "mi": "Maori", "mk": "Macedonian",
+    "ml": "Malayalam", "mn": "Mongolian", "mr": "Marathi", "ms": "Malay", "mt": "Maltese",
+    "my": "Burmese", "ne": "Nepali", "nl": "Dutch", "nn": "Norwegian Nynorsk",
+    "no": "Norwegian", "oc": "Occitan", "pa": "Punjabi", "pl": "Polish", "ps": "Pashto",
+    "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sa": "Sanskrit", "sd": "Sindhi",
+    "si": "Sinhala", "sk": "Slovak", "sl": "Slovenian", "sn": "Shona", "so": "Somali",
+    "sq": "Albanian", "sr": "Serbian", "su": "Sundanese", "sv": "Swedish", "sw": "Swahili",
+    "ta": "Tamil", "te": "Telugu", "tg": "Tajik", "th": "Thai", "tk": "Turkmen",
+    "tl": "Tagalog", "tr": "Turkish", "tt": "Tatar", "uk": "Ukrainian", "ur": "Urdu",
+    "uz": "Uzbek", "vi": "Vietnamese", "yi": "Yiddish", "yo": "Yoruba", "yue": "Cantonese",
+    "zh": "Chinese",
 }  # fmt: skip
+"""English names of the base languages of every catalog model (Whisper's list covers them;
+https://github.com/openai/whisper/blob/main/whisper/tokenizer.py)."""
 
 
 def voices() -> list[Voice]:

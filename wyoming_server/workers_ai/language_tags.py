@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from .catalog import NOVA3_LANGUAGES
 
+_ALIASES = {"nb": "no"}
+"""Home Assistant's Norwegian is Bokmål (``nb``); Whisper knows it as ``no``
+(https://github.com/openai/whisper/blob/main/whisper/tokenizer.py)."""
 
-def base_language(language: str | None) -> str | None:
-    """``en-US`` / ``en_US`` → ``en`` (ISO 639-1, as Whisper and MeloTTS expect)."""
-    if not language:
-        return None
-    return language.replace("_", "-").split("-")[0].lower()
+
+def base_language(language: str) -> str:
+    """``en-US`` / ``en_US`` / ``EN`` → ``en``; ``nb-NO`` → ``no`` (ISO 639-1, as Whisper and
+    MeloTTS expect); ``""`` for an empty tag."""
+    base = language.strip().replace("_", "-").split("-", 1)[0].lower()
+    return _ALIASES.get(base, base)
 
 
 def nova3_language(language: str | None) -> str | None:
@@ -25,5 +29,4 @@ def nova3_language(language: str | None) -> str | None:
     by_folded = {code.casefold(): code for code in NOVA3_LANGUAGES}
     if tag.casefold() in by_folded:
         return by_folded[tag.casefold()]
-    base = base_language(tag)
-    return by_folded.get(base) if base else None
+    return by_folded.get(base_language(tag))

@@ -85,8 +85,8 @@ class SpeechToText(WorkersAITransport):
             return replace(_parse_whisper(model.model_id, result, language), neurons=neurons)
         if model.input is InputConvention.BASE64_JSON:
             body: dict[str, Any] = {"audio": base64.b64encode(audio_file).decode("ascii")}
-            if lang := base_language(language):
-                body["language"] = lang
+            if whisper_language := base_language(language or ""):
+                body["language"] = whisper_language
             if initial_prompt:
                 body["initial_prompt"] = initial_prompt
             if vad_filter is not None:

@@ -105,7 +105,7 @@ class TextToSpeech(WorkersAITransport):
         MP3, and aura may answer MP3 although ``encoding=linear16`` was asked for.
         """
         if model.input is InputConvention.PROMPT_JSON_BASE64_MP3:
-            lang = base_language(language) or model.languages[0]
+            lang = base_language(language or "") or model.languages[0]
             if lang not in model.languages:
                 raise InvalidInputError(f"{model.model_id} does not speak {language!r}")
             result, neurons = await self._post_json_result(

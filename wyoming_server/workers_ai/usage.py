@@ -24,25 +24,18 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from .catalog import (
-    AURA_1,
-    AURA_2_EN,
-    AURA_2_ES,
-    FLUX,
-    MELOTTS,
-    NOVA_3,
-    WHISPER,
-    WHISPER_LARGE_V3_TURBO,
-    WHISPER_TINY_EN,
-)
+from . import catalog
+from .catalog import MELOTTS, MODELS, WHISPER_TINY_EN
 
 _LOGGER = logging.getLogger(__name__)
 
 NEURONS_HEADER: Final = "cf-ai-neurons"
 DAILY_FREE_NEURONS: Final = 10_000
-USD_PER_1000_NEURONS: Final = 0.011
+USD_PER_1000_NEURONS: Final = catalog.USD_PER_1000_NEURONS
 MELOTTS_CHARACTERS_PER_SECOND: Final = 14.0
-"""Speaking rate assumed to estimate MeloTTS output minutes from text (about 150 words/min)."""
+"""Speaking rate assumed to estimate MeloTTS output minutes from text, for its per-minute price
+(usage meter and doctor alike): about 150 words a minute, a common conversational rate; no
+Cloudflare or MeloTTS figure is published, so this stays an assumption."""
 
 
 class Transport(StrEnum):
@@ -60,23 +53,28 @@ class Rate:
     per_characters: bool = False
 
 
-# Neurons per unit, Cloudflare's pricing page ("Audio model pricing"); whisper-tiny-en is not
-# listed (beta): about 0.6 neurons per audio minute has been measured by users.
-RATES: Final[Mapping[tuple[str, Transport], Rate]] = {
-    (WHISPER, Transport.REST): Rate(41.14),
-    (WHISPER_LARGE_V3_TURBO, Transport.REST): Rate(46.63),
-    (WHISPER_TINY_EN, Transport.REST): Rate(0.604),
-    (NOVA_3, Transport.REST): Rate(472.73),
-    (NOVA_3, Transport.WEBSOCKET): Rate(836.36),
-    (FLUX, Transport.WEBSOCKET): Rate(700.00),
-    (MELOTTS, Transport.REST): Rate(18.63),
-    (AURA_1, Transport.REST): Rate(1363.64, per_characters=True),
-    (AURA_1, Transport.WEBSOCKET): Rate(1363.64, per_characters=True),
-    (AURA_2_EN, Transport.REST): Rate(2727.27, per_characters=True),
-    (AURA_2_EN, Transport.WEBSOCKET): Rate(2727.27, per_characters=True),
-    (AURA_2_ES, Transport.REST): Rate(2727.27, per_characters=True),
-    (AURA_2_ES, Transport.WEBSOCKET): Rate(2727.27, per_characters=True),
-}
+WHISPER_TINY_EN_NEURONS_PER_MINUTE: Final = 0.604
+"""whisper-tiny-en is not on the price list (beta): about 0.6 neurons per audio minute has been
+measured by users."""
+
+
+def _rates() -> dict[tuple[str, Transport], Rate]:
+    """Neurons per unit for each model and transport, from the catalog's list prices."""
+    rates = {(WHISPER_TINY_EN, Transport.REST): Rate(WHISPER_TINY_EN_NEURONS_PER_MINUTE)}
+    for model in MODELS.values():
+        if model.price is None:
+            continue
+        per_characters = model.price.unit == "1k characters"
+        if model.rest:
+            rates[(model.model_id, Transport.REST)] = Rate(model.price.neurons, per_characters)
+        if model.websocket:
+            neurons = model.price.websocket_neurons or model.price.neurons
+            rates[(model.model_id, Transport.WEBSOCKET)] = Rate(neurons, per_characters)
+    return rates
+
+
+RATES: Final[Mapping[tuple[str, Transport], Rate]] = _rates()
+"""Neurons per audio minute or per 1,000 characters (:class:`Rate`), by model and transport."""
 
 
 def estimate_neurons(
