@@ -122,3 +122,27 @@ async def test_doctor_stops_at_a_refused_token(
     assert outcomes == ["error", "skipped", "skipped"]  # one refused call, no further spending
     assert report["checks"][0]["error_code"] == 10000
     assert b"wrong-token" not in out
+
+
+async def test_doctor_stops_at_a_spent_daily_allocation(
+    emulator_process: EmulatorProcess, tmp_path: Path
+) -> None:
+    """A 4006 refusal (the client's error table says quota) ends the run with the reset time;
+    a 3040 (out of capacity) is one failed check and the run goes on."""
+    await emulator_process.set_faults(fail_next=1, status=429, code=4006)
+    code, out, report = await run_doctor(
+        emulator_process, tmp_path / "quota.json", "--models", "whisper-tiny-en,aura-1"
+    )
+    assert code == 1, out
+    checks = report["checks"]
+    assert [c["outcome"] for c in checks][1:] == ["skipped"] * (len(checks) - 1)
+    assert checks[0]["error_code"] == 4006
+    assert any("used up until 00:00 UTC" in n for n in checks[0]["notes"]), checks[0]
+
+    await emulator_process.set_faults(fail_next=1, status=429, code=3040)
+    code, out, report = await run_doctor(
+        emulator_process, tmp_path / "busy.json", "--models", "whisper-tiny-en,aura-1"
+    )
+    assert code == 1, out
+    assert report["checks"][0]["error_code"] == 3040
+    assert [c["outcome"] for c in report["checks"][1:]] == ["ok"] * (len(report["checks"]) - 1)

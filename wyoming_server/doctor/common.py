@@ -20,6 +20,7 @@ import aiohttp
 from yarl import URL
 
 from ..workers_ai import audio
+from ..workers_ai.errors import AuthenticationError, QuotaExceededError, error_from_envelope
 from ..workers_ai.results import parse_neurons
 from .report import Check
 
@@ -121,10 +122,12 @@ def refusal(check: Check, status: int, payload: bytes, what: str) -> None:
     check.error_code = code
     detail = f"HTTP {status}" + (f", code {code}" if code is not None else "")
     check.fail(f"{what} refused ({detail}): {message}"[:200])
-    quota = code in (4006, 3036) or "daily free allocation" in message.lower()
-    if quota:
+    # The client's error table decides (one copy of Cloudflare's codes).
+    envelope = {"errors": [{"code": code, "message": message}]}
+    error = error_from_envelope(status, envelope)
+    if isinstance(error, QuotaExceededError):
         check.note("the daily free allocation of neurons is used up until 00:00 UTC")
-    if status in (401, 403) or code == 10000 or quota:
+    if status in (401, 403) or isinstance(error, AuthenticationError | QuotaExceededError):
         raise AccountUnusable(check.result)
 
 
