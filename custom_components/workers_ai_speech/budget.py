@@ -108,7 +108,7 @@ class BudgetGuard:
             ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
 
 
-FALLBACK_SAMPLE_RATE = 24000
+FALLBACK_SAMPLE_RATE = catalog.AURA_WEBSOCKET_SAMPLE_RATE_HZ
 """Hz of the WAV a fallback TTS model's speech is returned in."""
 
 

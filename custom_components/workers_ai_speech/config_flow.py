@@ -99,8 +99,11 @@ _UNREACHABLE = (ConnectionFailedError, RequestTimeoutError, ServerError, RateLim
 def _entry_data(
     account_id: str, api_token: str, advanced: Mapping[str, Any], old: Mapping[str, Any]
 ) -> dict[str, str]:
-    """Entry data from the form: a base URL only if not the default (no trailing slash); the
-    gateway token only with a gateway URL (an empty field keeps the stored one)."""
+    """Build the entry data from the form.
+
+    A base URL only if not the default (no trailing slash); the gateway token only with a
+    gateway URL (an empty field keeps the stored one).
+    """
     data = {CONF_ACCOUNT_ID: account_id, CONF_API_TOKEN: api_token}
     base_url = clean(advanced.get(CONF_API_BASE_URL)).rstrip("/")
     if base_url and base_url != DEFAULT_API_BASE_URL:
@@ -169,16 +172,21 @@ def _default_subentry(
 
 
 def default_stt_subentry(hass: HomeAssistant) -> ConfigSubentryData:
-    """The speech-to-text service of a new entry: nova-3 (streaming), or Whisper large v3
-    turbo for a language nova-3 lacks; in Home Assistant's language."""
+    """Choose the speech-to-text service of a new entry.
+
+    nova-3 (streaming), or Whisper large v3 turbo for a language nova-3 lacks; in Home
+    Assistant's language.
+    """
     nova = catalog.get_model(DEFAULT_STT_MODEL)
     model = nova if speaks(nova, hass) else catalog.get_model(catalog.STT_FALLBACK_MODEL)
     return _default_subentry(hass, SUBENTRY_STT, model)
 
 
 def default_tts_subentry(hass: HomeAssistant) -> ConfigSubentryData:
-    """The text-to-speech service of a new entry: the first model speaking Home Assistant's
-    language, preferring Aura 2 English."""
+    """Choose the text-to-speech service of a new entry.
+
+    The first model speaking Home Assistant's language, preferring Aura 2 English.
+    """
     model = household_model(hass, catalog.TTS_MODELS, DEFAULT_TTS_MODEL)
     return _default_subentry(hass, SUBENTRY_TTS, model)
 
@@ -293,8 +301,11 @@ class WorkersAIConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     def _async_update(self, entry: ConfigEntry, data: dict[str, str]) -> ConfigFlowResult:
-        """Store new data; a loaded entry's update listener (added in async_setup_entry) reloads
-        it, any other entry is reloaded here so that the new token gets a try."""
+        """Store new data and reload the entry.
+
+        A loaded entry's update listener (added in async_setup_entry) reloads it; any other
+        entry is reloaded here so that the new token gets a try.
+        """
         if entry.state is ConfigEntryState.LOADED:
             return self.async_update_and_abort(entry, data=data)
         return self.async_update_reload_and_abort(entry, data=data)

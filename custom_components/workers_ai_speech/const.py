@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from wyoming_server.workers_ai import catalog
+from wyoming_server.workers_ai import catalog, transport
 
 DOMAIN: Final = "workers_ai_speech"
 MANUFACTURER: Final = "Cloudflare"
@@ -14,7 +14,7 @@ CONF_ADVANCED: Final = "advanced"
 """Config flow section holding the API base URL and the AI Gateway token."""
 CONF_VOICE: Final = "voice"
 
-DEFAULT_API_BASE_URL: Final = "https://api.cloudflare.com/client/v4"
+DEFAULT_API_BASE_URL: Final = transport.DEFAULT_API_BASE_URL
 
 SUBENTRY_STT: Final = "stt"
 SUBENTRY_TTS: Final = "tts"
@@ -36,12 +36,11 @@ ATTR_SELECTED_VOICE: Final = "selected_voice"
 from the merged options, so a new selection is synthesized, not replayed
 (https://github.com/home-assistant/core/blob/dev/homeassistant/components/tts/__init__.py)."""
 
-STT_SAMPLE_RATE: Final = 16000
-"""Hz. What the Assist pipeline and satellites send (assist_pipeline/const.py SAMPLE_RATE)."""
+STT_SAMPLE_RATE: Final = catalog.STT_SAMPLE_RATE_HZ
+"""Hz. What the Assist pipeline and satellites send, and what the models are given."""
 
-TTS_WEBSOCKET_SAMPLE_RATE: Final = 24000
-"""Hz. Aura WebSocket linear16 rate when Home Assistant asks for none
-(https://developers.deepgram.com/docs/tts-websocket)."""
+TTS_WEBSOCKET_SAMPLE_RATE: Final = catalog.AURA_WEBSOCKET_SAMPLE_RATE_HZ
+"""Hz. Aura WebSocket linear16 rate when Home Assistant asks for none."""
 
 CONNECT_TIMEOUT: Final = 3.0
 """Seconds to open a connection or WebSocket to Workers AI (voice path)."""

@@ -25,8 +25,7 @@ def subentry_model(subentry: ConfigSubentry) -> catalog.SpeechModel | None:
 
 
 def model_name(model: catalog.SpeechModel) -> str:
-    """A name no other model of the same task has, e.g. ``Aura 2 English``, ``Whisper tiny
-    English``."""
+    """Name a model so no other model of its task shares it: ``Aura 2 English``."""
     name = model.display_name.replace(" (", " ").replace(")", "")
     twins = [
         m

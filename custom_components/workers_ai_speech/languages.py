@@ -72,8 +72,10 @@ def stt_language_options(model: catalog.SpeechModel) -> list[str]:
 
 
 def stt_supported_languages(model: catalog.SpeechModel, setting: str) -> list[str]:
-    """The tags the STT entity advertises: those of the pinned language, or of every language
-    of the model with automatic detection."""
+    """List the tags the STT entity advertises.
+
+    Those of the pinned language, or of every language of the model with automatic detection.
+    """
     if setting == LANGUAGE_AUTO:
         return language_tags(base_languages(model))
     return language_tags([base_language(setting)])

@@ -106,9 +106,12 @@ def household_model(
 
 
 class _SpeechSubentryFlow(ConfigSubentryFlow):
-    """A new service: pick the model (``user``), then its settings. An existing service keeps
-    its model (``reconfigure`` shows the settings only), so its title, entity IDs and the
-    voices pipelines store for it stay valid; another model is another service."""
+    """Add a service (pick the model, then its settings) or change a service's settings.
+
+    An existing service keeps its model (``reconfigure`` shows the settings only), so its
+    title, entity IDs and the voices pipelines store for it stay valid; another model is
+    another service.
+    """
 
     task: catalog.Task
     subentry_type: str

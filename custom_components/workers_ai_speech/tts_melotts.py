@@ -39,17 +39,21 @@ class MeloTTSEntity(WorkersAITTSEntity):
     @callback
     @override
     def async_get_supported_voices(self, language: str) -> list[Voice] | None:
-        """The language's one voice, e.g. ``Voice("en", "MeloTTS English")``: the pipeline
-        editor shows it (and a new pipeline stores it)."""
+        """Return the language's one voice, e.g. ``Voice("en", "MeloTTS English")``.
+
+        The pipeline editor shows it (and a new pipeline stores it).
+        """
         base = base_language(language)
         if base not in base_languages(self.model):
             return None
         return [Voice(base, f"{model_name(self.model)} {language_name(base)}")]
 
     def _language(self, language: str, options: Mapping[str, Any]) -> str:
-        """MeloTTS's ``lang`` for a request: the language's base. A stored voice of another
-        language or model (an aura voice, "Follow the voice select") is logged once, and the
-        language's voice speaks."""
+        """Return MeloTTS's ``lang`` for a request: the language's base.
+
+        A stored voice of another language or model (an aura voice, "Follow the voice select")
+        is logged once, and the language's voice speaks.
+        """
         base = base_language(language)
         voice = options.get(ATTR_VOICE)
         if voice is not None and voice != base:
@@ -60,8 +64,9 @@ class MeloTTSEntity(WorkersAITTSEntity):
     async def async_get_tts_audio(
         self, message: str, language: str, options: dict[str, Any]
     ) -> TtsAudioType:
-        """Synthesize a whole message; returns the audio with the extension its bytes show
-        (MeloTTS answers WAV although its schema says MP3).
+        """Synthesize a whole message, with the extension its bytes show.
+
+        MeloTTS answers WAV although its schema says MP3.
 
         A message longer than one request takes (``max_text_chars``, an announcement rather
         than a voice reply, so with the longer budgets) is split at sentence ends and returned
@@ -79,8 +84,10 @@ class MeloTTSEntity(WorkersAITTSEntity):
     async def _async_speak(
         self, message: str, lang: str, language: str, fallback: str | None
     ) -> tuple[str, bytes]:
-        """MeloTTS's audio; the failover entity's (its own format) when Workers AI fails or
-        the breaker is open (failover.py).
+        """Return MeloTTS's audio, or the failover entity's when Workers AI fails.
+
+        The failover entity's audio (in its own format) also answers while the breaker is open
+        (failover.py).
 
         Raises:
             WorkersAIError: Workers AI failed and there is no failover.

@@ -133,8 +133,11 @@ class AccountUsage:
 
     @callback
     def async_restore(self, key: str, value: float, period_start: datetime) -> None:
-        """Take a sensor's value from before a restart if it belongs to the current period
-        (``period_start``: its ``last_reset``) and nothing was counted yet."""
+        """Take a sensor's value from before a restart.
+
+        Only if it belongs to the current period (``period_start``: its ``last_reset``) and
+        nothing was counted yet.
+        """
         self.roll_over()
         if key == "usd_month":
             if period_start == self.month and not self.usd_month:
@@ -152,8 +155,10 @@ class AccountUsage:
 
     @callback
     def async_latency(self, service: str, seconds: float) -> None:
-        """Record one latency of ``service`` (``stt``: wait after the end of speech; ``tts``:
-        time to first audio)."""
+        """Record one latency of ``service``, in seconds.
+
+        ``stt``: the wait after the end of speech; ``tts``: the time to first audio.
+        """
         self.latency[service].samples.append(seconds)
         self._notify()
 
@@ -163,8 +168,7 @@ class AccountUsage:
 
 
 class SpeechTimer:
-    """An audio stream that notes when the speech in it ended: the start of the speech-to-text
-    wait.
+    """An audio stream that notes when the speech in it ended (the start of the STT wait).
 
     Iterate it instead of the stream. The end of speech is the end of the stream (Home
     Assistant's VAD or the satellite closed it), or, when flux ends the turn first
@@ -193,8 +197,10 @@ class SpeechTimer:
         self.stream_ended = time.monotonic()
 
     def end_of_turn(self, audio_window_end: float) -> None:
-        """Flux ended the turn on the audio up to ``audio_window_end`` seconds (ignored once
-        the stream has ended: then the end of the stream came first)."""
+        """Note that flux ended the turn on the audio up to ``audio_window_end`` seconds.
+
+        Ignored once the stream has ended: then the end of the stream came first.
+        """
         if self.stream_ended is None and self.turn_ended is None:
             self.turn_ended = self._receipts.received_at(audio_window_end)
 

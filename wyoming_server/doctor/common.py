@@ -19,7 +19,7 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from ..workers_ai import audio
+from ..workers_ai import audio, catalog
 from ..workers_ai.errors import AuthenticationError, QuotaExceededError, error_from_envelope
 from ..workers_ai.results import parse_neurons
 from .report import Check
@@ -30,7 +30,7 @@ CALL_TIMEOUT: Final = 20.0
 FRAME_MS: Final = 100
 """WebSocket audio frames, in ms (as the project streams)."""
 
-TTS_SAMPLE_RATE: Final = 24000
+TTS_SAMPLE_RATE: Final = catalog.AURA_WEBSOCKET_SAMPLE_RATE_HZ
 """Hz asked of aura (REST linear16 and WebSocket), as the Wyoming server does."""
 
 EXPECTED_WORDS: Final = ("living", "room", "light", "turn")
@@ -80,7 +80,7 @@ class ProbeContext:
     websocket_url: Callable[[str, Sequence[tuple[str, str]]], URL]
     headers: Mapping[str, str]
     speech_pcm: bytes
-    sample_rate: int = 16000
+    sample_rate: int = catalog.STT_SAMPLE_RATE_HZ
     texts: Mapping[str, str] = field(default_factory=dict)
 
     def text_for(self, language: str) -> str:

@@ -26,7 +26,7 @@ from ..workers_ai.errors import WorkersAIError
 
 STT_CHUNK_BYTES = 2048
 """Bytes of 16 kHz PCM per replayed ``audio-chunk`` (64 ms, as Home Assistant sends)."""
-REPLY_RATE_HZ = 24_000
+REPLY_RATE_HZ = catalog.AURA_WEBSOCKET_SAMPLE_RATE_HZ
 """Rate asked of Workers AI voices (the server's TTS rate)."""
 
 PcmPieces = AsyncIterator[tuple[bytes, int, int, int]]

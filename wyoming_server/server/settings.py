@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..workers_ai import catalog
 from .failover_config import FailoverOptions
 from .limits import Limits
 
-STT_SAMPLE_RATE_HZ = 16_000
-"""Rate all incoming audio is converted to before it goes to Workers AI (Hz). Deepgram
-recommends 16 kHz mono linear16 (https://developers.cloudflare.com/workers-ai/models/flux/);
-Whisper works at 16 kHz."""
+STT_SAMPLE_RATE_HZ = catalog.STT_SAMPLE_RATE_HZ
+"""Rate all incoming audio is converted to before it goes to Workers AI (Hz)."""
 
-TTS_WEBSOCKET_SAMPLE_RATE_HZ = 24_000
-"""Rate of all TTS audio (Hz): the aura WebSocket default
-(https://developers.deepgram.com/docs/tts-websocket); REST
-audio (melotts MP3, aura fallback) is decoded/resampled to it, so a reply keeps one format."""
+TTS_WEBSOCKET_SAMPLE_RATE_HZ = catalog.AURA_WEBSOCKET_SAMPLE_RATE_HZ
+"""Rate of all TTS audio (Hz): the aura WebSocket default; REST audio (melotts MP3, aura
+fallback) is decoded/resampled to it, so a reply keeps one format."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,6 +222,16 @@ TTS_MODELS: tuple[SpeechModel, ...] = tuple(m for m in MODELS.values() if m.task
 # (https://developers.deepgram.com/docs/tts-media-output-settings).
 AURA_WEBSOCKET_SAMPLE_RATES: tuple[int, ...] = (8000, 16000, 24000, 32000, 48000)
 
+AURA_WEBSOCKET_SAMPLE_RATE_HZ: int = 24000
+"""The aura WebSocket's linear16 rate when none is asked for, in Hz
+(https://developers.deepgram.com/docs/tts-media-output-settings); the rate of every TTS reply
+in both deliverables."""
+
+STT_SAMPLE_RATE_HZ: int = 16000
+"""The rate of all audio sent to the speech-to-text models, in Hz: what Deepgram recommends for
+linear16 (https://developers.cloudflare.com/workers-ai/models/flux/), what Whisper works at, and
+what Home Assistant's Assist pipeline sends (assist_pipeline/const.py SAMPLE_RATE)."""
+
 
 def get_model(model_id: str) -> SpeechModel:
     """Return the catalog entry for ``model_id``.

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from . import audio
-from .catalog import InputConvention, SpeechModel, Task, get_model
+from .catalog import AURA_WEBSOCKET_SAMPLE_RATE_HZ, InputConvention, SpeechModel, Task, get_model
 from .errors import InvalidInputError, ProtocolError
 from .language_tags import base_language
 from .results import SynthesizedAudio
@@ -149,7 +149,7 @@ class TextToSpeech(WorkersAITransport):
         *,
         speaker: str | None = None,
         language: str | None = None,
-        sample_rate: int = 24000,
+        sample_rate: int = AURA_WEBSOCKET_SAMPLE_RATE_HZ,
     ) -> audio.PcmAudio:
         """Synthesize ``text`` to mono s16le PCM over REST.
 
@@ -205,7 +205,7 @@ class TextToSpeech(WorkersAITransport):
         model_id: str,
         *,
         speaker: str | None = None,
-        sample_rate: int = 24000,
+        sample_rate: int = AURA_WEBSOCKET_SAMPLE_RATE_HZ,
     ) -> AsyncIterator[SpeakSession]:
         """Open an aura WebSocket session (Deepgram speak v1): linear16 PCM out.
 
