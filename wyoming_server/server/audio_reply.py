@@ -10,8 +10,10 @@ rate is resampled to it.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
 
 from ..workers_ai import audio
 from .transcripts import WriteEvent
@@ -33,6 +35,10 @@ class AudioReply:
         self.rate: int | None = None
         """Sample rate of the reply in Hz, fixed by the first audio."""
         self.stopped = False
+        self.last_write = time.monotonic()
+        """``time.monotonic()`` of the last event written (of the reply's creation before)."""
+        self.started_at: float | None = None
+        """``time.monotonic()`` of ``audio-start``."""
         self._samples_sent = 0
         # Held for each event written: audio-stop cannot slip between a check and a chunk.
         self._lock = asyncio.Lock()
@@ -44,6 +50,21 @@ class AudioReply:
     def started(self) -> bool:
         """True once ``audio-start`` was sent."""
         return self.rate is not None
+
+    @property
+    def seconds_sent(self) -> float:
+        """Seconds of audio sent so far."""
+        return self._samples_sent / self.rate if self.rate else 0.0
+
+    async def silence(self, seconds: float, rate: int) -> None:
+        """Send ``seconds`` of silence (at the reply's rate; at ``rate`` Hz, with
+        ``audio-start``, if no audio was sent yet)."""
+        samples = max(1, round(seconds * (self.rate or rate)))
+        await self.pcm(bytes(samples * WIDTH), self.rate or rate)
+
+    async def _write_event(self, event: Event) -> None:
+        await self._write(event)
+        self.last_write = time.monotonic()
 
     @property
     def _timestamp_ms(self) -> int:
@@ -60,7 +81,8 @@ class AudioReply:
                 return
             if self.rate is None:
                 self.rate = rate
-                await self._write(
+                self.started_at = time.monotonic()
+                await self._write_event(
                     AudioStart(rate=rate, width=WIDTH, channels=CHANNELS, timestamp=0).event()
                 )
         if rate != self.rate:
@@ -78,7 +100,7 @@ class AudioReply:
             async with self._lock:
                 if self._stopped():  # stop() may have run while we waited for the lock
                     return
-                await self._write(
+                await self._write_event(
                     AudioChunk(
                         rate=self.rate,
                         width=WIDTH,
