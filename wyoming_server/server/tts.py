@@ -130,12 +130,16 @@ class SynthesisReply(AuraWebSocketReply):
         self.done = False
         """True once the terminal events were sent."""
 
+    def start_streaming(self) -> None:
+        """``synthesize-start``: the client waits for audio from now on, so silence fills any
+        gap (:class:`GapFiller`); connect early (:meth:`open_early`)."""
+        self._filler.start()
+        self.open_early()
+
     def open_early(self) -> None:
-        """Start connecting now (``synthesize-start``), before the first sentence exists: the
-        aura WebSocket handshake, or a pooled HTTP connection for REST, is then off the path
-        to the first audio. The client waits for audio from now on (:class:`GapFiller`)."""
-        if self.streaming:
-            self._filler.start()
+        """Start connecting now, before the first sentence exists: the aura WebSocket
+        handshake, or a pooled HTTP connection for REST, is then off the path to the first
+        audio."""
         if self._use_websocket:
             if self._opening is None:
                 self._opening = asyncio.create_task(
