@@ -63,9 +63,10 @@ async def gaps_server(gaps_emulator: EmulatorProcess) -> AsyncIterator[ServerPro
 
 async def stream_with_gaps(
     server: ServerProcess, pieces: Sequence[tuple[float, str]]
-) -> list[tuple[float, Event]]:
+) -> tuple[list[tuple[float, Event]], list[float]]:
     """Stream each text piece after waiting its seconds, read the reply concurrently; returns
-    (arrival time, event) pairs from ``synthesize-start`` (time 0) to ``synthesize-stopped``."""
+    (arrival time, event) pairs from ``synthesize-start`` (time 0) to ``synthesize-stopped``,
+    and the time each piece was sent."""
     async with server.client() as client:
         received: list[tuple[float, Event]] = []
         start = time.monotonic()
@@ -80,12 +81,14 @@ async def stream_with_gaps(
 
         await client.write_event(SynthesizeStart(voice=SynthesizeVoice(VOICE)).event())
         reader = asyncio.create_task(read())
+        sent: list[float] = []
         for delay, text in pieces:
             await asyncio.sleep(delay)
             await client.write_event(SynthesizeChunk(text=text).event())
+            sent.append(time.monotonic() - start)
         await client.write_event(SynthesizeStop().event())
         await reader
-    return received
+    return received, sent
 
 
 def longest_audio_gap(received: list[tuple[float, Event]]) -> float:
@@ -127,10 +130,20 @@ async def test_a_reply_with_long_text_gaps_says_every_sentence_once_without_stal
 ) -> None:
     await gaps_emulator.request_counts(reset=True)
     log_start = len(gaps_server.stderr)
-    received = await stream_with_gaps(gaps_server, pieces)
+    received, sent = await stream_with_gaps(gaps_server, pieces)
     events = [e for _, e in received]
     assert types(events) == ["audio-start", "audio-chunk", "audio-stop", "synthesize-stopped"]
     assert longest_audio_gap(received) <= MAX_AUDIO_GAP_S
+    # The sentence finished before a gap is spoken during it, not after it.
+    for (sent_at, _), (next_sent_at, (delay, _)) in itertools.pairwise(
+        zip(sent, pieces, strict=True)
+    ):
+        if delay >= 5:
+            assert any(
+                sent_at < t < next_sent_at and (e.payload or b"").strip(b"\x00")
+                for t, e in received
+                if e.type == "audio-chunk"
+            ), f"no speech between {sent_at:.1f} s and {next_sent_at:.1f} s"
     pcm, rate = pcm_of(events)
     assert await heard(gaps_server, pcm, rate) == normalize(f"{WEATHER} {KITCHEN} {GARAGE}")
     # The WebSocket closed during the gap and was reopened (once per gap that outlasted it).

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from sentence_stream import SentenceBoundaryDetector
@@ -58,6 +59,14 @@ _LOGGER = logging.getLogger(__name__)
 
 MAX_PENDING_CHARS = 500
 """Characters of text without a sentence end after which it is spoken anyway (at a space)."""
+
+TEXT_PAUSE_S = 0.5
+"""Seconds without new text after which a finished sentence still held back is spoken. The
+sentence detector waits for the next word before it ends a sentence (an abbreviation such as
+"Dr." may go on), so during a text gap (an LLM's tool call) the sentence before it would
+otherwise wait for the whole gap; LLM text otherwise arrives in pieces tens of ms apart."""
+SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]]*$")
+"""Text ending like a sentence (final punctuation, then closing quotes or brackets)."""
 
 REST_IN_FLIGHT = 2
 """REST synthesis requests one reply may have open at once (the one playing and the next)."""
@@ -117,6 +126,9 @@ class SynthesisReply(AuraWebSocketReply):
         self._ws_busy = False  # a WebSocket flush is being synthesized and played
         self._group: list[str] = []  # sentences waiting for the next WebSocket flush
         self._conclude_lock = asyncio.Lock()
+        self._text_lock = asyncio.Lock()  # add_text and a text pause submit in order
+        self._pause_timer: asyncio.TimerHandle | None = None
+        self._pause_task: asyncio.Task[None] | None = None
         self.websocket_reopens = 0
         """How many times the aura WebSocket was reopened after it closed during a gap."""
         self.sentences = 0
@@ -159,8 +171,42 @@ class SynthesisReply(AuraWebSocketReply):
 
         Text that runs on for :data:`MAX_PENDING_CHARS` without a sentence end (a list, an
         unpunctuated LLM reply) is submitted up to its last space, so speech starts and the
-        buffer stays bounded.
+        buffer stays bounded. In a stream, a finished sentence held back by the detector is
+        spoken after :data:`TEXT_PAUSE_S` without more text.
         """
+        self._cancel_pause_timer()
+        async with self._text_lock:
+            await self._add_text(text)
+        detector = self._detector
+        pending = (detector.current_sentence + detector.remaining_text).strip()
+        if self.streaming and not self.done and SENTENCE_END.search(pending):
+            self._pause_timer = asyncio.get_running_loop().call_later(
+                TEXT_PAUSE_S, self._on_text_pause
+            )
+
+    def _cancel_pause_timer(self) -> None:
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+
+    def _on_text_pause(self) -> None:
+        self._pause_timer = None
+        self._pause_task = asyncio.create_task(self._speak_held_back(), name="tts text pause")
+
+    async def _speak_held_back(self) -> None:
+        """The text paused: submit what the detector holds back (a finished sentence)."""
+        async with self._text_lock:
+            pending = self._detector.finish().strip()
+            self._detector = SentenceBoundaryDetector()
+            if pending:
+                _LOGGER.debug("Text paused: speaking the held-back sentence now")
+                try:
+                    await self._submit(pending)
+                except Exception as err:  # a bug: end the reply like a failed sentence
+                    with contextlib.suppress(ConnectionError):
+                        await self._conclude(err)
+
+    async def _add_text(self, text: str) -> None:
         for sentence in self._detector.add_chunk(text):
             await self._submit(sentence)
         detector = self._detector
@@ -176,9 +222,11 @@ class SynthesisReply(AuraWebSocketReply):
 
     async def finish(self) -> None:
         """Submit the remaining text, wait for all audio, send the terminal events."""
-        rest = self._detector.finish()
-        if rest:
-            await self._submit(rest)
+        self._cancel_pause_timer()
+        async with self._text_lock:
+            rest = self._detector.finish()
+            if rest:
+                await self._submit(rest)
         if self.done:
             return
         while (worker := self._worker) is not None:
@@ -326,6 +374,12 @@ class SynthesisReply(AuraWebSocketReply):
         """Cancel everything still running and close the WebSocket (idempotent)."""
         self.done = True
         await self._filler.aclose()
+        self._cancel_pause_timer()
+        pause = self._pause_task
+        if pause is not None and pause is not asyncio.current_task() and not pause.done():
+            pause.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pause
         await self._cancel_pending()
         opening = self._opening
         if opening is not None:
