@@ -53,6 +53,8 @@ class GapFiller:
         self._task: asyncio.Task[None] | None = None
         self.silence_s = 0.0
         """Seconds of silence sent so far."""
+        self.fills = 0
+        """How many times silence was sent."""
 
     def start(self) -> None:
         """Start watching (idempotent)."""
@@ -77,6 +79,7 @@ class GapFiller:
             seconds = self._silence_needed(now)
             await audio.silence(seconds, self._rate)
             self.silence_s += seconds
+            self.fills += 1
 
     async def aclose(self) -> None:
         """Stop sending silence (idempotent); a write failure ends it too."""
