@@ -24,6 +24,7 @@ from .config import (
     DEFAULT_HOST,
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_PORT,
+    DEFAULT_SPEAK_IDLE_TIMEOUT_S,
     DEFAULT_WS_IDLE_TIMEOUT_S,
 )
 from .server import Emulator, check_loopback
@@ -72,6 +73,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds without audio before a Deepgram WebSocket closes (default %(default)s)",
     )
     parser.add_argument(
+        "--speak-idle-timeout",
+        type=float,
+        default=DEFAULT_SPEAK_IDLE_TIMEOUT_S,
+        help="seconds without a message before an aura WebSocket closes "
+        "(default: never, as Deepgram documents none)",
+    )
+    parser.add_argument(
         "--rtt-ms",
         type=float,
         default=0.0,
@@ -110,6 +118,7 @@ async def serve(args: argparse.Namespace) -> None:
         port=args.port,
         max_request_bytes=args.max_request_bytes,
         ws_idle_timeout_s=args.ws_idle_timeout,
+        speak_idle_timeout_s=args.speak_idle_timeout,
         preload=args.preload and not args.load_mode,
     )
     stop = asyncio.Event()

@@ -17,6 +17,16 @@ DEFAULT_MAX_REQUEST_BYTES = 25 * 1024 * 1024
 DEFAULT_WS_IDLE_TIMEOUT_S = 10.0
 """Seconds without audio or a control message before a Deepgram-style WebSocket is closed with
 1011 ``NET-0001`` (Deepgram: https://developers.deepgram.com/docs/lower-level-websockets)."""
+DEFAULT_SPEAK_IDLE_TIMEOUT_S: float | None = None
+"""Seconds without a client message (and no flush being spoken) before an aura (speak v1)
+WebSocket is closed with 1011 ``NET-0001``; None = never. Deepgram documents no idle timeout
+and no ``KeepAlive`` for speak v1: its messages are ``Speak``, ``Flush``, ``Clear``, ``Close``
+(https://developers.deepgram.com/docs/tts-websocket,
+https://github.com/deepgram/deepgram-python-sdk/tree/main/src/deepgram/speak/v1), and the
+only documented limit is 60 minutes per connection
+(https://developers.deepgram.com/docs/streaming-text-to-speech#timeout-limits). Whether Workers
+AI adds one is unknown, so the default follows the documentation and tests set one to exercise
+a client's reopen path."""
 CONTROL_PREFIX = "/__emulator__"
 """Path prefix of the emulator's own control API (cannot collide with ``/client/v4``)."""
 
@@ -25,10 +35,12 @@ CONTROL_PREFIX = "/__emulator__"
 class EmulatorConfig:
     """What one emulator instance answers to.
 
-    ``max_request_bytes`` in bytes; ``ws_idle_timeout_s`` in seconds.
+    ``max_request_bytes`` in bytes; ``ws_idle_timeout_s`` and ``speak_idle_timeout_s`` in
+    seconds.
     """
 
     account_id: str = DEFAULT_ACCOUNT_ID
     api_token: str = DEFAULT_API_TOKEN
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     ws_idle_timeout_s: float = DEFAULT_WS_IDLE_TIMEOUT_S
+    speak_idle_timeout_s: float | None = DEFAULT_SPEAK_IDLE_TIMEOUT_S

@@ -30,6 +30,7 @@ class EmulatorProcess:
     """An emulator running as a child process (same attributes as :class:`~.server.Emulator`).
 
     ``startup_timeout`` in seconds; ``ws_idle_timeout_s`` in seconds (None = the CLI default);
+    ``speak_idle_timeout_s`` in seconds (None = no idle timeout for aura WebSockets);
     ``preload`` loads the models before the info file is written; ``load_mode`` answers without
     them (see :mod:`.load_mode`). The child exits when this
     process goes away (its stdin pipe closes), so it never outlives the parent. The child's
@@ -47,6 +48,7 @@ class EmulatorProcess:
         *,
         startup_timeout: float = 60.0,
         ws_idle_timeout_s: float | None = None,
+        speak_idle_timeout_s: float | None = None,
         preload: bool = False,
         debug: bool = False,
         load_mode: bool = False,
@@ -59,6 +61,7 @@ class EmulatorProcess:
         self.port = port
         self.startup_timeout = startup_timeout
         self.ws_idle_timeout_s = ws_idle_timeout_s
+        self.speak_idle_timeout_s = speak_idle_timeout_s
         self.preload = preload
         self.debug = debug
         self.load_mode = load_mode
@@ -93,6 +96,8 @@ class EmulatorProcess:
         ]  # fmt: skip
         if self.ws_idle_timeout_s is not None:
             args += ["--ws-idle-timeout", str(self.ws_idle_timeout_s)]
+        if self.speak_idle_timeout_s is not None:
+            args += ["--speak-idle-timeout", str(self.speak_idle_timeout_s)]
         if self.preload:
             args.append("--preload")
         if self.debug:

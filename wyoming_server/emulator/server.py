@@ -15,6 +15,7 @@ from .config import (
     DEFAULT_API_TOKEN,
     DEFAULT_HOST,
     DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_SPEAK_IDLE_TIMEOUT_S,
     DEFAULT_WS_IDLE_TIMEOUT_S,
     EmulatorConfig,
 )
@@ -43,7 +44,8 @@ class Emulator:
     client's API base URL with ``account_id`` and ``api_token``. ``port=0`` picks a free port.
     ``faults`` (:class:`~.faults.Faults`) injects latency, failures, throttling and drops.
     ``max_request_bytes`` (bytes) caps request bodies (413/3006 above); ``ws_idle_timeout_s``
-    (seconds) closes Deepgram WebSockets without audio (1011 NET-0001). ``preload`` loads the
+    (seconds) closes Deepgram WebSockets without audio (1011 NET-0001); ``speak_idle_timeout_s``
+    (seconds, None = never) closes idle aura WebSockets the same way. ``preload`` loads the
     models (Whisper tiny.en, Piper) at start instead of at first use. Raises ``ValueError`` for a
     non-loopback ``host``. Only logs (never prints: the Wyoming server may use stdout).
     """
@@ -57,6 +59,7 @@ class Emulator:
         *,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         ws_idle_timeout_s: float = DEFAULT_WS_IDLE_TIMEOUT_S,
+        speak_idle_timeout_s: float | None = DEFAULT_SPEAK_IDLE_TIMEOUT_S,
         preload: bool = False,
     ) -> None:
         check_loopback(host)
@@ -74,6 +77,7 @@ class Emulator:
             api_token=api_token,
             max_request_bytes=max_request_bytes,
             ws_idle_timeout_s=ws_idle_timeout_s,
+            speak_idle_timeout_s=speak_idle_timeout_s,
         )
         self._runner: web.AppRunner | None = None
 

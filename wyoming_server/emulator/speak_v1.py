@@ -6,7 +6,10 @@ Query: ``speaker`` (the model's enum), ``encoding`` (linear16 default, mulaw, al
 Server → client: ``Metadata`` on connect; for each ``Flush``, the audio of the text buffered by
 ``Speak`` messages as binary frames (raw samples, 200 ms each, sent as Piper produces each
 sentence), then ``{"type":"Flushed","sequence_id":n}``. ``Clear`` drops buffered text and
-audio not yet sent → ``Cleared``. ``Close`` closes (1000) after pending flushes. At most 20
+audio not yet sent → ``Cleared``. ``Close`` closes (1000) after pending flushes. With
+``speak_idle_timeout_s`` set, a session without a message or a flush being spoken for that
+long is closed with 1011 ``NET-0001`` (Deepgram documents no idle timeout for speak v1; see
+``config.py``). At most 20
 ``Flush`` per 60 s are served (https://developers.deepgram.com/docs/tts-ws-flush): a
 ``Flush`` beyond that gets a ``Warning`` and is not processed (no audio, no ``Flushed``; its
 text is dropped).
@@ -23,7 +26,7 @@ import uuid
 from collections import deque
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from . import schemas, tts
 from .audio import OutputFormat, PcmResampler, encode
@@ -123,6 +126,7 @@ class SpeakSession:
         self._jobs: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._current: asyncio.Task[None] | None = None
+        self._last_activity = time.monotonic()
 
     async def run(self) -> None:
         """Serve until the client closes or sends ``Close``."""
@@ -136,7 +140,7 @@ class SpeakSession:
             }
         )
         self._worker = asyncio.create_task(self._work())
-        async for msg in self.sock.ws:
+        while (msg := await self._receive()) is not None:
             if msg.type == WSMsgType.TEXT:
                 if not await self._on_text(msg.data):
                     break
@@ -151,6 +155,35 @@ class SpeakSession:
             with contextlib.suppress(WebSocketDropped, ConnectionResetError):
                 await self._worker
         await self.sock.close(1000)
+
+    async def _receive(self) -> WSMessage | None:
+        """The next client message; None when the client closed, or when the session was
+        idle for ``speak_idle_timeout_s`` (no message and no flush being spoken): then it is
+        closed with 1011 ``NET-0001`` (see :data:`~.config.DEFAULT_SPEAK_IDLE_TIMEOUT_S`)."""
+        idle = self.context.config.speak_idle_timeout_s
+        while True:
+            receive = asyncio.ensure_future(self.sock.ws.receive())
+            timeout = None
+            if idle is not None:
+                timeout = max(0.0, self._last_activity + idle - time.monotonic())
+            done, _ = await asyncio.wait({receive}, timeout=timeout)
+            if receive in done:
+                msg = receive.result()
+                self._last_activity = time.monotonic()
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                    return None
+                if msg.type == WSMsgType.ERROR:
+                    return None
+                return msg
+            receive.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await receive
+            if self._current is not None or not self._jobs.empty():
+                self._last_activity = time.monotonic()  # speaking a flush is not idle
+            elif idle is not None and time.monotonic() >= self._last_activity + idle:
+                _LOGGER.info("Speak WebSocket %s idle: closing with NET-0001", self.sock.request_id)
+                await self.sock.close(1011, "NET-0001")
+                return None
 
     async def _on_text(self, text: str) -> bool:
         """Handle a control message; False when the session is to close."""
@@ -231,6 +264,7 @@ class SpeakSession:
             finally:
                 self._current = None
             await self.sock.send_json({"type": "Flushed", "sequence_id": sequence_id})
+            self._last_activity = time.monotonic()
 
     async def _speak(self, text: str) -> None:
         fmt = self.fmt

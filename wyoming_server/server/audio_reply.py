@@ -10,8 +10,10 @@ rate is resampled to it.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
 
 from ..workers_ai import audio
 from .transcripts import WriteEvent
@@ -33,6 +35,10 @@ class AudioReply:
         self.rate: int | None = None
         """Sample rate of the reply in Hz, fixed by the first audio."""
         self.stopped = False
+        self.last_write = time.monotonic()
+        """``time.monotonic()`` of the last event written (of the reply's creation before)."""
+        self.started_at: float | None = None
+        """``time.monotonic()`` of ``audio-start``."""
         self._samples_sent = 0
         # Held for each event written: audio-stop cannot slip between a check and a chunk.
         self._lock = asyncio.Lock()
@@ -44,6 +50,53 @@ class AudioReply:
     def started(self) -> bool:
         """True once ``audio-start`` was sent."""
         return self.rate is not None
+
+    @property
+    def seconds_sent(self) -> float:
+        """Seconds of audio sent so far."""
+        return self._samples_sent / self.rate if self.rate else 0.0
+
+    async def silence(self, seconds: float, rate: int) -> None:
+        """Send ``seconds`` of silence in full chunks, with no audio in between (at the
+        reply's rate; at ``rate`` Hz, after ``audio-start``, if no audio was sent yet).
+        Nothing is sent after :meth:`stop`."""
+        async with self._lock:
+            if self._stopped():
+                return
+            await self._start(rate)
+            assert self.rate is not None
+            left = max(1, round(seconds * self.rate)) * WIDTH
+            while left > 0:
+                piece = bytes(min(left, self._chunk_bytes))
+                left -= len(piece)
+                await self._write_chunk(piece)
+
+    async def _start(self, rate: int) -> None:
+        """``audio-start`` at ``rate`` Hz unless sent (the lock is held)."""
+        if self.rate is None:
+            self.rate = rate
+            self.started_at = time.monotonic()
+            await self._write_event(
+                AudioStart(rate=rate, width=WIDTH, channels=CHANNELS, timestamp=0).event()
+            )
+
+    async def _write_chunk(self, piece: bytes) -> None:
+        """One ``audio-chunk`` at the reply's format (the lock is held)."""
+        assert self.rate is not None
+        await self._write_event(
+            AudioChunk(
+                rate=self.rate,
+                width=WIDTH,
+                channels=CHANNELS,
+                audio=piece,
+                timestamp=self._timestamp_ms,
+            ).event()
+        )
+        self._samples_sent += len(piece) // WIDTH
+
+    async def _write_event(self, event: Event) -> None:
+        await self._write(event)
+        self.last_write = time.monotonic()
 
     @property
     def _timestamp_ms(self) -> int:
@@ -58,18 +111,16 @@ class AudioReply:
         async with self._lock:
             if self._stopped():
                 return
-            if self.rate is None:
-                self.rate = rate
-                await self._write(
-                    AudioStart(rate=rate, width=WIDTH, channels=CHANNELS, timestamp=0).event()
-                )
-        if rate != self.rate:
+            await self._start(rate)
+        target = self.rate
+        assert target is not None
+        if rate != target:
             if len(data) > THREAD_BYTES:  # resampling seconds of audio: off the event loop
                 data = await asyncio.to_thread(
-                    audio.convert_pcm, data, rate, WIDTH, CHANNELS, self.rate
+                    audio.convert_pcm, data, rate, WIDTH, CHANNELS, target
                 )
             else:
-                data = audio.convert_pcm(data, rate, WIDTH, CHANNELS, self.rate)
+                data = audio.convert_pcm(data, rate, WIDTH, CHANNELS, target)
         data = self._carry + data
         usable = len(data) - len(data) % WIDTH
         self._carry = data[usable:]
@@ -78,16 +129,7 @@ class AudioReply:
             async with self._lock:
                 if self._stopped():  # stop() may have run while we waited for the lock
                     return
-                await self._write(
-                    AudioChunk(
-                        rate=self.rate,
-                        width=WIDTH,
-                        channels=CHANNELS,
-                        audio=piece,
-                        timestamp=self._timestamp_ms,
-                    ).event()
-                )
-                self._samples_sent += len(piece) // WIDTH
+                await self._write_chunk(piece)
 
     async def stop(self) -> None:
         """Send ``audio-stop`` once (also when no audio was sent)."""

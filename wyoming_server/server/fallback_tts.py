@@ -27,7 +27,8 @@ from .fallback_stt import FALLBACK_FAILED
 from .request_errors import BadRequestError, describe_failure
 from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ, ServerSettings
 from .transcripts import WriteEvent
-from .tts import PcmStream, SynthesisReply
+from .tts import SynthesisReply
+from .tts_websocket import PcmStream
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -130,7 +130,7 @@ class SynthesizeFlow:
         reply = self._reply(data, streaming=True)
         self._stream_slot = await self._slots.acquire()
         self._stream = reply
-        self._stream.open_early()
+        self._stream.start_streaming()
 
     async def on_synthesize_chunk(self, text: str) -> None:
         """``synthesize-chunk``: more text for the stream (opened if it was not)."""

@@ -11,13 +11,15 @@ Text (one ``synthesize``, or the ``synthesize-chunk`` stream) goes through wyomi
   (https://developers.deepgram.com/docs/tts-ws-flush). A flush the limit would refuse, or one
   the model refuses with a ``Warning``, is spoken over REST at once, as is the rest of the
   reply. If the WebSocket is refused for any reason but the account's (token, account, plan,
-  daily allocation), the reply falls back to aura REST.
+  daily allocation), the reply falls back to aura REST. A WebSocket that closed while the reply
+  waited for text is reopened for the next sentence (:meth:`SynthesisReply._reopen_websocket`).
 - melotts (REST only, https://developers.cloudflare.com/workers-ai/models/melotts/), and aura
   REST: one request per sentence, pipelined: the next sentence's request is in flight while the
   previous sentence's audio is being sent (at most :data:`REST_IN_FLIGHT` requests per reply).
 
 All audio of a reply goes out as ONE ``audio-start`` … ``audio-stop`` at one format
-(:class:`AudioReply`). A streaming reply ends with ``synthesize-stopped``. Any failure sends a
+(:class:`AudioReply`), with silence in the gaps of a streamed reply (audio_gaps.py). A streaming
+reply ends with ``synthesize-stopped``. Any failure sends a
 Wyoming ``error``, then ``audio-stop`` (plain ``synthesize``, or once audio started) and
 ``synthesize-stopped`` (streaming), so Home Assistant never waits forever: it ignores ``error``
 (https://github.com/home-assistant/core/blob/dev/homeassistant/components/wyoming/tts.py).
@@ -28,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable
 
 from sentence_stream import SentenceBoundaryDetector
 from wyoming.tts import SynthesizeStopped
@@ -38,30 +41,37 @@ from ..workers_ai.errors import (
     AccountNotAllowedError,
     AccountNotFoundError,
     AuthenticationError,
-    FlushLimitError,
     PaidPlanRequiredError,
     QuotaExceededError,
     WorkersAIError,
 )
 from ..workers_ai.speak import SpeakSession
 from ..workers_ai.text import split_text
+from .audio_gaps import GapFiller
 from .audio_reply import AudioReply
 from .request_errors import EMPTY_TEXT, INTERNAL_ERROR, BadRequestError, describe_failure
 from .settings import TTS_WEBSOCKET_SAMPLE_RATE_HZ, ServerSettings
 from .speak_spares import spares_for
 from .transcripts import WriteEvent
+from .tts_websocket import AuraWebSocketReply, PcmStream
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_PENDING_CHARS = 500
 """Characters of text without a sentence end after which it is spoken anyway (at a space)."""
 
+TEXT_PAUSE_S = 0.5
+"""Seconds without new text after which a finished sentence still held back is spoken. The
+sentence detector waits for the next word before it ends a sentence (an abbreviation such as
+"Dr." may go on), so during a text gap (an LLM's tool call) the sentence before it would
+otherwise wait for the whole gap; LLM text otherwise arrives in pieces tens of ms apart."""
+SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]]*$")
+"""Text ending like a sentence (final punctuation, then closing quotes or brackets)."""
+
 REST_IN_FLIGHT = 2
 """REST synthesis requests one reply may have open at once (the one playing and the next)."""
 
 _END = None
-PcmStream = AsyncIterator[tuple[bytes, int]]
-"""A sentence's audio: (s16le mono PCM, rate in Hz) pieces in order."""
 
 
 def _use_rest_fallback(err: WorkersAIError) -> bool:
@@ -79,7 +89,7 @@ def _use_rest_fallback(err: WorkersAIError) -> bool:
     )
 
 
-class SynthesisReply:
+class SynthesisReply(AuraWebSocketReply):
     """One reply: text in (:meth:`add_text`, :meth:`finish`), Wyoming audio events out.
 
     ``streaming`` selects the terminal events: ``synthesize-stopped`` after ``audio-stop``
@@ -103,6 +113,7 @@ class SynthesisReply:
         self.streaming = streaming
         self._write = write
         self._audio = AudioReply(write, settings.samples_per_chunk)
+        self._filler = GapFiller(self._audio, TTS_WEBSOCKET_SAMPLE_RATE_HZ)
         self._detector = SentenceBoundaryDetector()
         self._jobs: asyncio.Queue[PcmStream | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
@@ -115,6 +126,11 @@ class SynthesisReply:
         self._ws_busy = False  # a WebSocket flush is being synthesized and played
         self._group: list[str] = []  # sentences waiting for the next WebSocket flush
         self._conclude_lock = asyncio.Lock()
+        self._text_lock = asyncio.Lock()  # add_text and a text pause submit in order
+        self._pause_timer: asyncio.TimerHandle | None = None
+        self._pause_task: asyncio.Task[None] | None = None
+        self.websocket_reopens = 0
+        """How many times the aura WebSocket was reopened after it closed during a gap."""
         self.sentences = 0
         self.texts: list[str] = []
         """Every sentence submitted, in order (what the reply says)."""
@@ -126,10 +142,16 @@ class SynthesisReply:
         self.done = False
         """True once the terminal events were sent."""
 
+    def start_streaming(self) -> None:
+        """``synthesize-start``: the client waits for audio from now on, so silence fills any
+        gap (:class:`GapFiller`); connect early (:meth:`open_early`)."""
+        self._filler.start()
+        self.open_early()
+
     def open_early(self) -> None:
-        """Start connecting now (``synthesize-start``), before the first sentence exists: the
-        aura WebSocket handshake, or a pooled HTTP connection for REST, is then off the path
-        to the first audio."""
+        """Start connecting now, before the first sentence exists: the aura WebSocket
+        handshake, or a pooled HTTP connection for REST, is then off the path to the first
+        audio."""
         if self._use_websocket:
             if self._opening is None:
                 self._opening = asyncio.create_task(
@@ -149,8 +171,42 @@ class SynthesisReply:
 
         Text that runs on for :data:`MAX_PENDING_CHARS` without a sentence end (a list, an
         unpunctuated LLM reply) is submitted up to its last space, so speech starts and the
-        buffer stays bounded.
+        buffer stays bounded. In a stream, a finished sentence held back by the detector is
+        spoken after :data:`TEXT_PAUSE_S` without more text.
         """
+        self._cancel_pause_timer()
+        async with self._text_lock:
+            await self._add_text(text)
+        detector = self._detector
+        pending = (detector.current_sentence + detector.remaining_text).strip()
+        if self.streaming and not self.done and SENTENCE_END.search(pending):
+            self._pause_timer = asyncio.get_running_loop().call_later(
+                TEXT_PAUSE_S, self._on_text_pause
+            )
+
+    def _cancel_pause_timer(self) -> None:
+        if self._pause_timer is not None:
+            self._pause_timer.cancel()
+            self._pause_timer = None
+
+    def _on_text_pause(self) -> None:
+        self._pause_timer = None
+        self._pause_task = asyncio.create_task(self._speak_held_back(), name="tts text pause")
+
+    async def _speak_held_back(self) -> None:
+        """The text paused: submit what the detector holds back (a finished sentence)."""
+        async with self._text_lock:
+            pending = self._detector.finish().strip()
+            self._detector = SentenceBoundaryDetector()
+            if pending:
+                _LOGGER.debug("Text paused: speaking the held-back sentence now")
+                try:
+                    await self._submit(pending)
+                except Exception as err:  # a bug: end the reply like a failed sentence
+                    with contextlib.suppress(ConnectionError):
+                        await self._conclude(err)
+
+    async def _add_text(self, text: str) -> None:
         for sentence in self._detector.add_chunk(text):
             await self._submit(sentence)
         detector = self._detector
@@ -166,9 +222,11 @@ class SynthesisReply:
 
     async def finish(self) -> None:
         """Submit the remaining text, wait for all audio, send the terminal events."""
-        rest = self._detector.finish()
-        if rest:
-            await self._submit(rest)
+        self._cancel_pause_timer()
+        async with self._text_lock:
+            rest = self._detector.finish()
+            if rest:
+                await self._submit(rest)
         if self.done:
             return
         while (worker := self._worker) is not None:
@@ -225,8 +283,11 @@ class SynthesisReply:
                     self._group.append(sentence)
                     return None
                 self._ws_busy = True
-                async with asyncio.timeout(self.settings.stream_timeout):
-                    await self._send_flush(speak, sentence)
+                try:
+                    speak = await self._flush_or_reopen(speak, sentence)
+                except BaseException:
+                    self._ws_busy = False
+                    raise
                 return self._websocket_audio(speak, sentence)
         task = asyncio.create_task(self._rest_synthesize(sentence))
         self._rest_tasks.add(task)
@@ -234,83 +295,6 @@ class SynthesisReply:
         return self._rest_audio(task)
 
     # ------------------------------------------------------------------ backends
-
-    async def _open_websocket(self) -> SpeakSession:
-        if self._speak is None:
-            if self._opening is None:
-                self.open_early()
-            assert self._opening is not None
-            self._speak = await self._opening
-            assert self._speak is not None
-        return self._speak
-
-    async def _connect_websocket(self) -> SpeakSession:
-        spare = await spares_for(self.client).take(self.voice)
-        if spare is not None:  # opened ahead of this reply: no handshake on the path
-            self._stack.push_async_callback(spare.aclose)
-            return spare.session
-        async with asyncio.timeout(self.settings.stream_timeout):
-            return await self._stack.enter_async_context(
-                self.client.speak(
-                    self.model.model_id,
-                    speaker=self.voice.speaker,
-                    sample_rate=TTS_WEBSOCKET_SAMPLE_RATE_HZ,
-                )
-            )
-
-    async def _send_flush(self, speak: SpeakSession, text: str) -> bool:
-        """``Speak`` + ``Flush`` ``text`` unless the flush limit is reached (then REST is used
-        from here on); True when it was sent."""
-        if not self._use_websocket:
-            return False
-        try:
-            await speak.send_text(text)
-        except FlushLimitError as err:
-            _LOGGER.warning("%s; speaking the rest of the reply over REST", err)
-            self._use_websocket = False
-            return False
-        return True
-
-    async def _websocket_audio(self, speak: SpeakSession, text: str) -> PcmStream:
-        """The audio of the flush of ``text`` (already sent, unless the limit stopped it),
-        then of each group of sentences that arrived meanwhile, one flush per group."""
-        sent = self._use_websocket
-        count = 1  # sentences in this flush
-        try:
-            while True:
-                if sent:
-                    try:
-                        async for frame in speak.flushed_audio(
-                            timeout=self.settings.stream_timeout
-                        ):
-                            yield frame, speak.sample_rate
-                    except FlushLimitError as err:  # the model refused it: no audio will come
-                        _LOGGER.warning("%s; speaking the rest of the reply over REST", err)
-                        self._use_websocket = False
-                        sent = False
-                if not sent:
-                    result = await self._rest_synthesize(text)
-                    yield result.pcm, result.sample_rate
-                self.spoken += count
-                if not self._group:
-                    return
-                count = len(self._group)
-                text = self._take_group()
-                count -= len(self._group)
-                async with asyncio.timeout(self.settings.stream_timeout):
-                    sent = await self._send_flush(speak, text)
-        finally:
-            self._ws_busy = False
-
-    def _take_group(self) -> str:
-        """The next flush's text: the grouped sentences in order, as many as fit into one
-        request (``max_text_chars``; each sentence already does); the rest wait for the
-        flush after it."""
-        limit = self.model.max_text_chars
-        text = self._group.pop(0)
-        while self._group and (limit is None or len(text) + 1 + len(self._group[0]) <= limit):
-            text = f"{text} {self._group.pop(0)}"
-        return text
 
     async def _rest_synthesize(self, sentence: str) -> audio.PcmAudio:
         async with self._rest_slots:
@@ -352,6 +336,7 @@ class SynthesisReply:
             if self.done:
                 return
             self.done = True
+            await self._filler.aclose()
             if err is not None:
                 failure = describe_failure(err)
                 if logged:
@@ -388,6 +373,13 @@ class SynthesisReply:
     async def aclose(self) -> None:
         """Cancel everything still running and close the WebSocket (idempotent)."""
         self.done = True
+        await self._filler.aclose()
+        self._cancel_pause_timer()
+        pause = self._pause_task
+        if pause is not None and pause is not asyncio.current_task() and not pause.done():
+            pause.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pause
         await self._cancel_pending()
         opening = self._opening
         if opening is not None:
