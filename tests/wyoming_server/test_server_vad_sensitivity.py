@@ -96,14 +96,18 @@ async def test_flux_gets_the_end_of_turn_of_the_sensitivity(
 ) -> None:
     await emulator_process.handshakes(reset=True)
     async with server.client() as client:
-        events = await transcribe(client, speech_dir / "living_room_light_en.wav", FLUX, sensitivity)
+        events = await transcribe(
+            client, speech_dir / "living_room_light_en.wav", FLUX, sensitivity
+        )
     assert transcript_text(events) == LIGHT
     query = last_query(await emulator_process.handshakes(), FLUX)
     assert query.get("eot_threshold") == [eot_threshold]
     assert query.get("eot_timeout_ms") == [eot_timeout_ms]
 
 
-@pytest.mark.parametrize(("sensitivity", "endpointing"), [("relaxed", "600"), ("aggressive", "150")])
+@pytest.mark.parametrize(
+    ("sensitivity", "endpointing"), [("relaxed", "600"), ("aggressive", "150")]
+)
 async def test_nova3_gets_the_endpointing_of_the_sensitivity(
     server: ServerProcess,
     emulator_process: EmulatorProcess,
@@ -130,7 +134,9 @@ async def test_default_absent_or_unknown_sensitivity_keeps_the_workers_ai_defaul
     logged and treated as ``default`` (no error)."""
     await emulator_process.handshakes(reset=True)
     async with server.client() as client:
-        events = await transcribe(client, speech_dir / "living_room_light_en.wav", FLUX, sensitivity)
+        events = await transcribe(
+            client, speech_dir / "living_room_light_en.wav", FLUX, sensitivity
+        )
     assert [e.type for e in events if e.type == "error"] == []
     assert transcript_text(events) == LIGHT
     query = last_query(await emulator_process.handshakes(), FLUX)
@@ -151,16 +157,16 @@ async def test_sensitivity_overrides_the_flux_flags_and_keeps_eager_below_eot(
         emulator_process, "--flux-eot-threshold", "0.75", "--flux-eager-eot-threshold", "0.7"
     )
     await emulator_process.handshakes(reset=True)
-    async with ServerProcess(args, emulator_env(emulator_process)) as server:
-        async with server.client() as client:
-            events = await transcribe(
-                client, speech_dir / "living_room_light_en.wav", FLUX, "aggressive"
-            )
-            assert transcript_text(events) == LIGHT
-            default = await transcribe(
-                client, speech_dir / "living_room_light_en.wav", FLUX, "default"
-            )
-            assert transcript_text(default) == LIGHT
+    async with (
+        ServerProcess(args, emulator_env(emulator_process)) as server,
+        server.client() as client,
+    ):
+        events = await transcribe(
+            client, speech_dir / "living_room_light_en.wav", FLUX, "aggressive"
+        )
+        assert transcript_text(events) == LIGHT
+        default = await transcribe(client, speech_dir / "living_room_light_en.wav", FLUX, "default")
+        assert transcript_text(default) == LIGHT
     handshakes = [h["query"] for h in await emulator_process.handshakes() if h["model"] == FLUX]
     assert handshakes[-2]["eot_threshold"] == ["0.6"]
     assert handshakes[-2]["eager_eot_threshold"] == ["0.6"]
@@ -236,3 +242,24 @@ async def test_an_older_wyoming_degrades_gracefully_and_says_so(
     assert transcript_text(events) == LIGHT
     # Read from the raw event data: the sensitivity still reached flux.
     assert last_query(await emulator_process.handshakes(), FLUX).get("eot_timeout_ms") == ["10000"]
+
+
+async def test_whisper_over_rest_ignores_the_sensitivity(
+    emulator_process: EmulatorProcess, speech_dir: Path
+) -> None:
+    """Whisper ends no speech itself (the client's VAD ends the audio): the sensitivity changes
+    nothing, opens no WebSocket, and is logged at debug level."""
+    turbo = "@cf/openai/whisper-large-v3-turbo"
+    await emulator_process.handshakes(reset=True)
+    async with (
+        ServerProcess(
+            emulator_args(emulator_process, "--debug"), emulator_env(emulator_process)
+        ) as server,
+        server.client() as client,
+    ):
+        events = await transcribe(client, speech_dir / "living_room_light_en.wav", turbo, "relaxed")
+        log = server.stderr
+    assert transcript_text(events) == LIGHT
+    models = {h["model"] for h in await emulator_process.handshakes()}  # (TTS spares may open)
+    assert models.isdisjoint({FLUX, NOVA_3, turbo})
+    assert f"{turbo} over REST relies on the client's VAD: vad_sensitivity 'relaxed' ignored" in log

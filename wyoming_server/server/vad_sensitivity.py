@@ -109,7 +109,9 @@ def flux_options(sensitivity: str | None, configured: FluxOptions) -> FluxOption
     """
     entry = lookup(sensitivity)
     threshold = entry.eot_threshold if entry.eot_threshold is not None else configured.eot_threshold
-    timeout = entry.eot_timeout_ms if entry.eot_timeout_ms is not None else configured.eot_timeout_ms
+    timeout = (
+        entry.eot_timeout_ms if entry.eot_timeout_ms is not None else configured.eot_timeout_ms
+    )
     if threshold is not None:
         threshold = _clamp(threshold, FLUX_EOT_THRESHOLD_RANGE)
     if timeout is not None:
@@ -117,7 +119,9 @@ def flux_options(sensitivity: str | None, configured: FluxOptions) -> FluxOption
     eager = configured.eager_eot_threshold
     if eager is not None and threshold is not None and eager > threshold:
         eager = threshold
-    options = FluxOptions(eot_threshold=threshold, eager_eot_threshold=eager, eot_timeout_ms=timeout)
+    options = FluxOptions(
+        eot_threshold=threshold, eager_eot_threshold=eager, eot_timeout_ms=timeout
+    )
     if options != configured:
         _LOGGER.debug("vad_sensitivity %s: flux %s", sensitivity, dataclasses.asdict(options))
     return options
