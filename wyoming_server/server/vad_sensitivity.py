@@ -15,7 +15,8 @@ The models that end speech themselves get the same ratios on their own knobs:
   https://developers.cloudflare.com/workers-ai/models/flux/).
 - nova-3 (listen v1): ``endpointing``, the pause in ms before ``speech_final``
   (https://developers.deepgram.com/docs/endpointing). The base is the 300 ms that Cloudflare's
-  own voice SDK sends (https://developers.cloudflare.com/workers-ai/models/nova-3/).
+  own voice SDK sends to nova-3 (``endpointing=300``, https://github.com/cloudflare/agents);
+  ``"default"`` sends none (the Workers AI default; Deepgram documents 10 ms).
 
 ``"default"`` keeps the server's configuration (``--flux-*`` flags, else the Workers AI
 defaults). The Whisper models (REST) rely on the client's VAD and ignore it.
