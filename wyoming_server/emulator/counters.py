@@ -3,13 +3,16 @@
 Every ``/ai/run/{model}`` request is counted when it arrives (before authentication and fault
 injection), by model and transport (``rest`` for a POST, ``websocket`` for an upgrade).
 ``GET /__emulator__/requests`` (emulator token required) answers the counts; ``DELETE`` answers
-them and starts again from zero.
+them and starts again from zero. The query of each WebSocket handshake is kept too (the last
+:data:`MAX_HANDSHAKES`), so tests can see what a client asked for:
+``GET``/``DELETE /__emulator__/handshakes`` answers ``[{"model": ..., "query": {key: [values]}}]``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -18,6 +21,8 @@ from .config import CONTROL_PREFIX
 from .errors import success_envelope
 
 _RUN_MARK = "/ai/run/"
+MAX_HANDSHAKES = 256
+"""WebSocket handshakes remembered (the oldest are dropped)."""
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -29,6 +34,7 @@ class RequestCounter:
         self._api_token = api_token
         self.rest: Counter[str] = Counter()
         self.websocket: Counter[str] = Counter()
+        self.handshakes: deque[dict[str, Any]] = deque(maxlen=MAX_HANDSHAKES)
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         """The counts as JSON-able data."""
@@ -38,6 +44,7 @@ class RequestCounter:
         """Start counting from zero."""
         self.rest.clear()
         self.websocket.clear()
+        self.handshakes.clear()
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -49,10 +56,18 @@ class RequestCounter:
             if request.method == "DELETE":
                 self.reset()
             return web.json_response(success_envelope(counts))
+        if path == f"{CONTROL_PREFIX}/handshakes" and request.method in ("GET", "DELETE"):
+            check_token(request, self._api_token)
+            handshakes = list(self.handshakes)
+            if request.method == "DELETE":
+                self.handshakes.clear()
+            return web.json_response(success_envelope(handshakes))
         if _RUN_MARK in path:
             model = path.split(_RUN_MARK, 1)[1]
             if request.headers.get("Upgrade", "").lower() == "websocket":
                 self.websocket[model] += 1
+                query = {key: request.query.getall(key) for key in request.query}
+                self.handshakes.append({"model": model, "query": query})
             elif request.method == "POST":
                 self.rest[model] += 1
         return await handler(request)

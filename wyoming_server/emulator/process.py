@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 
@@ -159,6 +159,12 @@ class EmulatorProcess:
         """Model calls received so far, ``{"rest": {model: n}, "websocket": {model: n}}``;
         ``reset`` zeroes the counts (after reading them)."""
         return await self._control("DELETE" if reset else "GET", None, "requests")
+
+    async def handshakes(self, *, reset: bool = False) -> list[dict[str, Any]]:
+        """The WebSocket handshakes received so far (oldest first), each
+        ``{"model": model_id, "query": {key: [values]}}``; ``reset`` forgets them."""
+        result = await self._control("DELETE" if reset else "GET", None, "handshakes")
+        return cast("list[dict[str, Any]]", result)
 
     async def _control(
         self, method: str, payload: dict[str, Any] | None, path: str = "faults"

@@ -234,6 +234,9 @@ class TranscribeRequest:
     name: str | None = None
     language: str | None = None
     terms: tuple[str, ...] = ()
+    vad_sensitivity: str | None = None
+    """wyoming 1.10's ``Transcribe.vad_sensitivity``, read from the raw event data (so it works
+    with any installed wyoming); a non-string value is kept as its ``repr`` (unknown)."""
 
 
 def transcribe_request(data: Mapping[str, Any]) -> TranscribeRequest:
@@ -246,4 +249,11 @@ def transcribe_request(data: Mapping[str, Any]) -> TranscribeRequest:
         name=optional_str(data, "name"),
         language=optional_str(data, "language"),
         terms=str_list(data, "transcript_names") + str_list(data, "transcript_terms"),
+        vad_sensitivity=_vad_sensitivity(data.get("vad_sensitivity")),
     )
+
+
+def _vad_sensitivity(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value or None
+    return repr(value)

@@ -65,7 +65,7 @@ class StreamingUtterance(Utterance):
             )
 
     async def _connect(self) -> ListenSession:
-        flux = self.settings.flux
+        flux = self.request.flux or self.settings.flux
         async with asyncio.timeout(self.settings.stream_timeout):
             return await self._stack.enter_async_context(
                 self.client.listen(
@@ -74,6 +74,7 @@ class StreamingUtterance(Utterance):
                     language=self.request.language,
                     interim_results=True,
                     keyterms=self.request.keyterms,
+                    endpointing_ms=self.request.endpointing_ms,
                     eot_threshold=flux.eot_threshold,
                     eager_eot_threshold=flux.eager_eot_threshold,
                     eot_timeout_ms=flux.eot_timeout_ms,

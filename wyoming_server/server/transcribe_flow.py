@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..workers_ai import WorkersAIClient, catalog
 from ..workers_ai.catalog import FLUX
-from . import protocol
+from . import protocol, vad_sensitivity
 from .languages import check_language, supports
 from .limits import BackendSlots, Slot
 from .protocol import TranscribeRequest
@@ -95,7 +95,23 @@ class TranscribeFlow:
                 model = fallback
         language = check_language(model, tag)
         vocabulary = self._vocabulary.current(request.terms)
-        return UtteranceRequest(model, language, vocabulary.keyterms, vocabulary.initial_prompt)
+        sensitivity = request.vad_sensitivity
+        vad_sensitivity.note_library(sensitivity)
+        flux, endpointing_ms = None, None
+        if not vad_sensitivity.streams(model, streaming=self._settings.stt_streaming):
+            vad_sensitivity.log_ignored(model, sensitivity)
+        elif model.model_id == FLUX:
+            flux = vad_sensitivity.flux_options(sensitivity, self._settings.flux)
+        else:
+            endpointing_ms = vad_sensitivity.nova3_endpointing_ms(sensitivity)
+        return UtteranceRequest(
+            model,
+            language,
+            vocabulary.keyterms,
+            vocabulary.initial_prompt,
+            flux=flux,
+            endpointing_ms=endpointing_ms,
+        )
 
     async def on_transcribe(self, request: TranscribeRequest) -> None:
         """``transcribe``: end any open utterance, then connect for the next one."""

@@ -27,7 +27,7 @@ from ..workers_ai.errors import WorkersAIError
 from ..workers_ai.results import Transcription
 from .protocol import PcmFormat
 from .request_errors import INTERNAL_ERROR, UTTERANCE_TRUNCATED, Failure, describe_failure
-from .settings import STT_SAMPLE_RATE_HZ, ServerSettings
+from .settings import STT_SAMPLE_RATE_HZ, FluxOptions, ServerSettings
 from .transcripts import TranscriptEvents, WriteEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -64,6 +64,10 @@ class UtteranceRequest:
     keyterms: tuple[str, ...] = ()
     initial_prompt: str | None = None
     """whisper-large-v3-turbo's prompt with the same names (other models ignore it)."""
+    flux: FluxOptions | None = None
+    """flux's end-of-turn options for this utterance (``None``: the server's)."""
+    endpointing_ms: int | None = None
+    """nova-3's ``endpointing`` (ms) for this utterance (``None``: the Workers AI default)."""
 
 
 class Utterance(ABC):
