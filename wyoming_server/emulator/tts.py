@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator, Iterator
 from importlib import resources
@@ -34,6 +35,24 @@ PIPER = LazyModel("Piper en_US-joe-medium", _load)
 async def preload() -> None:
     """Load the Piper voice now (in a worker thread)."""
     await PIPER.preload()
+
+
+STREAM_CLAUSE_CHARS = 200
+"""Characters of one piece a streamed synthesis speaks at a time: a long sentence is cut after
+commas, so its first audio comes after one clause's synthesis, as a streaming TTS engine's
+does (Deepgram's aura streams audio while it synthesizes,
+https://developers.deepgram.com/docs/streaming-text-to-speech), not after the whole sentence."""
+
+
+def _clauses(text: str, limit: int = STREAM_CLAUSE_CHARS) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters where commas allow (greedy)."""
+    pieces: list[str] = []
+    for part in re.split(r"(?<=,)\s+", text.strip()):
+        if pieces and len(pieces[-1]) + 1 + len(part) <= limit:
+            pieces[-1] += " " + part
+        else:
+            pieces.append(part)
+    return pieces
 
 
 def _chunks(voice: Any, text: str, length_scale: float) -> Iterator[bytes]:
@@ -87,10 +106,11 @@ async def synthesize_stream(
 
     def produce(voice: Any) -> None:
         try:
-            for pcm in _chunks(voice, text, length_scale):
-                if cancelled:
-                    break
-                loop.call_soon_threadsafe(queue.put_nowait, pcm)
+            for clause in _clauses(text):
+                for pcm in _chunks(voice, clause, length_scale):
+                    if cancelled:
+                        return
+                    loop.call_soon_threadsafe(queue.put_nowait, pcm)
         except Exception as err:
             loop.call_soon_threadsafe(queue.put_nowait, err)
         finally:
