@@ -9,7 +9,9 @@ sentence), then ``{"type":"Flushed","sequence_id":n}``. ``Clear`` drops buffered
 audio not yet sent → ``Cleared``. ``Close`` closes (1000) after pending flushes. At most 20
 ``Flush`` per 60 s are served (https://developers.deepgram.com/docs/tts-ws-flush): a
 ``Flush`` beyond that gets a ``Warning`` and is not processed (no audio, no ``Flushed``; its
-text is dropped).
+text is dropped). A session with no client message and no audio for ``ws_idle_timeout_s``
+(the listen streams' idle timeout; Deepgram documents none for speak) is closed with 1011
+``NET-0001``.
 """
 
 from __future__ import annotations
@@ -123,6 +125,7 @@ class SpeakSession:
         self._jobs: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._current: asyncio.Task[None] | None = None
+        self._last_activity = time.monotonic()  # last client message or audio frame sent
 
     async def run(self) -> None:
         """Serve until the client closes or sends ``Close``."""
@@ -136,7 +139,15 @@ class SpeakSession:
             }
         )
         self._worker = asyncio.create_task(self._work())
-        async for msg in self.sock.ws:
+        while True:
+            msg = await self._receive()
+            if msg is None:  # idle: closed like Deepgram's listen streams (NET-0001)
+                _LOGGER.info("Speak WebSocket %s idle: closing", self.sock.request_id)
+                await self.sock.close(1011, "NET-0001 no Speak or Flush within the timeout")
+                return
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                break
+            self._last_activity = time.monotonic()
             if msg.type == WSMsgType.TEXT:
                 if not await self._on_text(msg.data):
                     break
@@ -151,6 +162,27 @@ class SpeakSession:
             with contextlib.suppress(WebSocketDropped, ConnectionResetError):
                 await self._worker
         await self.sock.close(1000)
+
+    async def _receive(self) -> Any:
+        """The next client message; ``None`` once the session was idle (no client message, no
+        audio being sent) for ``ws_idle_timeout_s``. Deepgram documents no speak v1 idle
+        timeout; the emulator applies the listen one (configurable, ``--ws-idle-timeout``)."""
+        receive = asyncio.ensure_future(self.sock.ws.receive())
+        try:
+            while True:
+                idle = self.context.config.ws_idle_timeout_s
+                busy = self._current is not None or not self._jobs.empty()
+                remaining = idle - (time.monotonic() - self._last_activity)
+                if not busy and remaining <= 0:
+                    return None
+                done, _ = await asyncio.wait({receive}, timeout=max(remaining, 0.05))
+                if done:
+                    return receive.result()
+        finally:
+            if not receive.done():
+                receive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receive
 
     async def _on_text(self, text: str) -> bool:
         """Handle a control message; False when the session is to close."""
@@ -258,6 +290,7 @@ class SpeakSession:
         else:
             data = encode(pcm, self.fmt.sample_rate, self.fmt)
         await self.sock.send_bytes(data)
+        self._last_activity = time.monotonic()
 
     async def stop(self) -> None:
         """Cancel the synthesis worker."""
