@@ -94,11 +94,14 @@ async def test_reply_with_6_s_and_12_s_text_gaps_keeps_flowing(
     async def text() -> AsyncGenerator[str]:
         yield SENTENCES[0]
         await asyncio.sleep(6)
+        second_sent.append(time.monotonic())
         yield " " + SENTENCES[1]
         await asyncio.sleep(12)
         yield " " + SENTENCES[2]
 
+    second_sent: list[float] = []
     data, times = await _read_stream(hass, await hass_client(), text())
+    assert times[1] < second_sent[0]  # the first sentence is heard during the pause
     quiet = [b - a for a, b in itertools.pairwise(times[1:])]  # once audio started
     assert max(quiet) <= MAX_QUIET_S
     # The pauses are filled with silence (the reply lasts about as long as the text took);
