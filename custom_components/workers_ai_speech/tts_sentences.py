@@ -74,30 +74,21 @@ async def sentence_batches(
 
     async def _read() -> None:
         detector = SentenceBoundaryDetector()
-        chunks = aiter(message_gen)
-        next_chunk: asyncio.Future[str] | None = None
+
+        def _pause() -> None:  # the text paused: a complete sentence held back is spoken now
+            if _held_sentence_is_complete(detector):
+                _put(detector.finish())
+
+        timer = hass.loop.call_later(TEXT_PAUSE_S, _pause)
         try:
-            while True:
-                if next_chunk is None:
-                    next_chunk = asyncio.ensure_future(anext(chunks))
-                done, _ = await asyncio.wait({next_chunk}, timeout=TEXT_PAUSE_S)
-                if not done:  # the text pauses: a complete sentence held back is spoken now
-                    if _held_sentence_is_complete(detector):
-                        _put(detector.finish())
-                    continue
-                try:
-                    chunk = next_chunk.result()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    next_chunk = None
+            async for chunk in message_gen:
+                timer.cancel()
                 for sentence in detector.add_chunk(chunk):
                     _put(sentence)
+                timer = hass.loop.call_later(TEXT_PAUSE_S, _pause)
             _put(detector.finish())
         finally:
-            if next_chunk is not None and not next_chunk.done():
-                next_chunk.cancel()
-                await asyncio.gather(next_chunk, return_exceptions=True)
+            timer.cancel()
             queue.put_nowait(None)
 
     reader = hass.async_create_background_task(_read(), f"{DOMAIN} TTS text reader")
