@@ -132,8 +132,8 @@ class AuraTTSEntity(WorkersAITTSEntity):
         speaker = self._speaker(request.options)
         if fallback := self._budget_fallback():  # over budget: the cheaper model, one WAV
             client = self.entry.runtime_data.long_text_client
-            source = fallback_stream(
-                client, fallback, request.message_gen, speaker, request.language
+            source = self._async_owned_stream(
+                fallback_stream(client, fallback, request.message_gen, speaker, request.language)
             )
         else:
             rate = _int(request.options.get(ATTR_PREFERRED_SAMPLE_RATE))
