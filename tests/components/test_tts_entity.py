@@ -25,7 +25,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 
-from custom_components.workers_ai_speech import tts_aura, tts_aura_link, tts_sentences
+from custom_components.workers_ai_speech import tts_aura_link, tts_sentences
 from custom_components.workers_ai_speech.const import (
     ATTR_SELECTED_VOICE,
     CONF_VOICE,
