@@ -143,9 +143,14 @@ async def test_replies_take_the_spare_websocket(
         await hass.async_block_till_done()
         assert spares.taken == reply
         assert await _aura_connections(emulator) == reply + 1  # the next spare only
+    [opening] = spares._opening.values()
+    spare = await opening
+    assert spare is not None
+    assert not spare.session.closed
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.NOT_LOADED
+    assert spare.session.closed
     assert not spares._opening and not spares._expiry
     await asyncio.sleep(0.2)
     assert await _aura_connections(emulator) == 3
