@@ -3,7 +3,7 @@
 import logging
 
 from homeassistant.const import CONF_API_TOKEN, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import issue_registry as ir
@@ -36,13 +36,15 @@ from .const import (
     REQUEST_TIMEOUT,
     SIGNAL_VOICE_CHANGED,
     SUBENTRY_TTS,
+    TTS_WEBSOCKET_SAMPLE_RATE,
 )
-from .entity import subentry_model
+from .entity import stored_voice, subentry_model
 from .failover import async_setup_failovers
 from .migration import async_migrate_entry
 from .models import WorkersAIConfigEntry, WorkersAIData, setup_key
 from .repairs import async_report_quota_exceeded
 from .services import async_setup_services
+from .tts_spares import SpareSockets
 from .usage import AccountUsage
 from .vocabulary import HomeVocabulary
 
@@ -138,7 +140,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) ->
         usage=usage,
         budget=budget,
         failovers=async_setup_failovers(hass, entry),
+        spares=(spares := SpareSockets(hass, client)),
     )
+    entry.async_on_unload(spares.async_close)
+    _async_prepare_spares(entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     return True
@@ -170,6 +175,18 @@ def _async_check_models(hass: HomeAssistant, entry: WorkersAIConfigEntry) -> Non
             },
             data={"entry_id": entry.entry_id, "subentry_id": subentry.subentry_id},
         )
+
+
+@callback
+def _async_prepare_spares(entry: WorkersAIConfigEntry) -> None:
+    """A spare aura WebSocket for each aura service's stored voice (tts_spares.py)."""
+    spares = entry.runtime_data.spares
+    assert spares is not None
+    for subentry in entry.subentries.values():
+        model = subentry_model(subentry)
+        if subentry.subentry_type == SUBENTRY_TTS and model is not None and model.websocket:
+            voice = stored_voice(entry, subentry.subentry_id, model)
+            spares.prepare((model.model_id, voice, TTS_WEBSOCKET_SAMPLE_RATE))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: WorkersAIConfigEntry) -> bool:

@@ -9,6 +9,7 @@ from wyoming_server.workers_ai import WorkersAIClient
 from .budget import BudgetGuard
 from .const import CONF_VOICE
 from .failover import ServiceFailover
+from .tts_spares import SpareSockets
 from .usage import AccountUsage
 from .vocabulary import HomeVocabulary
 
@@ -38,6 +39,8 @@ class WorkersAIData:
     """The daily budget (budget.py)."""
     failovers: dict[str, ServiceFailover] = field(default_factory=dict)
     """Breaker and failover entity of each speech service, by subentry ID (failover.py)."""
+    spares: SpareSockets | None = None
+    """Aura WebSockets opened ahead of the next reply (tts_spares.py); closed on unload."""
 
 
 type WorkersAIConfigEntry = ConfigEntry[WorkersAIData]

@@ -36,7 +36,6 @@ from wyoming_server.workers_ai.language_tags import base_language
 from .budget import fallback_stream
 from .const import (
     ATTR_SELECTED_VOICE,
-    REQUEST_TIMEOUT,
     TTS_WEBSOCKET_SAMPLE_RATE,
     VOICE_FOLLOW_SELECT,
 )
@@ -44,9 +43,11 @@ from .entity import stored_voice
 from .failover import ServiceFailover
 from .languages import base_languages
 from .models import WorkersAIConfigEntry
+from .tts_aura_link import AuraLink
 from .tts_entity import WorkersAITTSEntity
 from .tts_failover import async_failover_pcm
 from .tts_sentences import sentence_batches
+from .tts_silence import SilenceFiller
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -118,7 +119,9 @@ class AuraTTSEntity(WorkersAITTSEntity):
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Speak text as it arrives over the aura WebSocket; returns WAV (mono s16le).
 
-        The sample rate is ``preferred_sample_rate`` when aura offers it, else 24 kHz. The WAV
+        Once audio has started, a pause in the text is filled with silence (tts_silence.py) so
+        the satellite's stream never stops while the reply goes on. The sample rate is
+        ``preferred_sample_rate`` when aura offers it, else 24 kHz. The WAV
         header comes first with 0 frames (length unknown), then PCM as it arrives. Over the
         daily budget, the fallback model speaks the whole message as one WAV.
 
@@ -129,27 +132,30 @@ class AuraTTSEntity(WorkersAITTSEntity):
         speaker = self._speaker(request.options)
         if fallback := self._budget_fallback():  # over budget: the cheaper model, one WAV
             client = self.entry.runtime_data.long_text_client
-            source = fallback_stream(
-                client, fallback, request.message_gen, speaker, request.language
+            source = self._async_owned_stream(
+                fallback_stream(client, fallback, request.message_gen, speaker, request.language)
             )
         else:
             rate = _int(request.options.get(ATTR_PREFERRED_SAMPLE_RATE))
             if rate not in catalog.AURA_WEBSOCKET_SAMPLE_RATES:
                 rate = TTS_WEBSOCKET_SAMPLE_RATE
-            source = self._async_stream_wav(request.message_gen, speaker, rate, request.language)
-        return TTSAudioResponse("wav", self._async_owned_stream(source))
+            pcm = self._async_stream_pcm(request.message_gen, speaker, rate, request.language)
+            source = _prepend(wav_header(rate), self._async_owned_stream(pcm, SilenceFiller(rate)))
+        return TTSAudioResponse("wav", source)
 
-    async def _async_stream_wav(
+    async def _async_stream_pcm(
         self, message_gen: AsyncIterator[str], speaker: str, sample_rate: int, language: str
     ) -> AsyncGenerator[bytes]:
-        """The WAV header, then aura's PCM sentence batch by sentence batch.
+        """aura's PCM, sentence batch by sentence batch, on one :class:`AuraLink` (reopened
+        after a long pause in the text); afterwards a spare WebSocket for the next reply.
 
         When Workers AI fails (failover.py), the failover entity speaks on from the first batch
         whose audio aura had not finished (a batch cut in the middle is said again whole), in
         the same PCM format; with the breaker open it speaks the whole reply.
         """
-        client = self.entry.runtime_data.client
-        yield wav_header(sample_rate)
+        runtime = self.entry.runtime_data
+        key = (self.model.model_id, speaker, sample_rate)
+        link = AuraLink(runtime.client, runtime.spares, key)
         failover = self._failover()
         attempt = failover.attempt() if failover else None
         pending: str | None = None  # the batch sent to aura whose audio is not complete
@@ -158,24 +164,17 @@ class AuraTTSEntity(WorkersAITTSEntity):
         ) as batches:
             if attempt is None or attempt.allowed:
                 try:
-                    async with client.speak(
-                        self.model.model_id, speaker=speaker, sample_rate=sample_rate
-                    ) as session:
-                        started: float | None = None  # first text sent, until its first audio
-                        measured = False
-                        async for text in batches:
-                            pending = text
-                            started = started or time.monotonic()
-                            await session.send_text(text)
-                            # One request's timeout, not the whole DEADLINE: closing the
-                            # WebSocket (up to 1 s when Workers AI does not answer) comes
-                            # before the user's error.
-                            async for pcm in session.flushed_audio(timeout=REQUEST_TIMEOUT):
-                                if not measured:
-                                    self._first_audio(started)
-                                    measured = True
-                                yield pcm
-                            pending = None
+                    started: float | None = None  # first text sent, until its first audio
+                    measured = False
+                    async for text in batches:
+                        pending = text
+                        started = started or time.monotonic()
+                        async for pcm in link.speak(text):
+                            if not measured:
+                                self._first_audio(started)
+                                measured = True
+                            yield pcm
+                        pending = None
                 except WorkersAIError as err:
                     if attempt is None or not attempt.failed(err):
                         raise self._error(err) from err
@@ -186,6 +185,9 @@ class AuraTTSEntity(WorkersAITTSEntity):
                     self._async_succeeded()
                     return
                 finally:
+                    await link.aclose()
+                    if runtime.spares is not None:
+                        runtime.spares.prepare(key)  # conversations continue
                     if attempt is not None:
                         attempt.cancelled()  # only if neither recorded (consumer went away)
             assert failover is not None
@@ -220,6 +222,14 @@ class AuraTTSEntity(WorkersAITTSEntity):
             yield await async_failover_pcm(
                 self.hass, failover.entity_id, text, language, sample_rate=sample_rate, what=what
             )
+
+
+async def _prepend(first: bytes, rest: AsyncGenerator[bytes]) -> AsyncGenerator[bytes]:
+    """``first``, then the chunks of ``rest`` (closed when this generator is)."""
+    async with contextlib.aclosing(rest):
+        yield first
+        async for chunk in rest:
+            yield chunk
 
 
 def _int(value: Any) -> int | None:

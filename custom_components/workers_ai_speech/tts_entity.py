@@ -31,6 +31,7 @@ from .failover import ServiceFailover
 from .languages import base_languages, language_tags
 from .models import WorkersAIConfigEntry
 from .repairs import async_clear_quota_exceeded
+from .tts_silence import SILENCE_INTERVAL_S, SilenceFiller
 from .usage import TTS
 
 _LOGGER = logging.getLogger(__name__)
@@ -104,8 +105,13 @@ class WorkersAITTSEntity(WorkersAIEntity, TextToSpeechEntity):
             raise self._error(err) from err
         return result
 
-    async def _async_owned_stream(self, source: AsyncGenerator[bytes]) -> AsyncGenerator[bytes]:
+    async def _async_owned_stream(
+        self, source: AsyncGenerator[bytes], silence: SilenceFiller | None = None
+    ) -> AsyncGenerator[bytes]:
         """The chunks of ``source``, produced by :meth:`_start` while they are consumed.
+
+        With ``silence`` (``source`` is PCM), once audio has started a wait for the next
+        chunk longer than :data:`SILENCE_INTERVAL_S` yields silence instead of nothing.
 
         Raises:
             HomeAssistantError: the entity was removed meanwhile, Workers AI failed, or what
@@ -122,7 +128,19 @@ class WorkersAITTSEntity(WorkersAIEntity, TextToSpeechEntity):
 
         work = self._start(pump())
         try:
-            while (chunk := await queue.get()) is not None:
+            while True:
+                if silence is not None and silence.started:
+                    try:
+                        chunk = await asyncio.wait_for(queue.get(), SILENCE_INTERVAL_S)
+                    except TimeoutError:
+                        yield silence.silence()
+                        continue
+                else:
+                    chunk = await queue.get()
+                if chunk is None:
+                    break
+                if silence is not None:
+                    silence.sent(chunk)
                 yield chunk
             await asyncio.wait([work])
             if work.cancelled():

@@ -34,12 +34,32 @@ https://github.com/home-assistant/core). Without this bound the task and its aur
 would stay open forever."""
 
 
+TEXT_PAUSE_S = 1.0
+"""Seconds without new text after which a sentence held back is spoken.
+
+``sentence-stream`` ends a sentence only when the next one starts (a space and a capital), so
+a reply whose text pauses after a sentence (an LLM calling a tool) would hold that sentence
+back for the whole pause: on a Voice PE satellite a pause of 5 s then wedges the reply
+(https://github.com/esphome/home-assistant-voice-pe/issues/612)."""
+
+SENTENCE_ENDINGS = ".!?\u2026\u3002\uff01\uff1f"
+CLOSERS = "\"')]}\u201d\u2019\u00bb*"
+
+
+def _held_sentence_is_complete(detector: SentenceBoundaryDetector) -> bool:
+    """Whether the text ``detector`` holds back ends like a sentence (``.``, ``!``, ``?``,
+    ``…`` with any closing quotes or brackets)."""
+    held = (detector.current_sentence + detector.remaining_text).rstrip().rstrip(CLOSERS)
+    return bool(held) and held[-1] in SENTENCE_ENDINGS
+
+
 async def sentence_batches(
     hass: HomeAssistant, message_gen: AsyncIterator[str], max_chars: int | None = None
 ) -> AsyncGenerator[str]:
     """Yield the text of ``message_gen`` as whole sentences, batched by SENTENCE_SCHEDULE.
 
-    Text chunks may end anywhere (LLM deltas); sentences are found with ``sentence-stream``.
+    Text chunks may end anywhere (LLM deltas); sentences are found with ``sentence-stream``;
+    a complete sentence held back is released when the text pauses for :data:`TEXT_PAUSE_S` s.
     Sentences that arrive while a batch is being spoken are joined into the next batch. No
     batch is longer than ``max_chars`` characters (the model's limit per request): a longer
     sentence is split at spaces. Ends (and closes ``message_gen``) when no text arrives for
@@ -54,12 +74,21 @@ async def sentence_batches(
 
     async def _read() -> None:
         detector = SentenceBoundaryDetector()
+
+        def _pause() -> None:  # the text paused: a complete sentence held back is spoken now
+            if _held_sentence_is_complete(detector):
+                _put(detector.finish())
+
+        timer = hass.loop.call_later(TEXT_PAUSE_S, _pause)
         try:
             async for chunk in message_gen:
+                timer.cancel()
                 for sentence in detector.add_chunk(chunk):
                     _put(sentence)
+                timer = hass.loop.call_later(TEXT_PAUSE_S, _pause)
             _put(detector.finish())
         finally:
+            timer.cancel()
             queue.put_nowait(None)
 
     reader = hass.async_create_background_task(_read(), f"{DOMAIN} TTS text reader")

@@ -19,6 +19,7 @@ from homeassistant.const import CONF_API_TOKEN, CONF_LANGUAGE, CONF_MODEL
 from homeassistant.core import HomeAssistant
 from homeassistant.core_config import async_process_ha_core_config
 
+from custom_components.workers_ai_speech import tts_spares
 from custom_components.workers_ai_speech.const import (
     CONF_ACCOUNT_ID,
     CONF_API_BASE_URL,
@@ -42,8 +43,12 @@ def speech_pcm() -> bytes:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
-    """The Workers AI emulator in a subprocess, shared by every test of the session."""
-    process = EmulatorProcess(preload=True)
+    """The Workers AI emulator in a subprocess, shared by every test of the session.
+
+    Its speak WebSockets close after 10 s idle: Deepgram documents no idle timeout for speak v1,
+    so the tests take the worse case (the listen streams' 10 s, NET-0001).
+    """
+    process = EmulatorProcess(preload=True, speak_idle_timeout_s=10.0)
     asyncio.run(process.start())
     try:
         yield process
@@ -76,6 +81,22 @@ def mock_tts_cache_dir(tmp_path: Path) -> Iterator[Path]:
         patch("homeassistant.components.tts._get_cache_files", return_value={}),
     ):
         yield tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_spare_sockets() -> Iterator[None]:
+    """No aura WebSocket is opened ahead (tts_spares.py) unless a test asks for it with
+    ``spare_sockets``: an injected fault hits the next connection, which a spare opened at
+    setup would have taken already."""
+    with patch.object(tts_spares, "OPEN_AHEAD", False):
+        yield
+
+
+@pytest.fixture
+def spare_sockets(no_spare_sockets: None) -> Iterator[None]:
+    """Aura WebSockets are opened ahead, as in a real installation."""
+    with patch.object(tts_spares, "OPEN_AHEAD", True):
+        yield
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 
-from custom_components.workers_ai_speech import tts_aura, tts_sentences
+from custom_components.workers_ai_speech import tts_aura_link, tts_sentences
 from custom_components.workers_ai_speech.const import (
     ATTR_SELECTED_VOICE,
     CONF_VOICE,
@@ -428,7 +428,7 @@ async def test_stream_waits_no_longer_than_its_budget(
 ) -> None:
     """Aura answering slower than the voice-path budget: an error, not a long wait (the
     budget is shrunk to 0.5 s and the model made 3 s slow)."""
-    monkeypatch.setattr(tts_aura, "REQUEST_TIMEOUT", 0.5)
+    monkeypatch.setattr(tts_aura_link, "REQUEST_TIMEOUT", 0.5)
     await emulator.set_faults(model_latency_ms=3000)
     with pytest.raises(HomeAssistantError, match=r"no audio for 0\.5 s"):
         await get_tts_audio(hass, "Hello.", options=WAV)
