@@ -83,12 +83,13 @@ class Attempt:
         return self.failover.entity_id is not None and is_failover_trigger(err)
 
     def cancelled(self) -> None:
-        """The request was cancelled: a probe that never answered counts as failed, so the
-        breaker is not left half-open with its one probe out forever."""
+        """The request was cancelled (the user stopped, Home Assistant cancelled) before
+        Workers AI answered: no evidence either way, so no failure is counted; a probe frees
+        its slot and the next request probes (the breaker stays half-open)."""
         if self.allowed and not self.done:
             self.done = True
             if self.probe:
-                self.failover.breaker.record_failure("probe cancelled")
+                self.failover.breaker.release()
 
 
 class ServiceFailover:

@@ -115,3 +115,37 @@ def test_failures_while_open_change_nothing(clock: FakeClock) -> None:
 def test_threshold_must_be_positive() -> None:
     with pytest.raises(ValueError, match="failure_threshold"):
         CircuitBreaker("x", failure_threshold=0)
+
+
+def test_an_abandoned_probe_frees_the_slot_without_a_failure(clock: FakeClock) -> None:
+    """A probe cancelled before Workers AI answered: the next request probes, nothing counted,
+    the breaker is not opened again for open_s."""
+    changes: list[tuple[str, str]] = []
+    breaker = make(clock, changes)
+    for _ in range(3):
+        breaker.record_failure("timeout")
+    clock.now += 30
+    assert breaker.allow()  # the probe
+    assert not breaker.allow()
+    breaker.release()
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.times_opened == 1
+    assert breaker.snapshot()["last_failure"] == "timeout"
+    assert breaker.allow()  # the next request is the probe
+    assert not breaker.allow()  # and only it
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED
+    assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+
+
+def test_release_without_a_probe_changes_nothing(clock: FakeClock) -> None:
+    breaker = make(clock)
+    breaker.record_failure()
+    breaker.release()  # a request cancelled while closed
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.snapshot()["failures_in_window"] == 1
+    breaker.record_failure()
+    breaker.record_failure()
+    breaker.release()  # while open
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
