@@ -6,22 +6,27 @@ Uses the ``local_voice`` failover entities and the emulator of test_failover.py.
 """
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from typing import Any
 
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from homeassistant.components import stt
+from homeassistant.components import stt, tts
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 
 from tests.components import test_failover as base
 from tests.components.test_failover import (
+    LOCAL_STT,
+    LOCAL_TTS,
     STT_DEGRADED,
     STT_ID,
     LocalSTT,
     LocalTTS,
     _model_calls,
+    _speak,
     _transcribe,
 )
 from wyoming_server.emulator import EmulatorProcess
@@ -87,3 +92,125 @@ async def test_a_cancelled_probe_lets_the_next_request_probe(
     assert await _model_calls(emulator) == 1
     assert hass.states.get(STT_DEGRADED).attributes["state"] == "closed"
     assert len(local_stt.heard) == 2
+
+
+async def test_a_missing_failover_entity_is_a_clear_error(
+    hass: HomeAssistant,
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    emulator: EmulatorProcess,
+    speech_pcm: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The failover entities named in the services do not exist (their integration was
+    removed): Workers AI fails, then an STT error result and a translated TTS error."""
+    await emulator.set_faults(**INTERNAL)
+    client = await hass_client()
+    async with asyncio.timeout(30):
+        assert (await _transcribe(client, speech_pcm)) == {"text": None, "result": "error"}
+        with pytest.raises(HomeAssistantError) as err:
+            await _speak(hass, "Hello there.")
+    missing = "the entity does not exist or is not loaded"
+    assert f"the failover entity {LOCAL_STT}: {missing}" in caplog.text
+    assert err.value.translation_key == "failover_failed"
+    assert err.value.translation_placeholders == {
+        **err.value.translation_placeholders,
+        "entity": LOCAL_TTS,
+        "error": missing,
+    }
+
+
+def _stt_cannot_take_the_language(local_stt: LocalSTT, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(local_stt, "supported_languages", ["de"])
+    return "it cannot take en-US 16 kHz PCM audio"
+
+
+def _stt_raises(local_stt: LocalSTT, monkeypatch: pytest.MonkeyPatch) -> str:
+    async def broken(metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]) -> Any:
+        async for _ in stream:
+            pass
+        raise RuntimeError("model file missing")
+
+    monkeypatch.setattr(local_stt, "async_process_audio_stream", broken)
+    return "RuntimeError('model file missing')"
+
+
+def _stt_hangs(local_stt: LocalSTT, monkeypatch: pytest.MonkeyPatch) -> str:
+    async def hang(metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]) -> Any:
+        async for _ in stream:
+            pass
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(local_stt, "async_process_audio_stream", hang)
+    monkeypatch.setattr("custom_components.workers_ai_speech.stt_failover.FAILOVER_TIMEOUT", 0.5)
+    return "no result within 0.5 s"
+
+
+@pytest.mark.parametrize("breaks", [_stt_cannot_take_the_language, _stt_raises, _stt_hangs])
+async def test_stt_failover_that_fails_is_an_error_result(
+    hass: HomeAssistant,
+    local: tuple[LocalSTT, LocalTTS],
+    setup_entry: MockConfigEntry,
+    hass_client: ClientSessionGenerator,
+    emulator: EmulatorProcess,
+    speech_pcm: bytes,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    breaks: Callable[[LocalSTT, pytest.MonkeyPatch], str],
+) -> None:
+    """Workers AI fails, then the failover entity cannot take the audio, raises or hangs:
+    /api/stt answers an error result (the reason logged), never hangs."""
+    local_stt, _ = local
+    reason = breaks(local_stt, monkeypatch)
+    await emulator.set_faults(**INTERNAL)
+    client = await hass_client()
+    async with asyncio.timeout(30):
+        assert (await _transcribe(client, speech_pcm)) == {"text": None, "result": "error"}
+    assert f"and so did the failover entity {LOCAL_STT}: {reason}" in caplog.text
+
+
+def _tts_raises(local_tts: LocalTTS, monkeypatch: pytest.MonkeyPatch) -> str:
+    async def broken(message: str, language: str, options: dict[str, Any]) -> tts.TtsAudioType:
+        raise RuntimeError("voice file missing")
+
+    monkeypatch.setattr(local_tts, "async_get_tts_audio", broken)
+    return "RuntimeError('voice file missing')"
+
+
+def _tts_no_audio(local_tts: LocalTTS, monkeypatch: pytest.MonkeyPatch) -> str:
+    async def silent(message: str, language: str, options: dict[str, Any]) -> tts.TtsAudioType:
+        return None, None
+
+    monkeypatch.setattr(local_tts, "async_get_tts_audio", silent)
+    return "it returned no audio"
+
+
+def _tts_not_audio(local_tts: LocalTTS, monkeypatch: pytest.MonkeyPatch) -> str:
+    async def garbage(message: str, language: str, options: dict[str, Any]) -> tts.TtsAudioType:
+        return "mp3", b"<html>this is not audio</html>" * 10
+
+    monkeypatch.setattr(local_tts, "async_get_tts_audio", garbage)
+    return "cannot decode audio"
+
+
+@pytest.mark.parametrize("breaks", [_tts_raises, _tts_no_audio, _tts_not_audio])
+async def test_tts_failover_that_fails_is_a_translated_error(
+    hass: HomeAssistant,
+    local: tuple[LocalSTT, LocalTTS],
+    setup_entry: MockConfigEntry,
+    emulator: EmulatorProcess,
+    monkeypatch: pytest.MonkeyPatch,
+    breaks: Callable[[LocalTTS, pytest.MonkeyPatch], str],
+) -> None:
+    """Workers AI fails, then the failover voice raises, returns nothing or something that is
+    not audio: the TTS media source raises the translated failover error, never hangs."""
+    _, local_tts = local
+    reason = breaks(local_tts, monkeypatch)
+    await emulator.set_faults(**INTERNAL)
+    async with asyncio.timeout(30):
+        with pytest.raises(HomeAssistantError) as err:
+            await _speak(hass, "Hello there.")
+    assert err.value.translation_key == "failover_failed"
+    assert err.value.translation_placeholders is not None
+    assert err.value.translation_placeholders["entity"] == LOCAL_TTS
+    assert reason in err.value.translation_placeholders["error"]
