@@ -62,10 +62,11 @@ def _redact_text(data: dict[str, object], entry: WorkersAIConfigEntry) -> dict[s
         for key in TO_REDACT
         if isinstance(value := entry.data.get(key), str) and len(value) >= 4
     ]
-    redacted: dict[str, object] = {}
-    for key, value in data.items():
-        if isinstance(value, str):
-            for secret in sorted(secrets, key=len, reverse=True):
-                value = value.replace(secret, REDACTED)
-        redacted[key] = value
-    return redacted
+    secrets.sort(key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for secret in secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    return {key: redact(value) if isinstance(value, str) else value for key, value in data.items()}
