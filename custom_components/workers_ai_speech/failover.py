@@ -18,6 +18,7 @@ closed, the service's "Degraded" binary sensor is on and a repair issue says so.
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
@@ -26,6 +27,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
 
 from wyoming_server.workers_ai.breaker import BreakerState, CircuitBreaker
 from wyoming_server.workers_ai.failover import breaker_counts, is_failover_trigger
@@ -83,12 +85,13 @@ class Attempt:
         return self.failover.entity_id is not None and is_failover_trigger(err)
 
     def cancelled(self) -> None:
-        """The request was cancelled: a probe that never answered counts as failed, so the
-        breaker is not left half-open with its one probe out forever."""
+        """The request was cancelled (the user stopped, Home Assistant cancelled) before
+        Workers AI answered: no evidence either way, so no failure is counted; a probe frees
+        its slot and the next request probes (the breaker stays half-open)."""
         if self.allowed and not self.done:
             self.done = True
             if self.probe:
-                self.failover.breaker.record_failure("probe cancelled")
+                self.failover.breaker.release()
 
 
 class ServiceFailover:
@@ -127,6 +130,31 @@ class ServiceFailover:
         """Ask the breaker whether this request may call Workers AI."""
         probe = self.breaker.state is BreakerState.HALF_OPEN
         return Attempt(self, self.breaker.allow(), probe)
+
+    def as_diagnostics(self) -> dict[str, object]:
+        """The breaker for diagnostics: state, failures in the window, the last failure,
+        when it opened (UTC, ISO 8601; None while closed) and the failover entity (None:
+        none). The last failure is an error message: redact it before it leaves."""
+        snapshot = self.breaker.snapshot()
+        opened_for_s = snapshot["opened_for_s"]
+        opened_at = (
+            (dt_util.utcnow() - timedelta(seconds=opened_for_s)).isoformat()
+            if isinstance(opened_for_s, float | int)
+            else None
+        )
+        return {
+            "service": self.title,
+            "state": snapshot["state"],
+            "failures_in_window": snapshot["failures_in_window"],
+            "failure_threshold": snapshot["failure_threshold"],
+            "window_s": snapshot["window_s"],
+            "open_s": snapshot["open_s"],
+            "opened_at": opened_at,
+            "opened_for_s": opened_for_s,
+            "times_opened": snapshot["times_opened"],
+            "last_failure": snapshot["last_failure"],
+            "failover_entity": self.entity_id,
+        }
 
     def unavailable_error(self, what: str) -> HomeAssistantError:
         """The error for a request refused by the open breaker when there is no failover."""

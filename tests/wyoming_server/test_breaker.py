@@ -115,3 +115,75 @@ def test_failures_while_open_change_nothing(clock: FakeClock) -> None:
 def test_threshold_must_be_positive() -> None:
     with pytest.raises(ValueError, match="failure_threshold"):
         CircuitBreaker("x", failure_threshold=0)
+
+
+def test_an_abandoned_probe_frees_the_slot_without_a_failure(clock: FakeClock) -> None:
+    """A probe cancelled before Workers AI answered: the next request probes, nothing counted,
+    the breaker is not opened again for open_s."""
+    changes: list[tuple[str, str]] = []
+    breaker = make(clock, changes)
+    for _ in range(3):
+        breaker.record_failure("timeout")
+    clock.now += 30
+    assert breaker.allow()  # the probe
+    assert not breaker.allow()
+    breaker.release()
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.times_opened == 1
+    assert breaker.snapshot()["last_failure"] == "timeout"
+    assert breaker.allow()  # the next request is the probe
+    assert not breaker.allow()  # and only it
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED
+    assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+
+
+def test_release_without_a_probe_changes_nothing(clock: FakeClock) -> None:
+    breaker = make(clock)
+    breaker.record_failure()
+    breaker.release()  # a request cancelled while closed
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.snapshot()["failures_in_window"] == 1
+    breaker.record_failure()
+    breaker.record_failure()
+    breaker.release()  # while open
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
+
+
+async def test_a_reply_abandoned_as_the_probe_releases_it(clock: FakeClock) -> None:
+    """The server's text-to-speech probe closed before Workers AI answered (the client left):
+    the breaker stays half-open and the next reply probes; a reply that was not the probe
+    leaves another request's probe alone."""
+    from wyoming_server.server.breakers import TaskFailover  # noqa: PLC0415
+    from wyoming_server.server.failover_config import FailoverOptions  # noqa: PLC0415
+    from wyoming_server.server.fallback_tts import FailoverReply  # noqa: PLC0415
+    from wyoming_server.server.settings import ServerSettings  # noqa: PLC0415
+    from wyoming_server.workers_ai import WorkersAIClient, catalog  # noqa: PLC0415
+
+    options = FailoverOptions(tts_uri="tcp://127.0.0.1:1", breaker_failures=1, breaker_open=30)
+    failover = TaskFailover("tts", options, models=[], wyoming=[], metrics=None, clock=clock)
+    client: WorkersAIClient = None  # type: ignore[assignment]  # not called before a sentence
+
+    async def write(_event: object) -> None:
+        return None
+
+    settings = ServerSettings(stt_model=catalog.NOVA_3, tts_voice="aura-2-en-luna", language="en")
+
+    def reply() -> FailoverReply:
+        voice = catalog.get_voice(settings.tts_voice)
+        return FailoverReply(client, voice, settings, write, streaming=True, failover=failover)
+
+    failover.breaker.record_failure("timeout")
+    clock.now += 30
+    probe = reply()
+    assert not failover.breaker.allow()  # the probe is out
+    await probe.aclose()
+    assert failover.breaker.state is BreakerState.HALF_OPEN
+    assert failover.breaker.times_opened == 1
+    second = reply()  # the next probe
+    third = reply()  # breaker refuses: goes to the fallback
+    await third.aclose()
+    assert not failover.breaker.allow()  # the second's probe still out
+    await second.aclose()
+    assert failover.breaker.allow()

@@ -225,6 +225,34 @@ async def test_breaker_opens_probes_and_closes(
         assert await _nova3_calls(emulator_process) == calls + 1
 
 
+async def test_an_abandoned_probe_lets_the_next_request_probe(
+    emulator_process: EmulatorProcess, stt_fallback: FallbackStt, speech_dir: Path
+) -> None:
+    """The probe's client leaves mid-utterance (Workers AI never answered it): no failure is
+    counted, the breaker does not reopen, and the next request is the probe."""
+    wav = speech_dir / "living_room_light_en.wav"
+    flags = ("--no-stt-streaming", "--breaker-failures", "1", "--breaker-open", "1")
+    async with _server(emulator_process, "--fallback-stt", stt_fallback.uri, *flags) as server:
+        await emulator_process.set_faults(fail_next=100, status=500, code=3001)
+        await _transcribe(server, wav)
+        assert "stt breaker closed -> open" in server.stderr
+        await emulator_process.reset_faults()
+        await asyncio.sleep(1.2)
+        pcm, rate, width, channels = read_wav(wav)
+        async with server.client() as client:  # the probe; the user stops half way
+            await client.write_event(Transcribe(language="en").event())
+            for event in audio_events(pcm, rate, width, channels)[:5]:
+                await client.write_event(event)
+        await asyncio.sleep(0.3)  # the server sees the disconnect
+        calls = await _nova3_calls(emulator_process)
+        events = await _transcribe(server, wav)  # the next probe: Workers AI answers
+        assert await _nova3_calls(emulator_process) == calls + 1
+        assert normalize(_text(events)) == "turn on the living room light"
+        assert "stt breaker half_open -> open" not in server.stderr
+        assert "stt breaker half_open -> closed" in server.stderr
+        assert len(stt_fallback.heard) == 1
+
+
 async def test_fallback_that_fails_too_ends_in_error_and_transcript(
     emulator_process: EmulatorProcess, stt_fallback: FallbackStt, speech_dir: Path
 ) -> None:

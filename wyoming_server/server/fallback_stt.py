@@ -24,6 +24,7 @@ import time
 from wyoming.error import Error
 
 from ..workers_ai import WorkersAIClient
+from ..workers_ai.breaker import BreakerState
 from ..workers_ai.failover import is_failover_trigger
 from .breakers import BREAKER_OPEN, TaskFailover
 from .fallback_engines import FallbackError, SttEngine
@@ -62,6 +63,8 @@ class FailoverUtterance(Utterance):
         self._trigger: BaseException | None = None
         self._handed_over = primary is None
         self._primary_closed = primary is None
+        # stt.py asked breaker.allow() just before: True while HALF_OPEN means this is the probe.
+        self._probe = primary is not None and failover.breaker.state is BreakerState.HALF_OPEN
         if primary is not None:
             self.events = primary.events
             primary.on_failure = self._primary_failed
@@ -199,8 +202,8 @@ class FailoverUtterance(Utterance):
         if not self._reported and self._primary is not None:
             if self.done and self._trigger is None:
                 self._report(None)
-            elif self._failover.breaker.state != "closed":
+            elif self._probe:
                 # A probe whose client left before Workers AI answered: no evidence either way,
-                # but the breaker must not wait for it forever.
+                # but the next request must be able to probe.
                 self._reported = True
-                self._failover.breaker.record_failure("abandoned probe")
+                self._failover.breaker.release()

@@ -20,6 +20,7 @@ import contextlib
 import logging
 
 from ..workers_ai import WorkersAIClient, audio, catalog
+from ..workers_ai.breaker import BreakerState
 from ..workers_ai.failover import is_failover_trigger
 from .breakers import BREAKER_OPEN, TaskFailover
 from .fallback_engines import FallbackError, TtsEngine, TtsSession
@@ -50,6 +51,7 @@ class FailoverReply(SynthesisReply):
         super().__init__(client, voice, settings, write, streaming=streaming)
         self._failover = failover
         self._primary = failover.breaker.allow()
+        self._probe = self._primary and failover.breaker.state is BreakerState.HALF_OPEN
         self._handed_over = not self._primary
         self._trigger: BaseException | None = None
         self._reported = False
@@ -180,6 +182,8 @@ class FailoverReply(SynthesisReply):
         sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             await session.aclose()
-        if self._primary and not self._reported and self._failover.breaker.state != "closed":
+        if self._probe and not self._reported:
+            # The client left before Workers AI answered the probe: no evidence either way,
+            # but the next request must be able to probe.
             self._reported = True
-            self._failover.breaker.record_failure("abandoned probe")
+            self._failover.breaker.release()

@@ -3,7 +3,9 @@
 CLOSED (normal) → OPEN after ``failure_threshold`` failures within ``window_s`` seconds;
 while OPEN, :meth:`CircuitBreaker.allow` refuses at once (the caller goes straight to its
 fallback); after ``open_s`` seconds the breaker is HALF_OPEN and lets exactly one request
-through as a probe; the probe's success closes it, its failure opens it again for ``open_s``.
+through as a probe; the probe's success closes it, its failure opens it again for ``open_s``,
+and a probe abandoned before Workers AI answered (:meth:`CircuitBreaker.release`) frees the
+probe slot for the next request without counting a failure.
 This is the pattern as Martin Fowler describes it (https://martinfowler.com/bliki/CircuitBreaker.html).
 
 Written here rather than taken from a library: ``purgatory`` counts consecutive failures (no
@@ -126,6 +128,16 @@ class CircuitBreaker:
             self._failures.popleft()
         if len(self._failures) >= self.failure_threshold:
             self._open(now)
+
+    def release(self) -> None:
+        """The probe was abandoned (its request cancelled) before Workers AI answered.
+
+        No evidence either way: no failure is counted and the breaker stays HALF_OPEN, so the
+        next request is the probe. Call it only from the request :meth:`allow` made the probe
+        (while CLOSED or OPEN, or with no probe out, it does nothing).
+        """
+        if self._state is BreakerState.HALF_OPEN:
+            self._probe_out = False
 
     def snapshot(self) -> dict[str, object]:
         """A JSON-ready view for logs, diagnostics and the doctor report (seconds)."""
