@@ -70,8 +70,11 @@ class DegradedBinarySensor(WorkersAIEntity, BinarySensorEntity):
     @property
     @override
     def extra_state_attributes(self) -> Mapping[str, Any]:
-        """Breaker state (closed, open, half_open), failures counted toward opening it, times
-        opened since setup, the last failure, and the failover entity (None: none)."""
+        """Describe the breaker.
+
+        State (closed, open, half_open), failures counted toward opening it, times opened since
+        setup, the last failure, and the failover entity (None: none).
+        """
         snapshot = self._failover.breaker.snapshot()
         return {
             "state": snapshot["state"],

@@ -16,9 +16,11 @@ TO_REDACT = {CONF_API_TOKEN, CONF_GATEWAY_TOKEN, CONF_ACCOUNT_ID, CONF_API_BASE_
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: WorkersAIConfigEntry
 ) -> dict[str, Any]:
-    """The entry's settings, its services, this integration's open repair issues, the
-    home's vocabulary (the names sent to the speech-to-text models) and each service's
-    circuit breaker (by subentry ID; failover.py).
+    """Return the entry's diagnostics.
+
+    Its settings, its services, this integration's open repair issues, the home's vocabulary
+    (the names sent to the speech-to-text models) and each service's circuit breaker (by
+    subentry ID; failover.py).
 
     A custom API base URL is redacted (an AI Gateway URL contains the account ID); whether
     one is set, and whether it is an AI Gateway, is kept.
@@ -55,8 +57,10 @@ async def async_get_config_entry_diagnostics(
 
 
 def _redact_text(data: dict[str, object], entry: WorkersAIConfigEntry) -> dict[str, object]:
-    """``data`` with the entry's secrets (token, account ID, base URL) cut out of its strings:
-    an error message may quote a URL that contains the account ID."""
+    """Cut the entry's secrets (token, account ID, base URL) out of the strings of ``data``.
+
+    An error message may quote a URL that contains the account ID.
+    """
     secrets = [
         value
         for key in TO_REDACT

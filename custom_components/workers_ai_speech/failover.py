@@ -85,9 +85,12 @@ class Attempt:
         return self.failover.entity_id is not None and is_failover_trigger(err)
 
     def cancelled(self) -> None:
-        """The request was cancelled (the user stopped, Home Assistant cancelled) before
-        Workers AI answered: no evidence either way, so no failure is counted; a probe frees
-        its slot and the next request probes (the breaker stays half-open)."""
+        """Note that the request was cancelled before Workers AI answered.
+
+        The user stopped, or Home Assistant cancelled: no evidence either way, so no failure is
+        counted; a probe frees its slot and the next request probes (the breaker stays
+        half-open).
+        """
         if self.allowed and not self.done:
             self.done = True
             if self.probe:
@@ -132,9 +135,12 @@ class ServiceFailover:
         return Attempt(self, self.breaker.allow(), probe)
 
     def as_diagnostics(self) -> dict[str, object]:
-        """The breaker for diagnostics: state, failures in the window, the last failure,
-        when it opened (UTC, ISO 8601; None while closed) and the failover entity (None:
-        none). The last failure is an error message: redact it before it leaves."""
+        """Describe the breaker for diagnostics.
+
+        State, failures in the window, the last failure, when it opened (UTC, ISO 8601; None
+        while closed) and the failover entity (None: none). The last failure is an error
+        message: redact it before it leaves.
+        """
         snapshot = self.breaker.snapshot()
         opened_for_s = snapshot["opened_for_s"]
         opened_at = (
@@ -237,8 +243,11 @@ class ServiceFailover:
 
 @callback
 def async_setup_failovers(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, ServiceFailover]:
-    """One closed breaker per speech service of ``entry`` (a reload starts them closed); each
-    stops its timer and removes its repair issue when the entry unloads."""
+    """Set up one closed breaker per speech service of ``entry``.
+
+    A reload starts them closed; each stops its timer and removes its repair issue when the
+    entry unloads.
+    """
     failures = entry.options.get(CONF_FAILOVER_FAILURES, DEFAULT_FAILOVER_FAILURES)
     open_s = entry.options.get(CONF_FAILOVER_OPEN_SECONDS, DEFAULT_FAILOVER_OPEN_SECONDS)
     failovers: dict[str, ServiceFailover] = {}

@@ -93,8 +93,10 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
     @property
     @override
     def supported_languages(self) -> list[str]:
-        """Every tag of the pinned language (``en``, ``en-US``, ``en-GB``...), or of every
-        language of the model with automatic detection."""
+        """Return every tag of the pinned language, or of every language the model detects.
+
+        ``en``, ``en-US``, ``en-GB``...: automatic detection offers every language's tags.
+        """
         return self._supported_languages
 
     @property
@@ -218,8 +220,10 @@ class WorkersAISpeechToTextEntity(WorkersAIEntity, stt.SpeechToTextEntity):
         metadata: stt.SpeechMetadata,
         stream: AsyncIterable[bytes],
     ) -> stt.SpeechResult:
-        """The failover entity's transcript of the whole ``stream`` (failover.py); an error
-        result (logged) when there is none or it fails."""
+        """Return the failover entity's transcript of the whole ``stream`` (failover.py).
+
+        An error result (logged) when there is none or it fails.
+        """
         what = f"Speech-to-text with {self.model.model_id}"
         try:
             if failover.entity_id is None:

@@ -111,8 +111,9 @@ async def async_failover_transcribe(
     stream: AsyncIterable[bytes],
     what: str,
 ) -> stt.SpeechResult:
-    """The failover entity's result for the whole ``stream``, within :data:`FAILOVER_TIMEOUT`
-    seconds after the stream's end.
+    """Return the failover entity's result for the whole ``stream``.
+
+    Within :data:`FAILOVER_TIMEOUT` seconds after the stream's end.
 
     Raises:
         HomeAssistantError: (translated ``failover_failed``) the entity does not exist, cannot

@@ -1,5 +1,6 @@
-"""What every Workers AI text-to-speech entity shares: languages, the daily budget, errors, and
-speech work that unloading the entry stops.
+"""What every Workers AI text-to-speech entity shares.
+
+Languages, the daily budget, errors, and speech work that unloading the entry stops.
 
 Home Assistant consumes an entity's audio in a task of its own TTS manager
 (https://github.com/home-assistant/core/blob/dev/homeassistant/components/tts/__init__.py),
@@ -45,8 +46,10 @@ class WorkersAITTSEntity(WorkersAIEntity, TextToSpeechEntity):
     def __init__(
         self, entry: WorkersAIConfigEntry, subentry: ConfigSubentry, model: catalog.SpeechModel
     ) -> None:
-        """Languages from the model (every tag Home Assistant may send), default from the
-        subentry."""
+        """Take the languages from the model and the default from the subentry.
+
+        The model's languages in every tag Home Assistant may send.
+        """
         super().__init__(entry, subentry, model)
         bases = base_languages(model)
         self._attr_supported_languages = language_tags(bases)

@@ -42,8 +42,9 @@ def failover_language(entity: TextToSpeechEntity, language: str) -> str:
 async def async_failover_audio(
     hass: HomeAssistant, entity_id: str, text: str, language: str, what: str
 ) -> tuple[str, bytes]:
-    """``text`` spoken by the failover entity: (extension, whole file), within
-    :data:`FAILOVER_TIMEOUT` seconds.
+    """Return ``text`` spoken by the failover entity: (extension, whole file).
+
+    Within :data:`FAILOVER_TIMEOUT` seconds.
 
     Raises:
         HomeAssistantError: (translated ``failover_failed``) the entity does not exist, fails,

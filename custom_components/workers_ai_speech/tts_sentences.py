@@ -47,8 +47,10 @@ CLOSERS = "\"')]}\u201d\u2019\u00bb*"
 
 
 def _held_sentence_is_complete(detector: SentenceBoundaryDetector) -> bool:
-    """Whether the text ``detector`` holds back ends like a sentence (``.``, ``!``, ``?``,
-    ``…`` with any closing quotes or brackets)."""
+    """Tell whether the text ``detector`` holds back ends like a sentence.
+
+    ``.``, ``!``, ``?``, ``…``, with any closing quotes or brackets.
+    """
     held = (detector.current_sentence + detector.remaining_text).rstrip().rstrip(CLOSERS)
     return bool(held) and held[-1] in SENTENCE_ENDINGS
 

@@ -51,8 +51,11 @@ class SilenceFiller:
         self._sent_s += len(pcm) / (SAMPLE_BYTES * self.sample_rate)
 
     def silence(self) -> bytes:
-        """PCM zeros to send now: what keeps the satellite's playback fed for the next
-        :data:`SILENCE_INTERVAL_S`, at least :data:`SILENCE_MIN_S`."""
+        """Return the PCM zeros to send now.
+
+        What keeps the satellite's playback fed for the next :data:`SILENCE_INTERVAL_S`, at
+        least :data:`SILENCE_MIN_S`.
+        """
         assert self._start is not None
         buffered = self._start + self._sent_s - self._clock()
         seconds = max(SILENCE_MIN_S, SILENCE_INTERVAL_S - buffered)
