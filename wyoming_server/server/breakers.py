@@ -103,8 +103,9 @@ class TaskFailover:
             again = "as soon as the request probing it now ends"
         task = _TASK_NAMES.get(self.task, self.task)
         return BadRequestError(
-            f"Workers AI {task} is unavailable (last failure: {snap['last_failure']}); "
-            f"not asked until it is tried again {again}",
+            f"Workers AI {task} is unavailable ({self.breaker.failure_threshold} failure(s), "
+            f"last: {snap['last_failure']}); requests fail at once until it is tried again "
+            f"{again}",
             SERVICE_UNAVAILABLE,
         )
 
