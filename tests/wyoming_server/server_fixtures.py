@@ -19,7 +19,11 @@ async def _server_session(
     _emulator_process_session: EmulatorProcess,
 ) -> AsyncIterator[ServerProcess]:
     proc = _emulator_process_session
-    async with ServerProcess(emulator_args(proc), emulator_env(proc)) as server:
+    # Shared by every test of the session: a breaker opened by one test's injected faults
+    # would fail the next tests at once (service-unavailable). The breaker has its own tests
+    # (test_server_breaker.py, test_server_failover.py) on servers of their own.
+    args = emulator_args(proc, "--breaker-failures", "1000000")
+    async with ServerProcess(args, emulator_env(proc)) as server:
         yield server
 
 

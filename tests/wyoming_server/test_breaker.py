@@ -162,7 +162,11 @@ async def test_a_reply_abandoned_as_the_probe_releases_it(clock: FakeClock) -> N
     from wyoming_server.workers_ai import WorkersAIClient, catalog  # noqa: PLC0415
 
     options = FailoverOptions(tts_uri="tcp://127.0.0.1:1", breaker_failures=1, breaker_open=30)
-    failover = TaskFailover("tts", options, models=[], wyoming=[], metrics=None, clock=clock)
+    # A fallback that is never asked (no sentence is spoken); without one an open breaker
+    # refuses the reply outright (test_server_breaker.py).
+    failover = TaskFailover(
+        "tts", options, models=[], wyoming=[options.tts_uri], metrics=None, clock=clock
+    )
     client: WorkersAIClient = None  # type: ignore[assignment]  # not called before a sentence
 
     async def write(_event: object) -> None:

@@ -52,7 +52,8 @@ async def _server_without_spares(
     _emulator_process_session: EmulatorProcess,
 ) -> AsyncIterator[ServerProcess]:
     proc = _emulator_process_session
-    args = emulator_args(proc, "--no-spare-websockets")
+    # Shared by the module's tests: no breaker opened by one test's faults (see server_fixtures).
+    args = emulator_args(proc, "--no-spare-websockets", "--breaker-failures", "1000000")
     async with ServerProcess(args, emulator_env(proc)) as own:
         yield own
 

@@ -1,8 +1,9 @@
 """The server's failover state: one circuit breaker per task (``stt``, ``tts``), shared by every
-connection, with its log lines and metrics.
+connection, with its log lines and metrics; always there, with or without a fallback.
 
-An open breaker sends requests straight to the fallback, so a dead cloud costs one timeout, not
-one per request (https://martinfowler.com/bliki/CircuitBreaker.html); see
+An open breaker sends requests straight to the fallback, or without one fails them at once
+(:meth:`TaskFailover.unavailable`), so a dead cloud costs one timeout, not one per request
+(https://martinfowler.com/bliki/CircuitBreaker.html); see
 ``workers_ai/breaker.py`` for the states and ``workers_ai/failover.py`` for which failures
 trigger a failover and which count toward opening the breaker.
 """
@@ -32,7 +33,7 @@ from .fallback_engines import (
     WyomingSttEngine,
     WyomingTtsEngine,
 )
-from .request_errors import describe_failure
+from .request_errors import SERVICE_UNAVAILABLE, BadRequestError, describe_failure
 
 if TYPE_CHECKING:
     from .metrics import ServerMetrics
@@ -44,6 +45,8 @@ STATE_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.
 
 BREAKER_OPEN = "breaker-open"
 """Failover reason when Workers AI was not asked at all."""
+
+_TASK_NAMES = {"stt": "speech to text", "tts": "text to speech"}
 
 
 class TaskFailover:
@@ -82,6 +85,29 @@ class TaskFailover:
     def engines(self) -> list[object]:
         """Every fallback, in the order they are tried."""
         return [*self._models, *self._wyoming]
+
+    @property
+    def has_fallback(self) -> bool:
+        """Whether a request Workers AI cannot answer goes to a fallback."""
+        return bool(self._models or self._wyoming)
+
+    def unavailable(self) -> BadRequestError:
+        """The error of a request refused because the breaker is open and there is no fallback
+        (code ``service-unavailable``; the text names the last failure and when Workers AI is
+        tried again)."""
+        snap = self.breaker.snapshot()
+        opened_for = snap["opened_for_s"]
+        if snap["state"] == "open" and isinstance(opened_for, float | int):
+            again = f"in {max(1, round(self.breaker.open_s - opened_for))} s"
+        else:  # half-open: another request is probing Workers AI right now
+            again = "as soon as the request probing it now ends"
+        task = _TASK_NAMES.get(self.task, self.task)
+        return BadRequestError(
+            f"Workers AI {task} is unavailable ({self.breaker.failure_threshold} failure(s), "
+            f"last: {snap['last_failure']}); requests fail at once until it is tried again "
+            f"{again}",
+            SERVICE_UNAVAILABLE,
+        )
 
     def _changed(self, breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
         level = logging.WARNING if new is BreakerState.OPEN else logging.INFO
@@ -135,7 +161,8 @@ def _account_wide(err: BaseException) -> bool:
 
 
 class Failover:
-    """Process-wide failover: ``stt`` and ``tts`` (``None`` when the task has no fallback)."""
+    """Process-wide failover: ``stt`` and ``tts``, each with its breaker (and fallbacks, if
+    configured)."""
 
     def __init__(
         self,
@@ -147,32 +174,28 @@ class Failover:
     ) -> None:
         """Engines are built from ``options``; ``metrics`` gets the breaker gauges."""
         self.options = options
-        self.stt: TaskFailover | None = None
-        self.tts: TaskFailover | None = None
-        if options.stt_enabled:
-            stt_models: list[object] = []
-            if options.stt_model:
-                stt_models.append(WorkersAISttEngine(client, options.stt_model, options.timeout))
-            stt_wyoming: list[object] = []
-            if options.stt_uri:
-                stt_wyoming.append(WyomingSttEngine(options.stt_uri, options.timeout))
-            self.stt = TaskFailover(
-                "stt", options, models=stt_models, wyoming=stt_wyoming, metrics=metrics, clock=clock
-            )
-        if options.tts_enabled:
-            tts_models: list[object] = []
-            if options.tts_voice:
-                tts_models.append(WorkersAITtsEngine(client, options.tts_voice, options.timeout))
-            tts_wyoming: list[object] = []
-            if options.tts_uri:
-                tts_wyoming.append(WyomingTtsEngine(options.tts_uri, options.timeout))
-            self.tts = TaskFailover(
-                "tts", options, models=tts_models, wyoming=tts_wyoming, metrics=metrics, clock=clock
-            )
+        stt_models: list[object] = []
+        if options.stt_model:
+            stt_models.append(WorkersAISttEngine(client, options.stt_model, options.timeout))
+        stt_wyoming: list[object] = []
+        if options.stt_uri:
+            stt_wyoming.append(WyomingSttEngine(options.stt_uri, options.timeout))
+        self.stt = TaskFailover(
+            "stt", options, models=stt_models, wyoming=stt_wyoming, metrics=metrics, clock=clock
+        )
+        tts_models: list[object] = []
+        if options.tts_voice:
+            tts_models.append(WorkersAITtsEngine(client, options.tts_voice, options.timeout))
+        tts_wyoming: list[object] = []
+        if options.tts_uri:
+            tts_wyoming.append(WyomingTtsEngine(options.tts_uri, options.timeout))
+        self.tts = TaskFailover(
+            "tts", options, models=tts_models, wyoming=tts_wyoming, metrics=metrics, clock=clock
+        )
 
     def tasks(self) -> list[TaskFailover]:
-        """The tasks that have a fallback."""
-        return [task for task in (self.stt, self.tts) if task is not None]
+        """Both tasks (``stt``, ``tts``)."""
+        return [self.stt, self.tts]
 
     def log_state(self) -> None:
         """One line per breaker (on ``describe``): INFO while one is not closed, else DEBUG."""

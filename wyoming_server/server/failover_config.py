@@ -39,7 +39,8 @@ class FailoverOptions:
     breaker_window: float = 60.0
     """Seconds a failure counts for."""
     breaker_open: float = 30.0
-    """Seconds an open breaker sends every request straight to the fallback before one probe."""
+    """Seconds an open breaker sends every request straight to the fallback (without one: fails
+    it at once, ``service-unavailable``) before one probe."""
 
     @property
     def stt_enabled(self) -> bool:
@@ -114,7 +115,7 @@ def add_failover_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=3,
         help="Workers AI failures within --breaker-window that send requests straight to the "
-        "fallback (default %(default)s)",
+        "fallback, or without one fail them at once (default %(default)s)",
     )
     group.add_argument(
         "--breaker-window",
@@ -126,8 +127,8 @@ def add_failover_arguments(parser: argparse.ArgumentParser) -> None:
         "--breaker-open",
         type=_positive_float,
         default=30.0,
-        help="Seconds requests go straight to the fallback before one probes Workers AI again "
-        "(default %(default)s)",
+        help="Seconds requests go straight to the fallback (without one: fail at once) before "
+        "one probes Workers AI again (default %(default)s)",
     )
 
 

@@ -1,5 +1,6 @@
 """Speech-to-text failover: the utterance Workers AI could not transcribe is replayed WHOLE to a
-fallback (another Workers AI model, another Wyoming server).
+fallback (another Workers AI model, another Wyoming server). Without a fallback the wrapper only
+reports Workers AI's answers to the task's breaker (no recording; failures end as usual).
 
 :class:`FailoverUtterance` wraps the Workers AI utterance (buffered or streaming). It keeps its
 own copy of the converted audio (16 kHz s16le mono, bounded like the utterance by
@@ -82,10 +83,9 @@ class FailoverUtterance(Utterance):
         """Workers AI failed: take over when ``err`` is a failover trigger."""
         if self._handed_over:
             return True
-        if not is_failover_trigger(err):
-            self._report(err)
-            return False
         self._report(err)
+        if not is_failover_trigger(err) or not self._failover.has_fallback:
+            return False
         self._handed_over, self._trigger = True, err
         _LOGGER.warning(
             "Transcription with %s failed (%s): the fallback will transcribe the utterance",
@@ -116,7 +116,8 @@ class FailoverUtterance(Utterance):
         if self.done or self._audio_done:
             return
         pcm, full = self._admit(pcm, fmt)
-        self._recording += await self._convert(pcm, fmt)
+        if self._failover.has_fallback:  # without one, only the breaker is served
+            self._recording += await self._convert(pcm, fmt)
         if self._forwarding and pcm:
             assert self._primary is not None
             await self._primary.audio(pcm, fmt)

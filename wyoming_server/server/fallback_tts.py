@@ -10,7 +10,9 @@ as https://github.com/rhasspy/wyoming-piper): no sentence is lost and none spoke
 repeated (a sentence cut in the middle is spoken again from its start). The audio keeps the
 format announced in ``audio-start``: the fallback's audio is converted to its rate (16-bit
 mono). With the task's breaker open Workers AI is not asked at all. A fallback that fails too
-ends the reply with ``error`` (code ``fallback-failed``) and the terminal events.
+ends the reply with ``error`` (code ``fallback-failed``) and the terminal events. Without a
+fallback the reply only reports Workers AI's answers to the breaker, and while it is open
+:class:`FailoverReply` refuses to start (``service-unavailable``).
 """
 
 from __future__ import annotations
@@ -47,10 +49,18 @@ class FailoverReply(SynthesisReply):
         streaming: bool,
         failover: TaskFailover,
     ) -> None:
-        """See :class:`~.tts.SynthesisReply`; ``failover`` is the process-wide ``tts`` state."""
+        """See :class:`~.tts.SynthesisReply`; ``failover`` is the process-wide ``tts`` state.
+
+        Raises:
+            BadRequestError: ``service-unavailable``, the breaker is open and there is no
+                fallback.
+        """
+        allowed = failover.breaker.allow()
+        if not allowed and not failover.has_fallback:
+            raise failover.unavailable()
         super().__init__(client, voice, settings, write, streaming=streaming)
         self._failover = failover
-        self._primary = failover.breaker.allow()
+        self._primary = allowed
         self._probe = self._primary and failover.breaker.state is BreakerState.HALF_OPEN
         self._handed_over = not self._primary
         self._trigger: BaseException | None = None
@@ -85,7 +95,7 @@ class FailoverReply(SynthesisReply):
         if self._handed_over or self.done:
             return False
         self._report(err)
-        if not is_failover_trigger(err):
+        if not is_failover_trigger(err) or not self._failover.has_fallback:
             return False
         self._handed_over, self._trigger = True, err
         self._engines = self._failover.fallbacks_for(err)  # type: ignore[assignment]

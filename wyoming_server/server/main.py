@@ -114,16 +114,16 @@ async def main() -> int:
             extras = await stack.enter_async_context(
                 server_extras(args, client, os.environ, settings.keyterms)
             )
-            failover = None
-            if settings.failover.stt_enabled or settings.failover.tts_enabled:
-                failover = Failover(settings.failover, client, extras.metrics)
-                for task in failover.tasks():
-                    _LOGGER.info(
-                        "Failover for %s: %s (breaker: %s)",
-                        task.task,
-                        ", ".join(getattr(e, "name", "?") for e in task.engines),
-                        task.breaker.snapshot(),
-                    )
+            # One breaker per task, with or without a fallback (docs/failover.md).
+            failover = Failover(settings.failover, client, extras.metrics)
+            for task in failover.tasks():
+                _LOGGER.info(
+                    "Failover for %s: %s (breaker: %s)",
+                    task.task,
+                    ", ".join(getattr(e, "name", "?") for e in task.engines)
+                    or "none (fails at once while the breaker is open)",
+                    task.breaker.snapshot(),
+                )
             factory = partial(
                 WorkersAIEventHandler,
                 info_event=info_event,

@@ -28,6 +28,9 @@ TIMEOUT = "timeout"
 UTTERANCE_TRUNCATED = "utterance-truncated"
 """Not a failure: the utterance reached ``--max-audio-seconds`` (or the flux turn limit) and was
 transcribed up to there; sent after its ``transcript``."""
+SERVICE_UNAVAILABLE = "service-unavailable"
+"""Workers AI failed often enough to open the task's circuit breaker and there is no fallback:
+the request fails at once, without asking Workers AI (docs/failover.md)."""
 INTERNAL_ERROR = "internal-error"
 
 

@@ -61,14 +61,19 @@ def create_utterance(
 ) -> Utterance:
     """The utterance handler for ``request.model``: streaming for flux (always) and nova-3
     (unless ``settings.stt_streaming`` is off), buffered REST otherwise; wrapped in a
-    :class:`~.fallback_stt.FailoverUtterance` when speech to text has a fallback (without
-    Workers AI while its breaker is open)."""
+    :class:`~.fallback_stt.FailoverUtterance` that reports to the task's breaker (while it is
+    open: the fallback without Workers AI).
+
+    Raises:
+        BadRequestError: ``service-unavailable``, the breaker is open and there is no fallback.
+    """
     if failover is not None:
         from .fallback_stt import FailoverUtterance  # noqa: PLC0415 - imports this module
 
-        primary = (
-            create_utterance(client, request, settings, write) if failover.breaker.allow() else None
-        )
+        allowed = failover.breaker.allow()
+        if not allowed and not failover.has_fallback:
+            raise failover.unavailable()
+        primary = create_utterance(client, request, settings, write) if allowed else None
         return FailoverUtterance(primary, client, request, settings, write, failover=failover)
     model = request.model
     if not model.rest or (model.websocket and settings.stt_streaming):

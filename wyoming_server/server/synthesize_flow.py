@@ -74,7 +74,7 @@ class SynthesizeFlow:
 
     def _reply(self, data: dict[str, Any], *, streaming: bool) -> SynthesisReply:
         """A reply in the voice ``data`` asks for; raises ``BadRequestError`` for an unknown
-        voice."""
+        voice, or (``service-unavailable``) while the breaker is open without a fallback."""
         voice = resolve_voice(protocol.voice_request(data), self._settings.tts_voice)
         _LOGGER.debug("Reply with voice %s (streaming=%s)", voice.name, streaming)
         if self._failover is not None:
