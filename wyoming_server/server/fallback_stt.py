@@ -33,7 +33,7 @@ from .protocol import PcmFormat
 from .request_errors import describe_failure
 from .settings import STT_SAMPLE_RATE_HZ, ServerSettings
 from .transcripts import WriteEvent
-from .utterance import Utterance, UtteranceRequest
+from .utterance import SpeechEnd, Utterance, UtteranceRequest
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,6 +74,12 @@ class FailoverUtterance(Utterance):
     def done(self) -> bool:
         """True once a ``transcript`` was sent (by Workers AI or the fallback)."""
         return self.events.finished
+
+    def end_of_speech(self) -> SpeechEnd | None:
+        """Workers AI's end of speech while it is in charge (flux's ``EndOfTurn``), else ours."""
+        if self._primary is not None and not self._handed_over:
+            return self._primary.end_of_speech() or self.speech_end
+        return self.speech_end
 
     @property
     def _forwarding(self) -> bool:

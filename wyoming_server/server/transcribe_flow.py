@@ -76,7 +76,7 @@ class TranscribeFlow:
         utterance = self._utterance
         if utterance is None:
             return None
-        return utterance.request.model.model_id, utterance.speech_end
+        return utterance.request.model.model_id, utterance.end_of_speech()
 
     def _utterance_request(self, request: TranscribeRequest) -> UtteranceRequest:
         """Resolve model, language and key terms; raises ``BadRequestError`` for an unknown

@@ -106,6 +106,10 @@ class Utterance(ABC):
         if self.speech_end is None and not self.done:
             self.speech_end = SpeechEnd(time.monotonic() if at is None else at, kind)
 
+    def end_of_speech(self) -> SpeechEnd | None:
+        """The end of speech the transcript waits on (latency metric), ``None`` before it."""
+        return self.speech_end
+
     def wait_after_speech(self) -> float | None:
         """Seconds since :attr:`speech_end`, or ``None`` before it."""
         end = self.speech_end
