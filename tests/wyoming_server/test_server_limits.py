@@ -113,9 +113,10 @@ def peak_rss_kib(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-LOW_RATE_GROWTH_MIB = 16
+LOW_RATE_GROWTH_MIB = 24
 """Peak RSS a 4 MiB low-rate request may add: its read buffers and 30 s of converted audio
-(< 8 MiB); converting one whole 1 MiB chunk alone would add 32 MiB."""
+(< 8 MiB) plus allocator noise on the shared session server (10-11 MiB measured alone, 17 MiB
+once in CI's Python 3.11 run); converting one whole 1 MiB chunk alone would add 32 MiB."""
 
 
 @pytest.mark.parametrize("model", [WHISPER, NOVA_3])
