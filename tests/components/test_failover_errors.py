@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from stt_helpers import speech_metadata
 
 from homeassistant.components import stt, tts
 from homeassistant.core import HomeAssistant
@@ -37,15 +38,8 @@ pytestmark = pytest.mark.usefixtures("internal_url")
 emulator, gate, entry_data = base.emulator, base.gate, base.entry_data
 subentries_data, config_entry, local = base.subentries_data, base.config_entry, base.local
 
-INTERNAL = {"fail_next": 50, "status": 500, "code": 3001, "message": "Internal"}
-METADATA = stt.SpeechMetadata(
-    language="en-US",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
+INTERNAL = base.TRIGGERS["5xx_after_retries"]
+METADATA = speech_metadata("en-US")
 
 
 async def test_a_cancelled_probe_lets_the_next_request_probe(
